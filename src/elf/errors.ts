@@ -1,0 +1,32 @@
+/**
+ * Thrown by the ELF reader for every malformed input: it names what was wrong,
+ * the file offset where it was found, and the offending value when there is one.
+ */
+export class ElfFormatError extends Error {
+  override readonly name = 'ElfFormatError';
+  constructor(
+    readonly what: string,
+    /** Byte offset in the input where the problem was found. */
+    readonly offset: number,
+    /** The value found there, if it helps to explain the problem. */
+    readonly value?: bigint | number | string,
+  ) {
+    super(
+      `${what} at offset 0x${offset.toString(16)}${value === undefined ? '' : ` (found ${typeof value === 'string' ? value : `0x${value.toString(16)}`})`}`,
+    );
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** Thrown by the ELF writer when a spec cannot be encoded. */
+export class ElfBuildError extends Error {
+  override readonly name = 'ElfBuildError';
+  constructor(
+    message: string,
+    /** Where in the spec the problem is, e.g. `symbols[3].bytes`. */
+    readonly field?: string,
+  ) {
+    super(field === undefined ? message : `${field}: ${message}`);
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}

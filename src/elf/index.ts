@@ -1,0 +1,3 @@
+export { ElfFormatError, ElfBuildError } from './errors.js';
+export type * from './types.js';
+export * as elf from './constants.js';
