@@ -1,0 +1,225 @@
+// The offline builder: a user-facing spec (symbols with their bytes) becomes
+// an ObjectPlan (sections packed, symbols at offsets), then bytes.
+import { alignUp, isPowerOfTwo } from './bytes.js';
+import { STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED } from './constants.js';
+import { ElfBuildError } from './errors.js';
+import type { ContentSectionName } from './layout.js';
+import type { Machine } from './types.js';
+import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
+
+export type SymbolKind = 'func' | 'object' | 'notype';
+export type SymbolBinding = 'global' | 'weak';
+export type SymbolVisibility = 'default' | 'protected' | 'hidden' | 'internal';
+
+export interface SymbolSpec {
+  /** The symbol's name: non-empty, no NUL. */
+  name: string;
+  /** STT_FUNC, STT_OBJECT or STT_NOTYPE. Default: 'func' in text, 'object' elsewhere. */
+  kind?: SymbolKind;
+  /** Which section holds it. */
+  section: ContentSectionName;
+  /** Initial contents (not for 'bss'). */
+  bytes?: Uint8Array | readonly number[];
+  /** Size in bytes: required for 'bss'; elsewhere it defaults to `bytes.length` and may pad it with zeroes. */
+  size?: number;
+  /** Alignment, a power of two. Default: 16 in text, 8 elsewhere. */
+  align?: number;
+  /** Default 'global'. */
+  binding?: SymbolBinding;
+  /** Default 'default'. Hidden and internal symbols are kept out of .dynsym, as linkers do. */
+  visibility?: SymbolVisibility;
+}
+
+/** A pointer-sized word inside a data symbol that must hold another symbol's run-time address. */
+export interface PointerSpec {
+  /** The symbol holding the word, and the word's offset in it. */
+  symbol: string;
+  offset?: number;
+  /** The symbol pointed to, plus `addend` bytes. */
+  target: string;
+  addend?: number;
+}
+
+export interface SharedObjectSpec {
+  /** Default 'x86_64'. */
+  machine?: Machine;
+  /** DT_SONAME. */
+  soname?: string;
+  /** DT_NEEDED entries, in order. */
+  needed?: readonly string[];
+  /** Which hash tables to write. Default 'both'. */
+  hashStyle?: HashStyle;
+  symbols?: readonly SymbolSpec[];
+  /** Pointers between symbols, written as RELATIVE relocations. */
+  pointers?: readonly PointerSpec[];
+  /** Segment alignment. Default 4096 on x86_64, 65536 on aarch64 (safe for 4K, 16K and 64K kernels). */
+  pageSize?: number;
+  /** Write .symtab/.strtab as well as .dynsym. Default true. */
+  staticSymbols?: boolean;
+  /** Put .dynamic in the writable segment (default, as linkers do) or in a read-only one. */
+  dynamicWritable?: boolean;
+}
+
+const KINDS: Record<SymbolKind, number> = { func: STT_FUNC, object: STT_OBJECT, notype: STT_NOTYPE };
+const BINDINGS: Record<SymbolBinding, number> = { global: STB_GLOBAL, weak: STB_WEAK };
+const VISIBILITIES: Record<SymbolVisibility, number> = {
+  default: STV_DEFAULT,
+  protected: STV_PROTECTED,
+  hidden: STV_HIDDEN,
+  internal: STV_INTERNAL,
+};
+const SECTIONS: readonly ContentSectionName[] = ['text', 'rodata', 'data', 'bss'];
+
+export const DEFAULT_PAGE_SIZE: Record<Machine, number> = { x86_64: 4096, aarch64: 65536 };
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string, fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new ElfBuildError(`must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`, field);
+  }
+  return value as T;
+}
+
+export function checkSymbolName(name: unknown, field: string): string {
+  if (typeof name !== 'string') throw new ElfBuildError(`must be a string, got ${typeof name}`, field);
+  if (name.length === 0) throw new ElfBuildError('must not be empty', field);
+  if (name.includes('\0')) throw new ElfBuildError('must not contain NUL', field);
+  return name;
+}
+
+function checkSize(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ElfBuildError(`must be a non-negative integer, got ${String(value)}`, field);
+  }
+  return value;
+}
+
+function toBytes(value: unknown, field: string): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) {
+    const out = new Uint8Array(value.length);
+    value.forEach((b, i) => {
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255) throw new ElfBuildError(`byte ${i} is not 0..255`, field);
+      out[i] = b;
+    });
+    return out;
+  }
+  throw new ElfBuildError('must be a Uint8Array or an array of bytes', field);
+}
+
+/** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
+export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
+  if (spec === null || typeof spec !== 'object') throw new ElfBuildError('spec must be an object');
+  const machine = oneOf<Machine>(spec.machine, ['x86_64', 'aarch64'], 'machine', 'x86_64');
+  const hashStyle = oneOf<HashStyle>(spec.hashStyle, ['sysv', 'gnu', 'both'], 'hashStyle', 'both');
+  if (spec.soname !== undefined) checkSymbolName(spec.soname, 'soname');
+  const needed = spec.needed ?? [];
+  if (!Array.isArray(needed)) throw new ElfBuildError('must be an array of strings', 'needed');
+  needed.forEach((n, i) => checkSymbolName(n, `needed[${i}]`));
+  const pageSize = spec.pageSize ?? DEFAULT_PAGE_SIZE[machine];
+  if (!isPowerOfTwo(pageSize) || pageSize < 4096) throw new ElfBuildError(`must be a power of two of at least 4096, got ${String(pageSize)}`, 'pageSize');
+  const list = spec.symbols ?? [];
+  if (!Array.isArray(list)) throw new ElfBuildError('must be an array', 'symbols');
+
+  const sizes: Record<ContentSectionName, number> = { text: 0, rodata: 0, data: 0, bss: 0 };
+  const aligns: Record<ContentSectionName, number> = { text: 16, rodata: 8, data: 8, bss: 8 };
+  const contents: Record<ContentSectionName, Uint8Array[]> = { text: [], rodata: [], data: [], bss: [] };
+  const contentOffsets: Record<ContentSectionName, number[]> = { text: [], rodata: [], data: [], bss: [] };
+  const symbols: PlanSymbol[] = new Array(list.length);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i]!;
+    const at = `symbols[${i}]`;
+    if (s === null || typeof s !== 'object') throw new ElfBuildError('must be an object', at);
+    const name = checkSymbolName(s.name, `${at}.name`);
+    if (seen.has(name)) throw new ElfBuildError(`duplicate symbol name '${name}' (also symbols[${seen.get(name)}])`, `${at}.name`);
+    seen.set(name, i);
+    const section = oneOf<ContentSectionName>(s.section, SECTIONS, `${at}.section`, 'text');
+    if (s.section === undefined) throw new ElfBuildError('is required', `${at}.section`);
+    const kind = oneOf<SymbolKind>(s.kind, ['func', 'object', 'notype'], `${at}.kind`, section === 'text' ? 'func' : 'object');
+    const binding = oneOf<SymbolBinding>(s.binding, ['global', 'weak'], `${at}.binding`, 'global');
+    const visibility = oneOf<SymbolVisibility>(s.visibility, ['default', 'protected', 'hidden', 'internal'], `${at}.visibility`, 'default');
+    const align = s.align ?? (section === 'text' ? 16 : 8);
+    if (!isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, `${at}.align`);
+    let bytes: Uint8Array | undefined;
+    let size: number;
+    if (section === 'bss') {
+      if (s.bytes !== undefined) throw new ElfBuildError("is not allowed in 'bss' (use 'data')", `${at}.bytes`);
+      size = checkSize(s.size, `${at}.size`);
+    } else {
+      bytes = s.bytes === undefined ? new Uint8Array(0) : toBytes(s.bytes, `${at}.bytes`);
+      size = s.size === undefined ? bytes.length : checkSize(s.size, `${at}.size`);
+      if (s.bytes === undefined && s.size === undefined) throw new ElfBuildError("needs 'bytes' or 'size'", at);
+      if (size < bytes.length) throw new ElfBuildError(`is smaller than bytes (${bytes.length})`, `${at}.size`);
+    }
+    const offset = alignUp(sizes[section], align);
+    sizes[section] = offset + size;
+    aligns[section] = Math.max(aligns[section], align);
+    if (bytes !== undefined && bytes.length > 0) {
+      contents[section].push(bytes);
+      contentOffsets[section].push(offset);
+    }
+    const hidden = visibility === 'hidden' || visibility === 'internal';
+    symbols[i] = {
+      name,
+      section,
+      offset,
+      size,
+      type: KINDS[kind],
+      bind: hidden ? STB_LOCAL : BINDINGS[binding],
+      visibility: VISIBILITIES[visibility],
+    };
+  }
+
+  const relocations: PlanRelocation[] = [];
+  (spec.pointers ?? []).forEach((ptr, i) => {
+    const at = `pointers[${i}]`;
+    const holder = seen.get(checkSymbolName(ptr.symbol, `${at}.symbol`));
+    const target = seen.get(checkSymbolName(ptr.target, `${at}.target`));
+    if (holder === undefined) throw new ElfBuildError(`no symbol named '${ptr.symbol}'`, `${at}.symbol`);
+    if (target === undefined) throw new ElfBuildError(`no symbol named '${ptr.target}'`, `${at}.target`);
+    const h = symbols[holder]!;
+    const offset = checkSize(ptr.offset ?? 0, `${at}.offset`);
+    if (h.section === 'text') throw new ElfBuildError('pointers cannot live in text (that would need a text relocation)', `${at}.symbol`);
+    if (offset + 8 > h.size) throw new ElfBuildError(`offset ${offset} + 8 exceeds the symbol's size ${h.size}`, `${at}.offset`);
+    const addend = ptr.addend ?? 0;
+    if (!Number.isSafeInteger(addend)) throw new ElfBuildError('must be an integer', `${at}.addend`);
+    const t = symbols[target]!;
+    relocations.push({ section: h.section, offset: h.offset + offset, target: t.section, targetOffset: t.offset + addend });
+  });
+
+  const sections = {} as ObjectPlan['sections'];
+  for (const name of SECTIONS) {
+    let content: Uint8Array | undefined;
+    if (name !== 'bss' && contents[name].length > 0) {
+      content = new Uint8Array(sizes[name]);
+      contents[name].forEach((b, k) => content!.set(b, contentOffsets[name][k]!));
+    }
+    sections[name] = { size: sizes[name], align: aligns[name], content };
+  }
+  return {
+    machine,
+    soname: spec.soname,
+    needed,
+    hashStyle,
+    pageSize,
+    sections,
+    symbols,
+    relocations,
+    dynamicWritable: spec.dynamicWritable ?? true,
+    staticSymbols: spec.staticSymbols ?? true,
+  };
+}
+
+/** Builds a complete ELF64 shared object (ET_DYN) from a spec. Throws ElfBuildError naming the bad field. */
+export function buildSharedObject(spec: SharedObjectSpec): Uint8Array {
+  return buildFromPlan(planSharedObject(spec)).bytes;
+}
+
+/** Builds from a plan and also returns where everything was placed. */
+export function buildFromPlan(plan: ObjectPlan): { bytes: Uint8Array; layout: ObjectLayout } {
+  const prepared = prepareObject(plan);
+  const bytes = new Uint8Array(prepared.layout.fileSize);
+  writeObject(prepared, bytes);
+  return { bytes, layout: prepared.layout };
+}

@@ -1,0 +1,107 @@
+// Stateless encoders: one ELF64 record to bytes at the writer's cursor.
+// Each field is written in spec order and named beside it.
+import type { ByteWriter } from './bytes.js';
+import {
+  EI_NIDENT,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  ELFMAG,
+  EV_CURRENT,
+  EHDR64_SIZE,
+  PHDR64_SIZE,
+  SHDR64_SIZE,
+} from './constants.js';
+import type { DynamicEntry, ElfHeader, ProgramHeader, SectionHeader } from './types.js';
+
+export function writeEhdr(w: ByteWriter, h: ElfHeader): void {
+  const start = w.pos;
+  w.raw(ELFMAG);
+  w.u8(h.ei_class || ELFCLASS64); // EI_CLASS
+  w.u8(h.ei_data || ELFDATA2LSB); // EI_DATA
+  w.u8(EV_CURRENT); // EI_VERSION
+  w.u8(h.ei_osabi); // EI_OSABI
+  w.u8(h.ei_abiversion); // EI_ABIVERSION
+  w.pos = start + EI_NIDENT; // EI_PAD
+  w.u16(h.e_type);
+  w.u16(h.e_machine);
+  w.u32(h.e_version);
+  w.u64(h.e_entry);
+  w.u64(h.e_phoff);
+  w.u64(h.e_shoff);
+  w.u32(h.e_flags);
+  w.u16(h.e_ehsize);
+  w.u16(h.e_phentsize);
+  w.u16(h.e_phnum);
+  w.u16(h.e_shentsize);
+  w.u16(h.e_shnum);
+  w.u16(h.e_shstrndx);
+  w.expectAt(start + EHDR64_SIZE, 'Elf64_Ehdr');
+}
+
+export function writePhdr(w: ByteWriter, p: ProgramHeader): void {
+  const start = w.pos;
+  w.u32(p.p_type);
+  w.u32(p.p_flags);
+  w.u64(p.p_offset);
+  w.u64(p.p_vaddr);
+  w.u64(p.p_paddr);
+  w.u64(p.p_filesz);
+  w.u64(p.p_memsz);
+  w.u64(p.p_align);
+  w.expectAt(start + PHDR64_SIZE, 'Elf64_Phdr');
+}
+
+export function writeShdr(w: ByteWriter, s: SectionHeader): void {
+  const start = w.pos;
+  w.u32(s.sh_name);
+  w.u32(s.sh_type);
+  w.u64(s.sh_flags);
+  w.u64(s.sh_addr);
+  w.u64(s.sh_offset);
+  w.u64(s.sh_size);
+  w.u32(s.sh_link);
+  w.u32(s.sh_info);
+  w.u64(s.sh_addralign);
+  w.u64(s.sh_entsize);
+  w.expectAt(start + SHDR64_SIZE, 'Elf64_Shdr');
+}
+
+/**
+ * Elf64_Sym straight into a DataView: this runs once per symbol (millions of
+ * times for large tables and on every live bind), so it takes plain numbers
+ * and allocates nothing.
+ */
+export function writeSym(
+  view: DataView,
+  at: number,
+  st_name: number,
+  st_info: number,
+  st_other: number,
+  st_shndx: number,
+  st_value: number,
+  st_size: number,
+): void {
+  view.setUint32(at, st_name, true);
+  view.setUint8(at + 4, st_info);
+  view.setUint8(at + 5, st_other);
+  view.setUint16(at + 6, st_shndx, true);
+  writeU64(view, at + 8, st_value);
+  writeU64(view, at + 16, st_size);
+}
+
+/** Writes a non-negative safe integer as a u64 without going through bigint. */
+export function writeU64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value >>> 0, true);
+  view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);
+}
+
+export function writeDyn(w: ByteWriter, d: DynamicEntry): void {
+  w.i64(d.d_tag); // d_tag
+  w.u64(d.d_val); // d_un
+}
+
+export function writeRela(w: ByteWriter, r_offset: bigint, r_info: bigint, r_addend: bigint): void {
+  w.u64(r_offset);
+  w.u64(r_info);
+  w.i64(r_addend);
+}

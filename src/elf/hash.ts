@@ -1,0 +1,89 @@
+// The two symbol hash functions of the dynamic loader and the tables built from them.
+
+/** SysV ABI `elf_hash`, over the name's bytes. */
+export function elfHash(name: Uint8Array): number {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) {
+    h = ((h << 4) + name[i]!) >>> 0;
+    const g = h & 0xf0000000;
+    if (g !== 0) h ^= g >>> 24;
+    h &= ~g >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** GNU `dl_new_hash` (djb2 with a 33 multiplier), over the name's bytes. */
+export function gnuHash(name: Uint8Array): number {
+  let h = 5381;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 33) + name[i]!) >>> 0;
+  return h >>> 0;
+}
+
+/** Bucket counts that GNU ld uses for DT_HASH; picking a prime keeps chains short for any name set. */
+const SYSV_BUCKET_PRIMES = [1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101, 262147];
+
+/** nbucket for a SysV table expected to hold `count` symbols: about one chain link per bucket. */
+export function sysvBucketCount(count: number): number {
+  let best = SYSV_BUCKET_PRIMES[0]!;
+  for (const p of SYSV_BUCKET_PRIMES) {
+    if (p <= count) best = p;
+  }
+  if (count > 262147) best = nextPrime(count);
+  return best;
+}
+
+function nextPrime(n: number): number {
+  let c = n | 1;
+  for (;;) {
+    let prime = true;
+    for (let d = 3; d * d <= c; d += 2) {
+      if (c % d === 0) {
+        prime = false;
+        break;
+      }
+    }
+    if (prime) return c;
+    c += 2;
+  }
+}
+
+/** nbuckets for a GNU table: a power of two near count/2 keeps chains about two long, like lld. */
+export function gnuBucketCount(count: number): number {
+  return Math.max(1, Math.ceil(count / 2));
+}
+
+/** Bloom filter words (64-bit) for a GNU table: one word per eight symbols, rounded to a power of two. */
+export function gnuBloomWords(count: number): number {
+  let words = 1;
+  while (words * 8 < count) words *= 2;
+  return words;
+}
+
+export const GNU_BLOOM_SHIFT = 26;
+
+const hashEncoder = new TextEncoder();
+
+/** `gnuHash` of a name given as a string (its UTF-8 bytes), without allocating for ASCII names. */
+export function gnuHashString(name: string): number {
+  let h = 5381;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return gnuHash(hashEncoder.encode(name));
+    h = (Math.imul(h, 33) + c) >>> 0;
+  }
+  return h;
+}
+
+/** `elfHash` of a name given as a string (its UTF-8 bytes), without allocating for ASCII names. */
+export function elfHashString(name: string): number {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return elfHash(hashEncoder.encode(name));
+    h = ((h << 4) + c) >>> 0;
+    const g = h & 0xf0000000;
+    if (g !== 0) h ^= g >>> 24;
+    h &= ~g >>> 0;
+  }
+  return h >>> 0;
+}

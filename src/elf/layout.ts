@@ -1,0 +1,193 @@
+// The layout engine: decides every offset and address of a shared object
+// before a byte is written (reserve, then write). It knows nothing about
+// symbols beyond how many there are and how big the tables must be.
+import { alignUp } from './bytes.js';
+import {
+  DYN64_SIZE,
+  EHDR64_SIZE,
+  PF_R,
+  PF_W,
+  PF_X,
+  PHDR64_SIZE,
+  PT_DYNAMIC,
+  PT_GNU_STACK,
+  PT_LOAD,
+  RELA64_SIZE,
+  SHDR64_SIZE,
+  SYM64_SIZE,
+} from './constants.js';
+import { ElfBuildError } from './errors.js';
+
+/** The content sections a shared object built by dlbind has, in address order. */
+export type ContentSectionName = 'text' | 'rodata' | 'data' | 'bss';
+export const CONTENT_SECTIONS: readonly ContentSectionName[] = ['text', 'rodata', 'data', 'bss'];
+
+export interface LayoutRequest {
+  pageSize: number;
+  /** Bytes needed by each metadata table (0 = the table is omitted). */
+  sysvHashSize: number;
+  gnuHashSize: number;
+  dynsymCount: number;
+  dynstrSize: number;
+  relaCount: number;
+  dynamicCount: number;
+  /** Put .dynamic in the RW segment (classic; needed before glibc 2.35) or in the first read-only one. */
+  dynamicWritable: boolean;
+  content: Record<ContentSectionName, { size: number; align: number }>;
+  symtabCount: number;
+  strtabSize: number;
+  shstrtabSize: number;
+}
+
+/** Where one section lands. With dlbind's layout sh_offset equals sh_addr for every allocated section. */
+export interface Placement {
+  offset: number;
+  addr: number;
+  size: number;
+  align: number;
+}
+
+export interface SegmentPlacement {
+  p_type: number;
+  p_flags: number;
+  offset: number;
+  filesz: number;
+  memsz: number;
+  align: number;
+}
+
+export interface Layout {
+  pageSize: number;
+  phnum: number;
+  sysvHash?: Placement;
+  gnuHash?: Placement;
+  dynsym: Placement;
+  dynstr: Placement;
+  rela?: Placement;
+  dynamic: Placement;
+  content: Record<ContentSectionName, Placement>;
+  symtab?: Placement;
+  strtab?: Placement;
+  shstrtab: Placement;
+  /** Offset of the section header table. */
+  shoff: number;
+  segments: SegmentPlacement[];
+  /** Total file size. */
+  fileSize: number;
+  /** End of the highest mapped byte (bss included), relative to the load base. */
+  imageSize: number;
+}
+
+/**
+ * Places every section. Allocated sections have file offset == vaddr, and
+ * each PT_LOAD starts on a fresh page in both, so no file page is ever mapped
+ * by two segments with different permissions, and the loader's view and the
+ * file's view of the object are the same bytes at the same offsets.
+ */
+export function layoutObject(req: LayoutRequest): Layout {
+  const page = req.pageSize;
+  let pos = 0;
+  const place = (size: number, align: number): Placement => {
+    pos = alignUp(pos, align);
+    const p = { offset: pos, addr: pos, size, align };
+    pos += size;
+    return p;
+  };
+  const hasText = req.content.text.size > 0;
+  const hasRodata = req.content.rodata.size > 0;
+  const hasRw = req.dynamicWritable || req.content.data.size > 0 || req.content.bss.size > 0;
+  const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2;
+
+  pos = EHDR64_SIZE + phnum * PHDR64_SIZE;
+  const sysvHash = req.sysvHashSize > 0 ? place(req.sysvHashSize, 8) : undefined;
+  const gnuHash = req.gnuHashSize > 0 ? place(req.gnuHashSize, 8) : undefined;
+  const dynsym = place(req.dynsymCount * SYM64_SIZE, 8);
+  const dynstr = place(req.dynstrSize, 1);
+  const rela = req.relaCount > 0 ? place(req.relaCount * RELA64_SIZE, 8) : undefined;
+  let dynamic = req.dynamicWritable ? undefined : place(req.dynamicCount * DYN64_SIZE, 8);
+  const segments: SegmentPlacement[] = [];
+  segments.push({ p_type: PT_LOAD, p_flags: PF_R, offset: 0, filesz: pos, memsz: pos, align: page });
+
+  const startSegment = (): number => {
+    pos = alignUp(pos, page);
+    return pos;
+  };
+  const content = {} as Record<ContentSectionName, Placement>;
+  if (hasText) startSegment();
+  content.text = place(req.content.text.size, req.content.text.align);
+  if (hasText) segments.push(segmentOf(PF_R | PF_X, content.text.offset, pos, pos, page));
+  if (hasRodata) startSegment();
+  content.rodata = place(req.content.rodata.size, req.content.rodata.align);
+  if (hasRodata) segments.push(segmentOf(PF_R, content.rodata.offset, pos, pos, page));
+  const rwStart = hasRw ? startSegment() : pos;
+  if (dynamic === undefined) dynamic = place(req.dynamicCount * DYN64_SIZE, 8);
+  content.data = place(req.content.data.size, req.content.data.align);
+  const rwFileEnd = pos;
+  // .bss takes no file space: its offset is where .data's bytes end, its address continues in memory.
+  const bssAddr = alignUp(pos, req.content.bss.align);
+  content.bss = { offset: rwFileEnd, addr: bssAddr, size: req.content.bss.size, align: req.content.bss.align };
+  const imageEnd = Math.max(rwFileEnd, bssAddr + req.content.bss.size);
+  if (hasRw) segments.push(segmentOf(PF_R | PF_W, rwStart, rwFileEnd, imageEnd, page));
+
+  segments.push({
+    p_type: PT_DYNAMIC,
+    p_flags: req.dynamicWritable ? PF_R | PF_W : PF_R,
+    offset: dynamic.offset,
+    filesz: dynamic.size,
+    memsz: dynamic.size,
+    align: 8,
+  });
+  segments.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, offset: 0, filesz: 0, memsz: 0, align: 16 });
+  if (segments.length !== phnum) throw new ElfBuildError(`internal layout error: ${segments.length} program headers, reserved ${phnum}`);
+
+  const nonAlloc = (size: number, align: number): Placement => {
+    pos = alignUp(pos, align);
+    const p = { offset: pos, addr: 0, size, align };
+    pos += size;
+    return p;
+  };
+  const symtab = req.symtabCount > 0 ? nonAlloc(req.symtabCount * SYM64_SIZE, 8) : undefined;
+  const strtab = req.symtabCount > 0 ? nonAlloc(req.strtabSize, 1) : undefined;
+  const shstrtab = nonAlloc(req.shstrtabSize, 1);
+  const shoff = alignUp(pos, 8);
+  const sectionCount = sectionCountOf(req);
+  const fileSize = shoff + sectionCount * SHDR64_SIZE;
+  if (fileSize > Number.MAX_SAFE_INTEGER / 2) throw new ElfBuildError('object too large');
+  return {
+    pageSize: page,
+    phnum,
+    sysvHash,
+    gnuHash,
+    dynsym,
+    dynstr,
+    rela,
+    dynamic,
+    content,
+    symtab,
+    strtab,
+    shstrtab,
+    shoff,
+    segments,
+    fileSize,
+    imageSize: alignUp(imageEnd, page),
+  };
+}
+
+function segmentOf(flags: number, start: number, fileEnd: number, memEnd: number, page: number): SegmentPlacement {
+  return { p_type: PT_LOAD, p_flags: flags, offset: start, filesz: fileEnd - start, memsz: memEnd - start, align: page };
+}
+
+/** Number of section headers for a request, the null section included. */
+export function sectionCountOf(req: LayoutRequest): number {
+  return (
+    1 +
+    (req.sysvHashSize > 0 ? 1 : 0) +
+    (req.gnuHashSize > 0 ? 1 : 0) +
+    2 + // .dynsym, .dynstr
+    (req.relaCount > 0 ? 1 : 0) +
+    1 + // .dynamic
+    4 + // .text, .rodata, .data, .bss
+    (req.symtabCount > 0 ? 2 : 0) +
+    1 // .shstrtab
+  );
+}

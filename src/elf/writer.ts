@@ -1,0 +1,551 @@
+// The shared-object writer. An ObjectPlan says what goes in (sections'
+// contents, symbols at section offsets, self-relocations, spare capacity);
+// `planLayout` reserves every table and offset; `writeObject` writes them into
+// a zero-filled buffer, checking each lands where it was reserved.
+import { ByteWriter, alignUp } from './bytes.js';
+import {
+  DT_GNU_HASH,
+  DT_HASH,
+  DT_NEEDED,
+  DT_NULL,
+  DT_RELA,
+  DT_RELACOUNT,
+  DT_RELAENT,
+  DT_RELASZ,
+  DT_SONAME,
+  DT_STRSZ,
+  DT_STRTAB,
+  DT_SYMENT,
+  DT_SYMTAB,
+  DYN64_SIZE,
+  EHDR64_SIZE,
+  ELF64_R_INFO,
+  ELF64_ST_INFO,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  EM_AARCH64,
+  EM_X86_64,
+  ET_DYN,
+  EV_CURRENT,
+  PHDR64_SIZE,
+  R_AARCH64_RELATIVE,
+  R_X86_64_RELATIVE,
+  RELA64_SIZE,
+  SHDR64_SIZE,
+  SHF_ALLOC,
+  SHF_EXECINSTR,
+  SHF_INFO_LINK,
+  SHF_WRITE,
+  SHT_DYNAMIC,
+  SHT_DYNSYM,
+  SHT_GNU_HASH,
+  SHT_HASH,
+  SHT_NOBITS,
+  SHT_NULL,
+  SHT_PROGBITS,
+  SHT_RELA,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+  STB_LOCAL,
+  SYM64_SIZE,
+} from './constants.js';
+import { writeDyn, writeEhdr, writePhdr, writeRela, writeShdr, writeSym } from './encode.js';
+import { ElfBuildError } from './errors.js';
+import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, gnuHashString, sysvBucketCount } from './hash.js';
+import { CONTENT_SECTIONS, type ContentSectionName, type Layout, type LayoutRequest, layoutObject } from './layout.js';
+import { StringTableBuilder } from './strtab.js';
+import type { DynamicEntry, Machine } from './types.js';
+
+export type HashStyle = 'sysv' | 'gnu' | 'both';
+
+export interface PlanSection {
+  /** Size in memory (and in the file, except .bss). */
+  size: number;
+  align: number;
+  /** Initial bytes at the start of the section; the rest is zero. */
+  content?: Uint8Array;
+}
+
+export interface PlanSymbol {
+  name: string;
+  section: ContentSectionName;
+  /** Offset from the start of its section. */
+  offset: number;
+  size: number;
+  /** STT_* */
+  type: number;
+  /** STB_* (STB_LOCAL symbols go to .symtab only). */
+  bind: number;
+  /** STV_* */
+  visibility: number;
+}
+
+/** A pointer-sized word at `section+offset` that must hold the run-time address of `target+targetOffset`. */
+export interface PlanRelocation {
+  section: ContentSectionName;
+  offset: number;
+  target: ContentSectionName;
+  targetOffset: number;
+}
+
+export interface ObjectPlan {
+  machine: Machine;
+  soname?: string;
+  needed: readonly string[];
+  hashStyle: HashStyle;
+  pageSize: number;
+  sections: Record<ContentSectionName, PlanSection>;
+  symbols: readonly PlanSymbol[];
+  relocations: readonly PlanRelocation[];
+  dynamicWritable: boolean;
+  /** Write .symtab/.strtab (for debuggers and `nm` without -D). */
+  staticSymbols: boolean;
+  /** Spare room for symbols bound later: total .dynsym slots, the null symbol included. */
+  dynsymCapacity?: number;
+  /** Spare room for names bound later: total .dynstr bytes. */
+  dynstrCapacity?: number;
+  /** SysV nbucket, fixed for the table's life. */
+  sysvBuckets?: number;
+}
+
+/** What the writer decided: where every table and section is, for readers and for in-place patching. */
+export interface ObjectLayout extends Layout {
+  machine: Machine;
+  /** Section header index of each content section (what st_shndx holds). */
+  sectionIndex: Record<ContentSectionName, number>;
+  /** .dynsym index of each plan symbol, or -1 for symbols that are not exported. */
+  dynsymIndex: Int32Array;
+  /** Slots of .dynsym in use (null symbol included) and its capacity. */
+  dynsymUsed: number;
+  dynsymCapacity: number;
+  /** Bytes of .dynstr in use and its capacity (DT_STRSZ). */
+  dynstrUsed: number;
+  dynstrCapacity: number;
+  sysvBuckets: number;
+  gnuBuckets: number;
+}
+
+const MACHINES: Record<Machine, { e_machine: number; relative: number }> = {
+  x86_64: { e_machine: EM_X86_64, relative: R_X86_64_RELATIVE },
+  aarch64: { e_machine: EM_AARCH64, relative: R_AARCH64_RELATIVE },
+};
+
+interface Prepared {
+  plan: ObjectPlan;
+  layout: ObjectLayout;
+  dynstr: StringTableBuilder;
+  strtab: StringTableBuilder | undefined;
+  shstrtab: StringTableBuilder;
+  shstrIds: Map<string, number>;
+  /** Plan indexes of exported symbols in .dynsym order (slot 1 first). */
+  dynOrder: Int32Array;
+  gnuHashes: Uint32Array;
+  staticOrder: number[];
+  staticLocals: number;
+  nameIds: Int32Array;
+  staticNameIds: Int32Array;
+  dynamic: DynamicEntry[];
+  sonameId: number;
+  neededIds: number[];
+  gnuBloomWordsCount: number;
+}
+
+/**
+ * Reserves every table and offset for a plan. Call `writeObject` with the
+ * result to produce the bytes; the layout alone is what the loader needs.
+ */
+export function prepareObject(plan: ObjectPlan): Prepared {
+  const m = MACHINES[plan.machine];
+  if (m === undefined) throw new ElfBuildError(`unsupported machine '${String(plan.machine)}'`, 'machine');
+  const symbols = plan.symbols;
+  const n = symbols.length;
+
+  // Exported symbols, and their GNU hash order when a GNU table is written.
+  const exported: number[] = [];
+  for (let i = 0; i < n; i++) if (symbols[i]!.bind !== STB_LOCAL) exported.push(i);
+  const useGnu = plan.hashStyle !== 'sysv';
+  const useSysv = plan.hashStyle !== 'gnu';
+  const dynCount = exported.length;
+  const gnuBuckets = useGnu ? gnuBucketCount(dynCount) : 0;
+  const gnuHashes = new Uint32Array(dynCount);
+  let dynOrder = Int32Array.from(exported);
+  if (useGnu) {
+    const hashes = new Uint32Array(dynCount);
+    for (let k = 0; k < dynCount; k++) hashes[k] = gnuHashString(symbols[exported[k]!]!.name);
+    // Counting sort by bucket: stable, linear, and allocation-light for millions of symbols.
+    const counts = new Uint32Array(gnuBuckets + 1);
+    for (let k = 0; k < dynCount; k++) counts[(hashes[k]! % gnuBuckets) + 1]!++;
+    for (let b = 0; b < gnuBuckets; b++) counts[b + 1]! += counts[b]!;
+    const order = new Int32Array(dynCount);
+    for (let k = 0; k < dynCount; k++) {
+      const b = hashes[k]! % gnuBuckets;
+      const at = counts[b]!++;
+      order[at] = exported[k]!;
+      gnuHashes[at] = hashes[k]!;
+    }
+    dynOrder = order;
+  }
+
+  const dynstr = new StringTableBuilder();
+  const sonameId = plan.soname !== undefined ? dynstr.add(plan.soname) : -1;
+  const neededIds = plan.needed.map((s) => dynstr.add(s));
+  const nameIds = new Int32Array(n).fill(-1);
+  for (let k = 0; k < dynCount; k++) {
+    const i = dynOrder[k]!;
+    nameIds[i] = dynstr.add(symbols[i]!.name);
+  }
+  const dynstrUsed = dynstr.finish();
+  const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
+  const dynsymUsed = dynCount + 1;
+  const dynsymCapacity = Math.max(dynsymUsed, plan.dynsymCapacity ?? 0);
+  const sysvBuckets = useSysv ? (plan.sysvBuckets ?? sysvBucketCount(dynsymCapacity)) : 0;
+  const bloomWords = useGnu ? gnuBloomWords(dynCount) : 0;
+
+  let strtab: StringTableBuilder | undefined;
+  const staticOrder: number[] = [];
+  let staticLocals = 0;
+  const staticNameIds = new Int32Array(n).fill(-1);
+  if (plan.staticSymbols) {
+    strtab = new StringTableBuilder();
+    for (let i = 0; i < n; i++) if (symbols[i]!.bind === STB_LOCAL) staticOrder.push(i);
+    staticLocals = staticOrder.length + 1;
+    for (let k = 0; k < dynCount; k++) staticOrder.push(dynOrder[k]!);
+    for (const i of staticOrder) staticNameIds[i] = strtab.add(symbols[i]!.name);
+    strtab.finish();
+  }
+
+  const shstrtab = new StringTableBuilder();
+  const shstrIds = new Map<string, number>();
+  for (const name of ['.hash', '.gnu.hash', '.dynsym', '.dynstr', '.rela.dyn', '.dynamic', '.text', '.rodata', '.data', '.bss', '.symtab', '.strtab', '.shstrtab']) {
+    shstrIds.set(name, shstrtab.add(name));
+  }
+  shstrtab.finish();
+
+  const dynamic: DynamicEntry[] = [];
+  for (const id of neededIds) dynamic.push({ d_tag: DT_NEEDED, d_val: 0n + BigInt(id) });
+  if (sonameId >= 0) dynamic.push({ d_tag: DT_SONAME, d_val: BigInt(sonameId) });
+  if (useSysv) dynamic.push({ d_tag: DT_HASH, d_val: 0n });
+  if (useGnu) dynamic.push({ d_tag: DT_GNU_HASH, d_val: 0n });
+  dynamic.push({ d_tag: DT_STRTAB, d_val: 0n });
+  dynamic.push({ d_tag: DT_SYMTAB, d_val: 0n });
+  dynamic.push({ d_tag: DT_STRSZ, d_val: BigInt(dynstrCapacity) });
+  dynamic.push({ d_tag: DT_SYMENT, d_val: BigInt(SYM64_SIZE) });
+  if (plan.relocations.length > 0) {
+    dynamic.push({ d_tag: DT_RELA, d_val: 0n });
+    dynamic.push({ d_tag: DT_RELASZ, d_val: BigInt(plan.relocations.length * RELA64_SIZE) });
+    dynamic.push({ d_tag: DT_RELAENT, d_val: BigInt(RELA64_SIZE) });
+    dynamic.push({ d_tag: DT_RELACOUNT, d_val: BigInt(plan.relocations.length) });
+  }
+  dynamic.push({ d_tag: DT_NULL, d_val: 0n });
+
+  const content = {} as LayoutRequest['content'];
+  for (const name of CONTENT_SECTIONS) {
+    const s = plan.sections[name];
+    content[name] = { size: s.size, align: s.align };
+  }
+  const req: LayoutRequest = {
+    pageSize: plan.pageSize,
+    sysvHashSize: useSysv ? (2 + sysvBuckets + dynsymCapacity) * 4 : 0,
+    gnuHashSize: useGnu ? 16 + bloomWords * 8 + gnuBuckets * 4 + dynCount * 4 : 0,
+    dynsymCount: dynsymCapacity,
+    dynstrSize: dynstrCapacity,
+    relaCount: plan.relocations.length,
+    dynamicCount: dynamic.length,
+    dynamicWritable: plan.dynamicWritable,
+    content,
+    symtabCount: plan.staticSymbols ? staticOrder.length + 1 : 0,
+    strtabSize: strtab?.byteSize ?? 0,
+    shstrtabSize: shstrtab.byteSize,
+  };
+  const base = layoutObject(req);
+  const a = (p: { addr: number } | undefined): bigint => BigInt(p?.addr ?? 0);
+  for (const d of dynamic) {
+    if (d.d_tag === DT_HASH) d.d_val = a(base.sysvHash);
+    else if (d.d_tag === DT_GNU_HASH) d.d_val = a(base.gnuHash);
+    else if (d.d_tag === DT_STRTAB) d.d_val = a(base.dynstr);
+    else if (d.d_tag === DT_SYMTAB) d.d_val = a(base.dynsym);
+    else if (d.d_tag === DT_RELA) d.d_val = a(base.rela);
+    else if (d.d_tag === DT_NEEDED || d.d_tag === DT_SONAME) d.d_val = BigInt(dynstr.offsetOf(Number(d.d_val)));
+  }
+
+  const dynsymIndex = new Int32Array(n).fill(-1);
+  for (let k = 0; k < dynCount; k++) dynsymIndex[dynOrder[k]!] = k + 1;
+  const sectionIndex = sectionIndexes(plan, base);
+  for (let i = 0; i < n; i++) {
+    const s = symbols[i]!;
+    const sec = plan.sections[s.section];
+    if (sec === undefined) throw new ElfBuildError(`unknown section '${String(s.section)}'`, `symbols[${i}].section`);
+    if (s.offset < 0 || s.size < 0 || s.offset + s.size > sec.size) {
+      throw new ElfBuildError(`symbol '${s.name}' [${s.offset}, +${s.size}) lies outside .${s.section} (${sec.size} bytes)`, `symbols[${i}]`);
+    }
+  }
+  const layout: ObjectLayout = {
+    ...base,
+    machine: plan.machine,
+    sectionIndex,
+    dynsymIndex,
+    dynsymUsed,
+    dynsymCapacity,
+    dynstrUsed,
+    dynstrCapacity,
+    sysvBuckets,
+    gnuBuckets,
+  };
+  return {
+    plan,
+    layout,
+    dynstr,
+    strtab,
+    shstrtab,
+    shstrIds,
+    dynOrder,
+    gnuHashes,
+    staticOrder,
+    staticLocals,
+    nameIds,
+    staticNameIds,
+    dynamic,
+    sonameId,
+    neededIds,
+    gnuBloomWordsCount: bloomWords,
+  };
+}
+
+interface SectionEntry {
+  key: string;
+  index: number;
+}
+
+/** Section header order: null, the metadata tables, then content, then non-allocated tables. */
+function sectionOrder(plan: ObjectPlan, layout: Layout): SectionEntry[] {
+  const keys: string[] = [''];
+  if (layout.sysvHash) keys.push('.hash');
+  if (layout.gnuHash) keys.push('.gnu.hash');
+  keys.push('.dynsym', '.dynstr');
+  if (layout.rela) keys.push('.rela.dyn');
+  if (!plan.dynamicWritable) keys.push('.dynamic');
+  keys.push('.text', '.rodata');
+  if (plan.dynamicWritable) keys.push('.dynamic');
+  keys.push('.data', '.bss');
+  if (layout.symtab) keys.push('.symtab', '.strtab');
+  keys.push('.shstrtab');
+  return keys.map((key, index) => ({ key, index }));
+}
+
+function sectionIndexes(plan: ObjectPlan, layout: Layout): Record<ContentSectionName, number> {
+  const order = sectionOrder(plan, layout);
+  const find = (k: string) => order.find((e) => e.key === k)!.index;
+  return { text: find('.text'), rodata: find('.rodata'), data: find('.data'), bss: find('.bss') };
+}
+
+/** Writes a prepared object into `out` (at least `layout.fileSize` bytes, zero-filled). */
+export function writeObject(p: Prepared, out: Uint8Array): void {
+  const { plan, layout } = p;
+  if (out.length < layout.fileSize) throw new ElfBuildError(`output buffer is ${out.length} bytes, the object needs ${layout.fileSize}`);
+  const w = new ByteWriter(out);
+  const order = sectionOrder(plan, layout);
+  const index = (k: string) => order.find((e) => e.key === k)?.index ?? 0;
+
+  writeEhdr(w.seek(0), {
+    ei_class: ELFCLASS64,
+    ei_data: ELFDATA2LSB,
+    ei_osabi: 0,
+    ei_abiversion: 0,
+    e_type: ET_DYN,
+    e_machine: MACHINES[plan.machine].e_machine,
+    e_version: EV_CURRENT,
+    e_entry: 0n,
+    e_phoff: BigInt(EHDR64_SIZE),
+    e_shoff: BigInt(layout.shoff),
+    e_flags: 0,
+    e_ehsize: EHDR64_SIZE,
+    e_phentsize: PHDR64_SIZE,
+    e_phnum: layout.phnum,
+    e_shentsize: SHDR64_SIZE,
+    e_shnum: order.length,
+    e_shstrndx: index('.shstrtab'),
+  });
+  for (const s of layout.segments) {
+    writePhdr(w, {
+      p_type: s.p_type,
+      p_flags: s.p_flags,
+      p_offset: BigInt(s.offset),
+      p_vaddr: BigInt(s.offset),
+      p_paddr: BigInt(s.offset),
+      p_filesz: BigInt(s.filesz),
+      p_memsz: BigInt(s.memsz),
+      p_align: BigInt(s.align),
+    });
+  }
+  w.expectAt(EHDR64_SIZE + layout.phnum * PHDR64_SIZE, 'program headers');
+
+  const symbols = plan.symbols;
+  const view = w.view;
+  const addrOf = (i: number): number => {
+    const s = symbols[i]!;
+    return layout.content[s.section].addr + s.offset;
+  };
+  const stOther = (i: number) => symbols[i]!.visibility & 3;
+
+  // .dynsym: slot 0 stays the null symbol; spare capacity stays zero.
+  const dynCount = p.dynOrder.length;
+  let at = layout.dynsym.offset + SYM64_SIZE;
+  for (let k = 0; k < dynCount; k++, at += SYM64_SIZE) {
+    const i = p.dynOrder[k]!;
+    const s = symbols[i]!;
+    writeSym(view, at, p.dynstr.offsetOf(p.nameIds[i]!), ELF64_ST_INFO(s.bind, s.type), stOther(i), layout.sectionIndex[s.section], addrOf(i), s.size);
+  }
+  p.dynstr.write(out, layout.dynstr.offset);
+
+  if (layout.sysvHash) {
+    const nbucket = layout.sysvBuckets;
+    const nchain = layout.dynsymCapacity;
+    const hw = w.seek(layout.sysvHash.offset);
+    hw.u32(nbucket).u32(nchain);
+    const buckets = layout.sysvHash.offset + 8;
+    const chains = buckets + nbucket * 4;
+    // Inserting at the head of each chain, in .dynsym order, is what the live binder does too.
+    for (let k = 0; k < dynCount; k++) {
+      const symIndex = k + 1;
+      const b = elfHashString(symbols[p.dynOrder[k]!]!.name) % nbucket;
+      view.setUint32(chains + symIndex * 4, view.getUint32(buckets + b * 4, true), true);
+      view.setUint32(buckets + b * 4, symIndex, true);
+    }
+  }
+
+  if (layout.gnuHash) {
+    const nbuckets = layout.gnuBuckets;
+    const bloomWords = p.gnuBloomWordsCount;
+    const base = layout.gnuHash.offset;
+    const hw = w.seek(base);
+    hw.u32(nbuckets).u32(1).u32(bloomWords).u32(GNU_BLOOM_SHIFT); // nbuckets, symoffset, bloom_size, bloom_shift
+    const bloomAt = base + 16;
+    const bucketsAt = bloomAt + bloomWords * 8;
+    const chainAt = bucketsAt + nbuckets * 4;
+    for (let k = 0; k < dynCount; k++) {
+      const h = p.gnuHashes[k]!;
+      // Bloom words are 64-bit; set the two bits through 32-bit halves to stay in number arithmetic.
+      const word = Math.floor(h / 64) % bloomWords;
+      for (const bit of [h % 64, (h >>> GNU_BLOOM_SHIFT) % 64]) {
+        const half = bloomAt + word * 8 + (bit >= 32 ? 4 : 0);
+        view.setUint32(half, (view.getUint32(half, true) | (1 << (bit & 31))) >>> 0, true);
+      }
+      const b = h % nbuckets;
+      if (view.getUint32(bucketsAt + b * 4, true) === 0) view.setUint32(bucketsAt + b * 4, k + 1, true);
+      const last = k + 1 === dynCount || p.gnuHashes[k + 1]! % nbuckets !== b;
+      view.setUint32(chainAt + k * 4, last ? (h | 1) >>> 0 : (h & ~1) >>> 0, true);
+    }
+  }
+
+  if (layout.rela) {
+    w.seek(layout.rela.offset);
+    const type = MACHINES[plan.machine].relative;
+    for (const r of plan.relocations) {
+      const sec = plan.sections[r.section];
+      if (r.offset < 0 || r.offset + 8 > sec.size) throw new ElfBuildError(`relocation at .${r.section}+${r.offset} lies outside the section`, 'relocations');
+      const where = BigInt(layout.content[r.section].addr + r.offset);
+      const target = BigInt(layout.content[r.target].addr + r.targetOffset);
+      writeRela(w, where, ELF64_R_INFO(0, type), target);
+      // The word itself holds the link-time value too, as GNU ld writes it, for readers that skip relocations.
+      if (r.section !== 'bss') view.setBigUint64(layout.content[r.section].offset + r.offset, target, true);
+    }
+  }
+
+  w.seek(layout.dynamic.offset);
+  for (const d of p.dynamic) writeDyn(w, d);
+  w.expectAt(layout.dynamic.offset + layout.dynamic.size, '.dynamic');
+
+  for (const name of CONTENT_SECTIONS) {
+    const c = plan.sections[name].content;
+    if (name === 'bss' || c === undefined || c.length === 0) continue;
+    if (c.length > plan.sections[name].size) throw new ElfBuildError(`.${name} content is larger than the section`);
+    out.set(c, layout.content[name].offset);
+  }
+
+  if (layout.symtab && p.strtab) {
+    let sat = layout.symtab.offset + SYM64_SIZE;
+    for (const i of p.staticOrder) {
+      const s = symbols[i]!;
+      writeSym(view, sat, p.strtab.offsetOf(p.staticNameIds[i]!), ELF64_ST_INFO(s.bind, s.type), stOther(i), layout.sectionIndex[s.section], addrOf(i), s.size);
+      sat += SYM64_SIZE;
+    }
+    p.strtab.write(out, layout.strtab!.offset);
+  }
+  p.shstrtab.write(out, layout.shstrtab.offset);
+
+  w.seek(layout.shoff);
+  const name = (k: string) => p.shstrtab.offsetOf(p.shstrIds.get(k)!);
+  const dynsymIndex = index('.dynsym');
+  const dynstrIndex = index('.dynstr');
+  for (const e of order) {
+    const k = e.key;
+    const section = (
+      sh_type: number,
+      sh_flags: number,
+      pl: { offset: number; addr: number; size: number; align: number },
+      sh_link = 0,
+      sh_info = 0,
+      sh_entsize = 0,
+    ) =>
+      writeShdr(w, {
+        name: k,
+        sh_name: name(k),
+        sh_type,
+        sh_flags: BigInt(sh_flags),
+        sh_addr: BigInt(pl.addr),
+        sh_offset: BigInt(pl.offset),
+        sh_size: BigInt(pl.size),
+        sh_link,
+        sh_info,
+        sh_addralign: BigInt(pl.align),
+        sh_entsize: BigInt(sh_entsize),
+      });
+    switch (k) {
+      case '':
+        writeShdr(w, { name: '', sh_name: 0, sh_type: SHT_NULL, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 0n, sh_entsize: 0n });
+        break;
+      case '.hash':
+        section(SHT_HASH, SHF_ALLOC, layout.sysvHash!, dynsymIndex, 0, 4);
+        break;
+      case '.gnu.hash':
+        section(SHT_GNU_HASH, SHF_ALLOC, layout.gnuHash!, dynsymIndex, 0, 0);
+        break;
+      case '.dynsym':
+        section(SHT_DYNSYM, SHF_ALLOC, layout.dynsym, dynstrIndex, 1, SYM64_SIZE);
+        break;
+      case '.dynstr':
+        section(SHT_STRTAB, SHF_ALLOC, layout.dynstr);
+        break;
+      case '.rela.dyn':
+        section(SHT_RELA, SHF_ALLOC, layout.rela!, dynsymIndex, 0, RELA64_SIZE);
+        break;
+      case '.dynamic':
+        section(SHT_DYNAMIC, plan.dynamicWritable ? SHF_ALLOC | SHF_WRITE : SHF_ALLOC, layout.dynamic, dynstrIndex, 0, DYN64_SIZE);
+        break;
+      case '.text':
+        section(SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, layout.content.text);
+        break;
+      case '.rodata':
+        section(SHT_PROGBITS, SHF_ALLOC, layout.content.rodata);
+        break;
+      case '.data':
+        section(SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, layout.content.data);
+        break;
+      case '.bss':
+        section(SHT_NOBITS, SHF_ALLOC | SHF_WRITE, layout.content.bss);
+        break;
+      case '.symtab':
+        section(SHT_SYMTAB, 0, layout.symtab!, index('.strtab'), p.staticLocals, SYM64_SIZE);
+        break;
+      case '.strtab':
+        section(SHT_STRTAB, 0, layout.strtab!);
+        break;
+      case '.shstrtab':
+        section(SHT_STRTAB, 0, layout.shstrtab);
+        break;
+    }
+  }
+  w.expectAt(layout.fileSize, 'section headers');
+  void SHF_INFO_LINK;
+  void alignUp;
+}
