@@ -1,1 +1,2 @@
 export * from './elf/index.js';
+export * from './api/index.js';

@@ -32,7 +32,7 @@ export function sysvBucketCount(count: number): number {
   return best;
 }
 
-function nextPrime(n: number): number {
+export function nextPrime(n: number): number {
   let c = n | 1;
   for (;;) {
     let prime = true;

@@ -1,0 +1,27 @@
+export {
+  JitLibrary,
+  dlcreate,
+  dlalloc,
+  dlfree,
+  dlwrite,
+  dlalias,
+  dlbind,
+  dlunbind,
+  dldelete,
+  dlsym,
+  dladdr,
+  dlfunc,
+  SHF_WRITE,
+  SHF_EXECINSTR,
+  STT_OBJECT,
+  STT_FUNC,
+  STT_NOTYPE,
+  type DlcreateOptions,
+  type BindOptions,
+  type LiveSymbol,
+  type LibraryStats,
+  type AddressInfo,
+  type SymbolName,
+} from './jit.js';
+export { DlbindError, type DlbindErrorCode } from '../loader/errors.js';
+export { DEFAULT_CAPACITY, type Capacity } from '../loader/zygote.js';

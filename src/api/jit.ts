@@ -1,0 +1,508 @@
+// The public run-time API: live JIT libraries. Functions in the style of the C
+// original (dlcreate, dlalloc, dlbind, ...) and a class for everyday use; both
+// are the same code.
+import { randomBytes } from 'node:crypto';
+import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT } from '../elf/constants.js';
+import type { ContentSectionName } from '../elf/layout.js';
+import { Arena } from '../loader/arena.js';
+import { DlbindError } from '../loader/errors.js';
+import { type DlInfo, getLibc } from '../loader/libc.js';
+import { type Backing, LiveObject } from '../loader/live-object.js';
+import { requireSupportedPlatform } from '../loader/platform.js';
+import { LiveSymbolTable } from '../loader/symtab.js';
+import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
+
+export { SHF_WRITE, SHF_EXECINSTR, STT_OBJECT, STT_FUNC, STT_NOTYPE };
+
+export interface DlcreateOptions extends Partial<Capacity> {
+  /** Load with RTLD_GLOBAL, so that dlsym(RTLD_DEFAULT) and later-loaded objects see the symbols. Default false (RTLD_LOCAL). */
+  global?: boolean;
+  /**
+   * Where the object lives: an anonymous memfd (default, close-on-exec), or a
+   * file created exclusively, mode 0600, in `directory` and removed on
+   * dldelete and at exit.
+   */
+  backing?: 'memfd' | { directory: string };
+}
+
+export interface BindOptions {
+  /** Repoint an existing symbol of that name in one step instead of failing with EEXIST. */
+  replace?: boolean;
+}
+
+/** A symbol bound in a live library. */
+export interface LiveSymbol {
+  name: string;
+  address: bigint;
+  size: number;
+  section: ContentSectionName;
+}
+
+export interface LibraryStats {
+  capacity: Capacity;
+  symbols: number;
+  textInUse: number;
+  rodataInUse: number;
+  dataInUse: number;
+  stringBytesLeft: number;
+}
+
+type ArenaName = Exclude<ContentSectionName, 'bss'>;
+const ARENAS: readonly ArenaName[] = ['text', 'rodata', 'data'];
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** A symbol name as given by the user: a string, or UTF-8 bytes. */
+export type SymbolName = string | Uint8Array;
+
+function checkName(name: unknown): string {
+  let s: string;
+  if (typeof name === 'string') s = name;
+  else if (name instanceof Uint8Array) {
+    try {
+      s = utf8Strict.decode(name);
+    } catch {
+      throw new DlbindError('ENAME', 'symbol name bytes are not valid UTF-8');
+    }
+  } else throw new DlbindError('ENAME', `symbol name must be a string or UTF-8 bytes, got ${typeof name}`);
+  if (s.length === 0) throw new DlbindError('ENAME', 'symbol name is empty');
+  if (s.includes('\0')) throw new DlbindError('ENAME', 'symbol name contains NUL');
+  // Lone surrogates would not round-trip through UTF-8.
+  if (!s.isWellFormed()) throw new DlbindError('ENAME', 'symbol name is not valid Unicode');
+  return s;
+}
+
+function checkSize(size: unknown, what: string): number {
+  if (typeof size === 'bigint') {
+    if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new DlbindError('EINVAL', `${what} ${size} is out of range`);
+    size = Number(size);
+  }
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) {
+    throw new DlbindError('EINVAL', `${what} must be a positive integer, got ${String(size)}`);
+  }
+  return size;
+}
+
+function checkAddress(addr: unknown): bigint {
+  if (typeof addr === 'bigint') return addr;
+  if (typeof addr === 'number' && Number.isSafeInteger(addr) && addr >= 0) return BigInt(addr);
+  throw new DlbindError('EINVAL', `address must be a bigint, got ${typeof addr === 'number' ? addr : typeof addr}`);
+}
+
+function checkCapacity(options: DlcreateOptions, page: number): Capacity {
+  const capacity = { ...DEFAULT_CAPACITY };
+  for (const key of ['text', 'rodata', 'data', 'stringTableSize'] as const) {
+    const v = options[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > 2 ** 40) throw new DlbindError('EINVAL', `option ${key} must be a positive integer, got ${String(v)}`);
+    capacity[key] = key === 'stringTableSize' ? v : Math.ceil(v / page) * page;
+  }
+  const m = options.maxSymbols;
+  if (m !== undefined) {
+    if (typeof m !== 'number' || !Number.isSafeInteger(m) || m <= 0 || m >= 2 ** 31) throw new DlbindError('EINVAL', `option maxSymbols must be a positive integer, got ${String(m)}`);
+    capacity.maxSymbols = m;
+  }
+  return capacity;
+}
+
+let counter = 0;
+
+/**
+ * A live JIT library: a real shared object, loaded by ld.so, whose code and
+ * data are allocated and whose symbols are bound at run time.
+ */
+export class JitLibrary {
+  /** The soname, also the memfd's name. */
+  readonly name: string;
+  private object: LiveObject | undefined;
+  private readonly symtab: LiveSymbolTable;
+  private readonly arenas: Record<ArenaName, Arena>;
+  /** Block starts (object offsets) given back by dlfree and not handed out again. */
+  private readonly freed = new Set<number>();
+  /** Names bound inside each block (keyed by the block's object offset), unbound when it is freed. */
+  private readonly blockSymbols = new Map<number, Set<string>>();
+  private readonly capacity: Capacity;
+  private readonly sectionStart: Record<ContentSectionName, number>;
+  private readonly sectionEnd: Record<ContentSectionName, number>;
+  private readonly base: bigint;
+  private readonly aliasBase: bigint;
+  private readonly arch: 'x86_64' | 'aarch64';
+  private clearCache: ((start: bigint, end: bigint) => void) | undefined;
+  /** The last block a bind or write landed in: consecutive binds into one block skip the search. */
+  private lastBlock = { start: -1, end: -1 };
+
+  /** Use `dlcreate()`. */
+  constructor(name: string | undefined, options: DlcreateOptions = {}) {
+    this.arch = requireSupportedPlatform();
+    if (options === null || typeof options !== 'object') throw new DlbindError('EINVAL', 'options must be an object');
+    if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9._+-]{1,200}$/.test(name))) {
+      throw new DlbindError('EINVAL', `library name must be 1-200 characters of [A-Za-z0-9._+-], got ${JSON.stringify(name)}`);
+    }
+    this.name = name ?? `libdlbind-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}.so`;
+    const page = this.arch === 'aarch64' ? 65536 : 4096;
+    this.capacity = checkCapacity(options, page);
+    let backing: Backing = { kind: 'memfd' };
+    const b = options.backing;
+    if (b !== undefined && b !== 'memfd') {
+      if (typeof b !== 'object' || b === null || typeof b.directory !== 'string') throw new DlbindError('EINVAL', "option backing must be 'memfd' or { directory }");
+      backing = { kind: 'file', directory: b.directory };
+    }
+    this.object = new LiveObject({ soname: this.name, capacity: this.capacity, global: options.global === true, backing });
+    const o = this.object;
+    this.symtab = new LiveSymbolTable(o.mem, o.layout);
+    this.arenas = { text: new Arena(this.capacity.text), rodata: new Arena(this.capacity.rodata), data: new Arena(this.capacity.data) };
+    const c = o.layout.content;
+    this.sectionStart = { text: c.text.addr, rodata: c.rodata.addr, data: c.data.addr, bss: c.bss.addr };
+    this.sectionEnd = { text: c.text.addr + c.text.size, rodata: c.rodata.addr + c.rodata.size, data: c.data.addr + c.data.size, bss: c.bss.addr };
+    this.base = o.loadBase;
+    this.aliasBase = o.aliasBase;
+  }
+
+  private live(): LiveObject {
+    const o = this.object;
+    if (o === undefined) throw new DlbindError('EDELETED', `library ${this.name} was deleted`);
+    return o;
+  }
+
+  /** The raw pointer dlopen() returned, for your own FFI calls into libc. */
+  get handle(): bigint {
+    return this.live().handle;
+  }
+
+  /** The path ld.so loaded (for a memfd, /proc/<pid>/fd/<n>). */
+  get path(): string {
+    return this.live().path;
+  }
+
+  /** The load base (link_map l_addr). */
+  get loadBase(): bigint {
+    this.live();
+    return this.base;
+  }
+
+  get deleted(): boolean {
+    return this.object === undefined;
+  }
+
+  /** Allocates a block: SHF_EXECINSTR for code, SHF_WRITE for data, 0 for read-only data. */
+  alloc(size: number | bigint, flags: number, align?: number): bigint {
+    this.live();
+    const arena = this.arenaFor(flags);
+    const n = checkSize(size, 'size');
+    const a = align ?? (arena === 'text' ? 16 : 8);
+    if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0 || a > 65536) {
+      throw new DlbindError('EALIGN', `alignment must be a power of two up to 65536, got ${String(a)}`);
+    }
+    const offset = this.arenas[arena].alloc(n, a);
+    if (offset < 0) {
+      throw new DlbindError('ENOSPACE', `no free block of ${n} bytes in .${arena} (${this.arenas[arena].bytesInUse} of ${this.capacity[arena]} in use; raise the ${arena} capacity)`);
+    }
+    const objectOffset = this.sectionStart[arena] + offset;
+    this.freed.delete(objectOffset);
+    return this.base + BigInt(objectOffset);
+  }
+
+  /** Gives a block back. Symbols bound inside it are unbound first. */
+  free(addr: bigint): void {
+    this.live();
+    const { arena, offset } = this.locate(checkAddress(addr));
+    const objectOffset = this.sectionStart[arena] + offset;
+    if (this.arenas[arena].sizeAt(offset) === undefined) {
+      if (this.freed.has(objectOffset)) throw new DlbindError('EFREED', `block at 0x${addr.toString(16)} was already freed`);
+      throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not the start of a block this library gave out`);
+    }
+    const names = this.blockSymbols.get(objectOffset);
+    if (names !== undefined) {
+      for (const name of names) this.symtab.unbind(name);
+      this.blockSymbols.delete(objectOffset);
+    }
+    this.arenas[arena].free(offset);
+    this.freed.add(objectOffset);
+    this.lastBlock = { start: -1, end: -1 };
+  }
+
+  /** Copies bytes into a live block through the writable alias; refuses bytes outside the block. */
+  write(addr: bigint, bytes: Uint8Array | ArrayBufferView): void {
+    const o = this.live();
+    const data = bytes instanceof Uint8Array ? bytes : ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
+    if (data === undefined) throw new DlbindError('EINVAL', 'bytes must be a Uint8Array or another ArrayBuffer view');
+    const at = this.objectOffsetInBlock(checkAddress(addr), data.length);
+    o.mem.set(data, at.objectOffset);
+    if (at.arena === 'text' && this.arch === 'aarch64') this.syncInstructionCache(BigInt(at.objectOffset), data.length);
+  }
+
+  /** The writable alias of an address in a live block, for callers that write by themselves. */
+  alias(addr: bigint): bigint {
+    this.live();
+    const at = this.objectOffsetInBlock(checkAddress(addr), 1);
+    return this.aliasBase + BigInt(at.objectOffset);
+  }
+
+  /**
+   * Binds `name` to `addr` (inside a block this library gave out, with `size`
+   * bytes after it in the same block). From the moment this returns, libc's
+   * dlsym finds it and dladdr names it.
+   */
+  bind(name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
+    this.live();
+    const n = checkName(name);
+    const bytes = checkSize(size, 'size');
+    const at = this.objectOffsetInBlock(checkAddress(addr), bytes);
+    const stt = type ?? (at.arena === 'text' ? STT_FUNC : STT_OBJECT);
+    if (stt !== STT_FUNC && stt !== STT_OBJECT && stt !== STT_NOTYPE) throw new DlbindError('EINVAL', `symbol type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${String(stt)}`);
+    const replace = options?.replace === true;
+    const previous = replace ? this.symtab.get(n) : undefined;
+    this.symtab.bind(n, at.objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[at.arena], replace);
+    if (previous !== undefined) this.blockSymbols.get(this.blockKeyOf(previous.value))?.delete(n);
+    let set = this.blockSymbols.get(at.blockStart);
+    if (set === undefined) this.blockSymbols.set(at.blockStart, (set = new Set()));
+    set.add(n);
+  }
+
+  /** Removes a symbol: dlsym stops finding it and dladdr stops naming it. Returns false if it was not bound. */
+  unbind(name: SymbolName): boolean {
+    this.live();
+    const n = checkName(name);
+    const removed = this.symtab.unbind(n);
+    if (removed === undefined) return false;
+    this.blockSymbols.get(this.blockKeyOf(removed.value))?.delete(n);
+    return true;
+  }
+
+  /** libc dlsym() on this library's handle. */
+  sym(name: SymbolName): bigint | null {
+    return dlsym(this, name);
+  }
+
+  /** The symbol this library has bound under `name` (its own books, not libc). */
+  lookup(name: SymbolName): LiveSymbol | undefined {
+    this.live();
+    const s = this.symtab.get(checkName(name));
+    return s === undefined ? undefined : this.toLiveSymbol(s.name, s.value, s.size);
+  }
+
+  /** Every bound symbol. */
+  symbols(): LiveSymbol[] {
+    this.live();
+    return [...this.symtab.entries()].map((s) => this.toLiveSymbol(s.name, s.value, s.size));
+  }
+
+  stats(): LibraryStats {
+    this.live();
+    return {
+      capacity: { ...this.capacity },
+      symbols: this.symtab.count,
+      textInUse: this.arenas.text.bytesInUse,
+      rodataInUse: this.arenas.rodata.bytesInUse,
+      dataInUse: this.arenas.data.bytesInUse,
+      stringBytesLeft: this.symtab.stringBytesLeft,
+    };
+  }
+
+  /** Allocates code, writes it and binds it as a function. Returns its address. */
+  addFunction(name: SymbolName, code: Uint8Array, options: BindOptions & { align?: number } = {}): bigint {
+    const addr = this.alloc(code.length, SHF_EXECINSTR, options.align);
+    try {
+      this.write(addr, code);
+      this.bind(name, addr, code.length, STT_FUNC, options);
+    } catch (err) {
+      this.free(addr);
+      throw err;
+    }
+    return addr;
+  }
+
+  /** Allocates data (read-only unless `writable`), writes it and binds it as an object. Returns its address. */
+  addData(name: SymbolName, bytes: Uint8Array, options: BindOptions & { writable?: boolean; align?: number } = {}): bigint {
+    const addr = this.alloc(bytes.length, options.writable ? SHF_WRITE : 0, options.align);
+    try {
+      this.write(addr, bytes);
+      this.bind(name, addr, bytes.length, STT_OBJECT, options);
+    } catch (err) {
+      this.free(addr);
+      throw err;
+    }
+    return addr;
+  }
+
+  /** A function pointer as a callable JS function (koffi), e.g. `lib.func(addr, 'int add(int, int)')`. */
+  func(addr: bigint, signature: string): (...args: unknown[]) => unknown {
+    return dlfunc(addr, signature);
+  }
+
+  /** Unbinds everything, dlcloses, unmaps and closes. Later use throws EDELETED. */
+  delete(): void {
+    const o = this.live();
+    this.symtab.clear();
+    this.object = undefined;
+    o.close();
+  }
+
+  /** The underlying object, for the loader's other parts (debugger hooks, save). */
+  get liveObject(): LiveObject {
+    return this.live();
+  }
+
+  private toLiveSymbol(name: string, value: number, size: number): LiveSymbol {
+    return { name, address: this.base + BigInt(value), size, section: this.sectionOf(value) ?? 'data' };
+  }
+
+  private sectionOf(objectOffset: number): ArenaName | undefined {
+    for (const a of ARENAS) if (objectOffset >= this.sectionStart[a] && objectOffset < this.sectionEnd[a]) return a;
+    return undefined;
+  }
+
+  private blockKeyOf(objectOffset: number): number {
+    const arena = this.sectionOf(objectOffset)!;
+    const block = this.arenas[arena].blockContaining(objectOffset - this.sectionStart[arena]);
+    return block === undefined ? -1 : this.sectionStart[arena] + block.offset;
+  }
+
+  private arenaFor(flags: number): ArenaName {
+    if (typeof flags !== 'number' || !Number.isInteger(flags)) throw new DlbindError('EINVAL', `flags must be SHF_EXECINSTR, SHF_WRITE or 0, got ${String(flags)}`);
+    if ((flags & SHF_WRITE) !== 0 && (flags & SHF_EXECINSTR) !== 0) throw new DlbindError('EWX', 'memory is never both writable and executable (SHF_WRITE | SHF_EXECINSTR)');
+    if ((flags & ~(SHF_WRITE | SHF_EXECINSTR)) !== 0) throw new DlbindError('EINVAL', `unknown flags 0x${flags.toString(16)}`);
+    return flags & SHF_EXECINSTR ? 'text' : flags & SHF_WRITE ? 'data' : 'rodata';
+  }
+
+  /** Which arena an address falls in, and its offset there; EFOREIGN when it is not this library's. */
+  private locate(addr: bigint): { arena: ArenaName; offset: number } {
+    const rel = addr - this.base;
+    if (rel >= 0n && rel < BigInt(this.object!.fileSize)) {
+      const objectOffset = Number(rel);
+      const arena = this.sectionOf(objectOffset);
+      if (arena !== undefined) return { arena, offset: objectOffset - this.sectionStart[arena] };
+    }
+    throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not in library ${this.name}'s text, rodata or data`);
+  }
+
+  /** Checks that [addr, addr+length) lies in one live block and returns its object offset. */
+  private objectOffsetInBlock(addr: bigint, length: number): { objectOffset: number; arena: ArenaName; blockStart: number } {
+    const rel = addr - this.base;
+    const last = this.lastBlock;
+    if (rel >= 0n && rel < 0x20_0000_0000_0000n) {
+      const objectOffset = Number(rel);
+      if (objectOffset >= last.start && objectOffset + length <= last.end) {
+        return { objectOffset, arena: this.sectionOf(objectOffset)!, blockStart: last.start };
+      }
+    }
+    const { arena, offset } = this.locate(addr);
+    const block = this.arenas[arena].blockContaining(offset);
+    const objectOffset = this.sectionStart[arena] + offset;
+    if (block === undefined) {
+      throw new DlbindError('EFREED', `0x${addr.toString(16)} is not inside an allocated block (never allocated, or freed)`);
+    }
+    if (offset + length > block.offset + block.size) {
+      throw new DlbindError('ERANGE', `${length} bytes at 0x${addr.toString(16)} run past the end of their ${block.size}-byte block`);
+    }
+    const start = this.sectionStart[arena] + block.offset;
+    this.lastBlock = { start, end: start + block.size };
+    return { objectOffset, arena, blockStart: start };
+  }
+
+  private syncInstructionCache(objectOffset: bigint, length: number): void {
+    if (this.clearCache === undefined) {
+      // libgcc's __clear_cache does the dc cvau / ic ivau dance for the running CPU.
+      const koffi = getLibc().koffi;
+      const fn = koffi.load('libgcc_s.so.1').func('void __clear_cache(void *begin, void *end)');
+      this.clearCache = (s, e) => fn(s, e);
+    }
+    this.clearCache(this.base + objectOffset, this.base + objectOffset + BigInt(length));
+  }
+}
+
+function lib(value: unknown): JitLibrary {
+  if (!(value instanceof JitLibrary)) throw new DlbindError('EINVAL', 'expected a library returned by dlcreate()');
+  return value;
+}
+
+/** Creates a live library (a sparse zygote object, loaded by dlopen). */
+export function dlcreate(name?: string, options?: DlcreateOptions): JitLibrary {
+  return new JitLibrary(name, options);
+}
+
+/** Allocates a block: flags SHF_EXECINSTR (code), SHF_WRITE (data) or 0 (read-only data). Returns its address. */
+export function dlalloc(library: JitLibrary, size: number | bigint, flags: number, align?: number): bigint {
+  return lib(library).alloc(size, flags, align);
+}
+
+/** Gives a block back to the allocator (symbols bound inside it are unbound). */
+export function dlfree(library: JitLibrary, addr: bigint): void {
+  lib(library).free(addr);
+}
+
+/** Copies bytes into a live block through the writable mapping. */
+export function dlwrite(library: JitLibrary, addr: bigint, bytes: Uint8Array): void {
+  lib(library).write(addr, bytes);
+}
+
+/** The writable alias of an address inside a live block. */
+export function dlalias(library: JitLibrary, addr: bigint): bigint {
+  return lib(library).alias(addr);
+}
+
+/** Binds a symbol (STT_FUNC or STT_OBJECT; default by section). Visible to libc dlsym/dladdr on return. */
+export function dlbind(library: JitLibrary, name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
+  lib(library).bind(name, addr, size, type, options);
+}
+
+/** Unbinds a symbol; returns false if it was not bound. */
+export function dlunbind(library: JitLibrary, name: SymbolName): boolean {
+  return lib(library).unbind(name);
+}
+
+/** Unbinds everything, dlcloses, unmaps and closes the library. */
+export function dldelete(library: JitLibrary): void {
+  lib(library).delete();
+}
+
+/**
+ * libc's own dlsym(). Pass a library (or a raw dlopen handle) or null for
+ * RTLD_DEFAULT. Returns the address, or null when nothing is found.
+ */
+export function dlsym(library: JitLibrary | bigint | null, name: SymbolName): bigint | null {
+  const handle = library === null ? 0n : typeof library === 'bigint' ? library : lib(library).handle;
+  const c = getLibc();
+  const n = checkName(name);
+  const addr = typeof name === 'string' ? c.dlsym(handle, n) : c.dlsymBytes(handle, withNul(name as Uint8Array));
+  return addr === 0n ? null : addr;
+}
+
+function withNul(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+export interface AddressInfo {
+  fname: string | null;
+  fbase: bigint;
+  sname: string | null;
+  saddr: bigint | null;
+}
+
+/** libc's own dladdr(): which object and symbol hold an address. Null when no object does. */
+export function dladdr(addr: bigint): AddressInfo | null {
+  const info: DlInfo | null = getLibc().dladdr(checkAddress(addr));
+  if (info === null) return null;
+  return { fname: info.dli_fname, fbase: info.dli_fbase, sname: info.dli_sname, saddr: info.dli_sname === null ? null : info.dli_saddr };
+}
+
+const protoCache = new Map<string, unknown>();
+
+/** A callable for the machine code at `addr`, with a C signature such as 'int add(int a, int b)'. */
+export function dlfunc(addr: bigint, signature: string): (...args: unknown[]) => unknown {
+  const target = checkAddress(addr);
+  if (target === 0n) throw new DlbindError('EINVAL', 'cannot call address 0');
+  const c = getLibc();
+  let proto = protoCache.get(signature);
+  if (proto === undefined) {
+    try {
+      proto = c.proto(signature.replace(/\b([A-Za-z_]\w*)\s*\(/, `dlbind_fn_${protoCache.size}(`));
+    } catch (err) {
+      throw new DlbindError('EINVAL', `bad signature '${signature}': ${(err as Error).message}`);
+    }
+    protoCache.set(signature, proto);
+  }
+  return (...args: unknown[]) => c.call(target, proto, ...args);
+}

@@ -1,0 +1,170 @@
+// A first-fit allocator over one section's byte range, with size-class bins
+// for the free blocks and coalescing of neighbours on free. Offsets are
+// numbers relative to the arena's start; the caller turns them into
+// addresses. Nothing here touches memory: it only keeps the books.
+
+/** The smallest block, and the granularity of every block size. */
+export const ARENA_GRANULE = 16;
+
+export interface BlockInfo {
+  offset: number;
+  size: number;
+}
+
+export class Arena {
+  /** Allocated blocks: offset → size. */
+  private readonly used = new Map<number, number>();
+  /** Allocated block offsets in ascending order, for finding the block that holds an offset. */
+  private sortedUsed: number[] = [];
+  private sortedDirty = false;
+  /** Free blocks: offset → size, and end → offset for merging with the block before. */
+  private readonly freeByStart = new Map<number, number>();
+  private readonly freeByEnd = new Map<number, number>();
+  /** Free block offsets binned by floor(log2(size)). */
+  private readonly bins: Set<number>[] = [];
+  private usedBytes = 0;
+
+  constructor(readonly capacity: number) {
+    for (let i = 0; i < 54; i++) this.bins.push(new Set());
+    if (capacity >= ARENA_GRANULE) this.insertFree(0, Math.floor(capacity / ARENA_GRANULE) * ARENA_GRANULE);
+  }
+
+  get bytesInUse(): number {
+    return this.usedBytes;
+  }
+
+  get blockCount(): number {
+    return this.used.size;
+  }
+
+  /** Returns the offset of a fresh block, or -1 when no free block fits. */
+  alloc(size: number, align: number): number {
+    const need = Math.max(ARENA_GRANULE, Math.ceil(size / ARENA_GRANULE) * ARENA_GRANULE);
+    const a = Math.max(align, ARENA_GRANULE);
+    for (let bin = binOf(need); bin < this.bins.length; bin++) {
+      for (const start of this.bins[bin]!) {
+        const blockSize = this.freeByStart.get(start)!;
+        const aligned = Math.ceil(start / a) * a;
+        if (aligned + need > start + blockSize) continue;
+        this.removeFree(start, blockSize);
+        if (aligned > start) this.insertFree(start, aligned - start);
+        const tail = start + blockSize - (aligned + need);
+        if (tail > 0) this.insertFree(aligned + need, tail);
+        this.used.set(aligned, need);
+        this.usedBytes += need;
+        const n = this.sortedUsed.length;
+        if (n === 0 || this.sortedUsed[n - 1]! < aligned) this.sortedUsed.push(aligned);
+        else {
+          this.sortedUsed.push(aligned);
+          this.sortedDirty = true;
+        }
+        return aligned;
+      }
+    }
+    return -1;
+  }
+
+  /** Size of the block that starts exactly at `offset`, or undefined. */
+  sizeAt(offset: number): number | undefined {
+    return this.used.get(offset);
+  }
+
+  /** Frees the block starting at `offset`; returns its size, or undefined if no block starts there. */
+  free(offset: number): number | undefined {
+    const size = this.used.get(offset);
+    if (size === undefined) return undefined;
+    this.used.delete(offset);
+    this.usedBytes -= size;
+    this.removeSorted(offset);
+    let start = offset;
+    let end = offset + size;
+    const before = this.freeByEnd.get(start);
+    if (before !== undefined) {
+      this.removeFree(before, start - before);
+      start = before;
+    }
+    const afterSize = this.freeByStart.get(end);
+    if (afterSize !== undefined) {
+      this.removeFree(end, afterSize);
+      end += afterSize;
+    }
+    this.insertFree(start, end - start);
+    return size;
+  }
+
+  /** The allocated block holding `offset`, if any. */
+  blockContaining(offset: number): BlockInfo | undefined {
+    const exact = this.used.get(offset);
+    if (exact !== undefined) return { offset, size: exact };
+    const sorted = this.sorted();
+    let lo = 0;
+    let hi = sorted.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0) return undefined;
+    const start = sorted[found]!;
+    const size = this.used.get(start)!;
+    return offset < start + size ? { offset: start, size } : undefined;
+  }
+
+  /** Whether `offset` lies in a free (never given out, or given back) part of the arena. */
+  isFree(offset: number): boolean {
+    return offset >= 0 && offset < this.capacity && this.blockContaining(offset) === undefined;
+  }
+
+  /** Every allocated block, in address order. */
+  blocks(): BlockInfo[] {
+    return this.sorted().map((offset) => ({ offset, size: this.used.get(offset)! }));
+  }
+
+  private sorted(): number[] {
+    if (this.sortedDirty) {
+      this.sortedUsed.sort((x, y) => x - y);
+      this.sortedDirty = false;
+    }
+    return this.sortedUsed;
+  }
+
+  private removeSorted(offset: number): void {
+    const sorted = this.sorted();
+    const n = sorted.length;
+    if (n > 0 && sorted[n - 1] === offset) {
+      sorted.pop();
+      return;
+    }
+    let lo = 0;
+    let hi = n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = sorted[mid]!;
+      if (v === offset) {
+        sorted.splice(mid, 1);
+        return;
+      }
+      if (v < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+  }
+
+  private insertFree(start: number, size: number): void {
+    this.freeByStart.set(start, size);
+    this.freeByEnd.set(start + size, start);
+    this.bins[binOf(size)]!.add(start);
+  }
+
+  private removeFree(start: number, size: number): void {
+    this.freeByStart.delete(start);
+    this.freeByEnd.delete(start + size);
+    this.bins[binOf(size)]!.delete(start);
+  }
+}
+
+function binOf(size: number): number {
+  return Math.min(53, Math.floor(Math.log2(size)));
+}

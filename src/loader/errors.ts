@@ -1,0 +1,46 @@
+/** Stable error codes of DlbindError. New codes may be added; existing ones never change meaning. */
+export type DlbindErrorCode =
+  /** This platform cannot host live libraries (not Linux/glibc, or not x86_64/aarch64). */
+  | 'EPLATFORM'
+  /** The library was deleted with dldelete; every later use fails. */
+  | 'EDELETED'
+  /** An argument has the wrong type or value (size, flags, options). */
+  | 'EINVAL'
+  /** A symbol name is empty, holds NUL, is not valid UTF-8, or is too long. */
+  | 'ENAME'
+  /** A symbol with that name is already bound (pass { replace: true } to repoint it). */
+  | 'EEXIST'
+  /** No symbol with that name is bound. */
+  | 'ENOENT'
+  /** An alignment is not a power of two (or is larger than a page). */
+  | 'EALIGN'
+  /** SHF_WRITE | SHF_EXECINSTR was asked for: memory is never writable and executable. */
+  | 'EWX'
+  /** The symbol table is full (raise maxSymbols). */
+  | 'ESYMFULL'
+  /** The string table is full (raise stringTableSize). */
+  | 'ESTRFULL'
+  /** The text, rodata or data arena has no free block of that size. */
+  | 'ENOSPACE'
+  /** The address is not one that this library gave out (another library's, or none at all). */
+  | 'EFOREIGN'
+  /** The block was already freed. */
+  | 'EFREED'
+  /** The bytes or the symbol do not fit inside the block. */
+  | 'ERANGE'
+  /** The library is used from a thread that does not own it. */
+  | 'ETHREAD'
+  /** A libc call failed; the message carries dlerror() or errno. */
+  | 'ELIBC';
+
+/** The one error class of dlbind's run-time API. `code` is stable; the message is for people. */
+export class DlbindError extends Error {
+  override readonly name = 'DlbindError';
+  constructor(
+    readonly code: DlbindErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}

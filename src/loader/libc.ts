@@ -1,0 +1,157 @@
+// libc, called directly through koffi. Nothing here runs at import time:
+// bindings are made on first use, so importing dlbind works on any platform.
+import { createRequire } from 'node:module';
+import { DlbindError } from './errors.js';
+import { requireSupportedPlatform } from './platform.js';
+
+export const RTLD_LAZY = 0x1;
+export const RTLD_NOW = 0x2;
+export const RTLD_NOLOAD = 0x4;
+export const RTLD_GLOBAL = 0x100;
+export const RTLD_LOCAL = 0;
+export const RTLD_DI_LINKMAP = 2;
+export const MFD_CLOEXEC = 1;
+export const PROT_NONE = 0;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const PROT_EXEC = 4;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_FIXED_NOREPLACE = 0x100000;
+/** mmap's MAP_FAILED, (void *) -1, as koffi returns it for a pointer. */
+export const MAP_FAILED = 0xffffffffffffffffn;
+
+export interface DlInfo {
+  /** Path of the object holding the address. */
+  dli_fname: string | null;
+  /** Load base of that object. */
+  dli_fbase: bigint;
+  /** Name of the nearest symbol at or below the address, or null. */
+  dli_sname: string | null;
+  /** Address of that symbol, or 0n. */
+  dli_saddr: bigint;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Fn = (...args: any[]) => any;
+
+export interface Libc {
+  koffi: any;
+  dlopen(path: string, flags: number): bigint;
+  dlclose(handle: bigint): number;
+  dlsym(handle: bigint, name: string): bigint;
+  dlsymBytes(handle: bigint, name: Uint8Array): bigint;
+  dlerror(): string | null;
+  dladdr(addr: bigint): DlInfo | null;
+  /** The link_map of a dlopen handle (RTLD_DI_LINKMAP). */
+  linkMapOf(handle: bigint): bigint;
+  memfd_create(name: string, flags: number): number;
+  mmap(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  munmap(addr: bigint, length: number): number;
+  mprotect(addr: bigint, length: number, prot: number): number;
+  getpid(): number;
+  gnu_get_libc_version(): string;
+  errno(): number;
+  strerror(errnum: number): string;
+  /** An ArrayBuffer over native memory, without copying. */
+  view(addr: bigint, length: number): ArrayBuffer;
+  /** Reads a pointer-sized word. */
+  readPointer(addr: bigint): bigint;
+  /** Calls a function pointer. */
+  call(addr: bigint, proto: unknown, ...args: unknown[]): unknown;
+  proto(signature: string): unknown;
+}
+
+let libc: Libc | undefined;
+
+function bind(): Libc {
+  requireSupportedPlatform();
+  let koffi: any;
+  try {
+    koffi = createRequire(import.meta.url)('koffi');
+  } catch (err) {
+    throw new DlbindError('EPLATFORM', `koffi could not be loaded: ${(err as Error).message}`);
+  }
+  const lib = koffi.load('libc.so.6');
+  const f = (decl: string): Fn => lib.func(decl);
+  const DlInfoStruct = koffi.struct('dlbind_Dl_info', {
+    dli_fname: 'const char *',
+    dli_fbase: 'void *',
+    dli_sname: 'const char *',
+    dli_saddr: 'void *',
+  });
+  const dlopen = f('void *dlopen(const char *path, int flags)');
+  const dlclose = f('int dlclose(void *handle)');
+  const dlsym = f('void *dlsym(void *handle, const char *name)');
+  const dlsymBytes = lib.func('dlsym', 'void *', ['void *', 'uint8_t *']);
+  const dlerror = f('const char *dlerror()');
+  const dladdr = lib.func('dladdr', 'int', ['void *', koffi.out(koffi.pointer(DlInfoStruct))]);
+  const dlinfo = lib.func('dlinfo', 'int', ['void *', 'int', koffi.out(koffi.pointer('void *'))]);
+  const memfd_create = f('int memfd_create(const char *name, unsigned int flags)');
+  const mmap = f('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
+  const munmap = f('int munmap(void *addr, size_t length)');
+  const mprotect = f('int mprotect(void *addr, size_t length, int prot)');
+  const getpid = f('int getpid()');
+  const gnu_get_libc_version = f('const char *gnu_get_libc_version()');
+  const strerror = f('const char *strerror(int errnum)');
+  const big = (p: unknown): bigint => (p === null || p === undefined ? 0n : typeof p === 'bigint' ? p : BigInt(koffi.address(p)));
+  return {
+    koffi,
+    dlopen: (path, flags) => big(dlopen(path, flags)),
+    dlclose: (handle) => dlclose(handle),
+    dlsym: (handle, name) => big(dlsym(handle === 0n ? null : handle, name)),
+    dlsymBytes: (handle, name) => big(dlsymBytes(handle === 0n ? null : handle, name)),
+    dlerror: () => dlerror() ?? null,
+    dladdr: (addr) => {
+      const info: Record<string, unknown> = {};
+      if (dladdr(addr, info) === 0) return null;
+      return {
+        dli_fname: (info.dli_fname as string | null) ?? null,
+        dli_fbase: big(info.dli_fbase),
+        dli_sname: (info.dli_sname as string | null) ?? null,
+        dli_saddr: big(info.dli_saddr),
+      };
+    },
+    linkMapOf: (handle) => {
+      const out = [null];
+      if (dlinfo(handle, RTLD_DI_LINKMAP, out) !== 0) throw new DlbindError('ELIBC', `dlinfo failed: ${dlerror() ?? 'unknown error'}`);
+      return big(out[0]);
+    },
+    memfd_create: (name, flags) => memfd_create(name, flags),
+    mmap: (addr, length, prot, flags, fd, offset) => big(mmap(addr === 0n ? null : addr, length, prot, flags, fd, offset)),
+    munmap: (addr, length) => munmap(addr, length),
+    mprotect: (addr, length, prot) => mprotect(addr, length, prot),
+    getpid: () => getpid(),
+    gnu_get_libc_version: () => gnu_get_libc_version(),
+    errno: () => koffi.errno(),
+    strerror: (errnum) => strerror(errnum) ?? `errno ${errnum}`,
+    view: (addr, length) => koffi.view(addr, length),
+    readPointer: (addr) => new DataView(koffi.view(addr, 8)).getBigUint64(0, true),
+    call: (addr, proto, ...args) => koffi.call(addr, proto, ...args),
+    proto: (signature) => koffi.proto(signature),
+  };
+}
+
+/** The libc bindings, made on first use. Throws EPLATFORM where they cannot exist. */
+export function getLibc(): Libc {
+  libc ??= bind();
+  return libc;
+}
+
+/** Throws ELIBC with errno's text when a libc call reported failure. */
+export function libcFailure(what: string): DlbindError {
+  const c = getLibc();
+  const e = c.errno();
+  return new DlbindError('ELIBC', `${what} failed: ${c.strerror(e)} (errno ${e})`);
+}
+
+/** glibc's version as [major, minor], from gnu_get_libc_version(). */
+export function glibcVersion(): [number, number] {
+  const [major, minor] = getLibc()
+    .gnu_get_libc_version()
+    .split('.')
+    .map((x) => Number.parseInt(x, 10));
+  return [major ?? 0, minor ?? 0];
+}

@@ -1,0 +1,194 @@
+// One live shared object: its backing file (a memfd, or a file in a chosen
+// directory), the writable MAP_SHARED alias through which every write goes,
+// and ld.so's own mappings of it after dlopen.
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type ObjectLayout, prepareObject, writeObject } from '../elf/writer.js';
+import { DlbindError } from './errors.js';
+import {
+  MAP_FAILED,
+  MAP_FIXED,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  PROT_READ,
+  PROT_WRITE,
+  RTLD_GLOBAL,
+  RTLD_LOCAL,
+  RTLD_NOW,
+  getLibc,
+  glibcVersion,
+  libcFailure,
+} from './libc.js';
+import { requireSupportedPlatform } from './platform.js';
+import { type Capacity, zygotePlan } from './zygote.js';
+
+export type Backing = { kind: 'memfd' } | { kind: 'file'; directory: string };
+
+export interface LiveObjectOptions {
+  soname: string;
+  capacity: Capacity;
+  global: boolean;
+  backing: Backing;
+  /** Lay out .dynamic for a glibc that relocates it in place (before 2.35). Default: detected. */
+  dynamicWritable?: boolean;
+}
+
+const filesToRemove = new Set<string>();
+let exitHookInstalled = false;
+function removeAtExit(path: string): void {
+  filesToRemove.add(path);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const p of filesToRemove) {
+        try {
+          unlinkSync(p);
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+}
+
+/** True when glibc relocates a writable .dynamic in place and faults on a read-only one (before 2.35). */
+export function glibcRelocatesDynamic(): boolean {
+  const [major, minor] = glibcVersion();
+  return major < 2 || (major === 2 && minor < 35);
+}
+
+/** A page-aligned address somewhere in the upper user address space, so the alias is not at a fixed distance from the text. */
+function randomHint(pageSize: number): bigint {
+  const r = randomBytes(4).readUInt32LE(0);
+  return (0x2000_0000_0000n + BigInt(r) * BigInt(pageSize)) & ~BigInt(pageSize - 1);
+}
+
+function openBackingFile(directory: string, soname: string): { fd: number; path: string } {
+  const dir = resolve(directory);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    throw new DlbindError('EINVAL', `backing directory ${dir} cannot be used: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new DlbindError('EINVAL', `backing directory ${dir} is not a directory`);
+  // Anyone could swap a file in a world-writable directory without the sticky bit.
+  if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
+    throw new DlbindError('EINVAL', `backing directory ${dir} is world-writable without the sticky bit`);
+  }
+  const path = join(dir, `${soname}.${randomBytes(8).toString('hex')}`);
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */, 0o600);
+  } catch (err) {
+    throw new DlbindError('EINVAL', `cannot create backing file ${path}: ${(err as Error).message}`);
+  }
+  removeAtExit(path);
+  return { fd, path };
+}
+
+export class LiveObject {
+  readonly layout: ObjectLayout;
+  readonly fd: number;
+  /** The path ld.so was given; for a memfd, /proc/<pid>/fd/<n>, so that a debugger reaches the same file. */
+  readonly path: string;
+  /** Set when the backing is a file of our own that must be removed. */
+  readonly ownedFile: string | undefined;
+  readonly aliasBase: bigint;
+  /** The whole object, writable, through the alias. */
+  readonly mem: Uint8Array;
+  readonly handle: bigint;
+  readonly linkMap: bigint;
+  /** l_addr: what ld.so added to every st_value. */
+  readonly loadBase: bigint;
+  readonly fileSize: number;
+  private closed = false;
+
+  constructor(options: LiveObjectOptions) {
+    const arch = requireSupportedPlatform();
+    const c = getLibc();
+    const dynamicWritable = options.dynamicWritable ?? glibcRelocatesDynamic();
+    const prepared = prepareObject(zygotePlan(arch, options.soname, options.capacity, dynamicWritable));
+    this.layout = prepared.layout;
+    this.fileSize = this.layout.fileSize;
+    const page = this.layout.pageSize;
+
+    let fd: number;
+    let path: string;
+    if (options.backing.kind === 'memfd') {
+      fd = c.memfd_create(options.soname, MFD_CLOEXEC);
+      if (fd < 0) throw libcFailure('memfd_create');
+      path = `/proc/${c.getpid()}/fd/${fd}`;
+      this.ownedFile = undefined;
+    } else {
+      ({ fd, path } = openBackingFile(options.backing.directory, options.soname));
+      this.ownedFile = path;
+    }
+    this.fd = fd;
+    this.path = path;
+    let alias = 0n;
+    let handle = 0n;
+    try {
+      ftruncateSync(fd, this.fileSize);
+      alias = c.mmap(randomHint(page), this.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (alias === MAP_FAILED || alias === 0n) {
+        alias = 0n;
+        throw libcFailure('mmap of the writable alias');
+      }
+      this.aliasBase = alias;
+      this.mem = new Uint8Array(c.view(alias, this.fileSize));
+      writeObject(prepared, this.mem);
+      handle = c.dlopen(path, RTLD_NOW | (options.global ? RTLD_GLOBAL : RTLD_LOCAL));
+      if (handle === 0n) throw new DlbindError('ELIBC', `dlopen(${path}) failed: ${c.dlerror() ?? 'unknown error'}`);
+      this.handle = handle;
+      this.linkMap = c.linkMapOf(handle);
+      this.loadBase = c.readPointer(this.linkMap);
+      // ld.so mapped the data segment MAP_PRIVATE: the first store through the
+      // loaded address would copy the page and hide later writes made through
+      // the alias. A shared mapping of the same file range makes both one page.
+      const data = this.layout.content.data;
+      if (data.size > 0) {
+        const length = Math.ceil(data.size / page) * page;
+        const at = c.mmap(this.loadBase + BigInt(data.addr), length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, data.offset);
+        if (at !== this.loadBase + BigInt(data.addr)) throw libcFailure('mmap of the shared data segment');
+      }
+    } catch (err) {
+      if (handle !== 0n) c.dlclose(handle);
+      if (alias !== 0n) c.munmap(alias, this.fileSize);
+      closeSync(fd);
+      if (this.ownedFile !== undefined) removeFile(this.ownedFile);
+      throw err;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** dlclose, unmap the alias, close the backing, and remove a backing file. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const c = getLibc();
+    const failures: string[] = [];
+    if (c.dlclose(this.handle) !== 0) failures.push(`dlclose: ${c.dlerror() ?? 'unknown error'}`);
+    if (c.munmap(this.aliasBase, this.fileSize) !== 0) failures.push('munmap of the alias');
+    try {
+      closeSync(this.fd);
+    } catch (err) {
+      failures.push(`close: ${(err as Error).message}`);
+    }
+    if (this.ownedFile !== undefined) removeFile(this.ownedFile);
+    if (failures.length > 0) throw new DlbindError('ELIBC', `deleting the library: ${failures.join('; ')}`);
+  }
+}
+
+function removeFile(path: string): void {
+  filesToRemove.delete(path);
+  try {
+    if (lstatSync(path).isFile()) unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,243 @@
+// The in-place symbol table of a live library: .dynsym, .dynstr and the SysV
+// .hash, patched through a writable view of the object while ld.so reads
+// them. glibc caches only the table's shape at load (nbucket and where the
+// buckets and chains are); their contents, the symbols and the strings are
+// read live, so publishing a symbol is a few stores in the right order.
+import { SYM64_SIZE } from '../elf/constants.js';
+import { writeSym } from '../elf/encode.js';
+import { elfHashString } from '../elf/hash.js';
+import { utf8Length, writeString } from '../elf/strtab.js';
+import type { ObjectLayout } from '../elf/writer.js';
+import { DlbindError } from './errors.js';
+
+/**
+ * Freed symbol slots and string space wait in a FIFO this long before reuse,
+ * so that a dlsym() on another thread that was standing on a removed entry
+ * has long moved on before the entry holds another symbol.
+ */
+const QUARANTINE = 64;
+
+export interface BoundSymbol {
+  slot: number;
+  name: string;
+  /** Address relative to the load base (st_value). */
+  value: number;
+  size: number;
+}
+
+class FifoQueue {
+  private items: Int32Array;
+  private head = 0;
+  private tail = 0;
+  constructor(capacity: number) {
+    this.items = new Int32Array(Math.max(4, capacity));
+  }
+  get length(): number {
+    return this.tail - this.head;
+  }
+  push(v: number): void {
+    if (this.tail === this.items.length) {
+      if (this.head > 0) {
+        this.items.copyWithin(0, this.head, this.tail);
+        this.tail -= this.head;
+        this.head = 0;
+      } else {
+        const bigger = new Int32Array(this.items.length * 2);
+        bigger.set(this.items);
+        this.items = bigger;
+      }
+    }
+    this.items[this.tail++] = v;
+  }
+  shift(): number {
+    return this.items[this.head++]!;
+  }
+  clear(): void {
+    this.head = this.tail = 0;
+  }
+}
+
+export class LiveSymbolTable {
+  private readonly symView: DataView;
+  /** st_value and st_size as 64-bit words, so that a clear is one store a reader cannot see half of. */
+  private readonly symWords: BigUint64Array;
+  private readonly symShndx: Uint16Array;
+  private readonly strings: Uint8Array;
+  private readonly buckets: Uint32Array;
+  private readonly chains: Uint32Array;
+  readonly nbucket: number;
+  readonly capacity: number;
+  readonly stringCapacity: number;
+
+  private readonly slotOf = new Map<string, number>();
+  private readonly slotName: (string | undefined)[];
+  private readonly slotValue: Float64Array;
+  private readonly slotSize: Float64Array;
+  private readonly slotString: Int32Array;
+  private nextFresh = 1;
+  private readonly freeSlots: FifoQueue;
+  private stringsNext: number;
+  /** Freed string ranges by length (terminator included), each a FIFO of offsets. */
+  private readonly freeStrings = new Map<number, FifoQueue>();
+  private freeStringCount = 0;
+
+  constructor(mem: Uint8Array, layout: ObjectLayout) {
+    const buf = mem.buffer;
+    const base = mem.byteOffset;
+    this.capacity = layout.dynsymCapacity;
+    this.stringCapacity = layout.dynstrCapacity;
+    this.symView = new DataView(buf, base + layout.dynsym.offset, this.capacity * SYM64_SIZE);
+    this.symWords = new BigUint64Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 8);
+    this.symShndx = new Uint16Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 2);
+    this.strings = new Uint8Array(buf, base + layout.dynstr.offset, layout.dynstrCapacity);
+    const hash = layout.sysvHash;
+    if (hash === undefined) throw new Error('a live library needs a SysV hash table');
+    this.nbucket = layout.sysvBuckets;
+    this.buckets = new Uint32Array(buf, base + hash.offset + 8, this.nbucket);
+    this.chains = new Uint32Array(buf, base + hash.offset + 8 + this.nbucket * 4, this.capacity);
+    this.slotName = new Array(this.capacity);
+    this.slotValue = new Float64Array(this.capacity);
+    this.slotSize = new Float64Array(this.capacity);
+    this.slotString = new Int32Array(this.capacity);
+    this.freeSlots = new FifoQueue(1024);
+    // The zygote's own strings (its soname) sit at the start of .dynstr.
+    this.stringsNext = layout.dynstrUsed;
+  }
+
+  get count(): number {
+    return this.slotOf.size;
+  }
+
+  /** Bytes of .dynstr not yet handed out (freed space waiting for reuse not counted). */
+  get stringBytesLeft(): number {
+    return this.stringCapacity - this.stringsNext;
+  }
+
+  slotOfName(name: string): number | undefined {
+    return this.slotOf.get(name);
+  }
+
+  get(name: string): BoundSymbol | undefined {
+    const slot = this.slotOf.get(name);
+    if (slot === undefined) return undefined;
+    return { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
+  }
+
+  /** Every bound symbol, in slot order. */
+  *entries(): IterableIterator<BoundSymbol> {
+    for (let slot = 1; slot < this.nextFresh; slot++) {
+      const name = this.slotName[slot];
+      if (name !== undefined) yield { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
+    }
+  }
+
+  /**
+   * Publishes a symbol. The order of the stores is what makes a concurrent
+   * dlsym() safe: the string, then the entry, then its chain link, and the
+   * bucket word last; until that last 4-byte store nothing points at the entry.
+   * With `replace`, the new entry goes in front of the old one in the same
+   * chain, then the old one is unlinked: every lookup sees one or the other.
+   */
+  bind(name: string, value: number, size: number, info: number, other: number, shndx: number, replace: boolean): number {
+    const old = this.slotOf.get(name);
+    if (old !== undefined && !replace) throw new DlbindError('EEXIST', `symbol '${name}' is already bound (pass { replace: true } to repoint it)`);
+    const slot = this.takeSlot();
+    const byteLength = utf8Length(name);
+    let str: number;
+    try {
+      str = this.takeString(byteLength + 1, name);
+    } catch (err) {
+      this.freeSlots.push(slot);
+      throw err;
+    }
+    const written = writeString(this.strings, str, name);
+    this.strings[str + written] = 0;
+    writeSym(this.symView, slot * SYM64_SIZE, str, info, other, shndx, value, size);
+    const b = elfHashString(name) % this.nbucket;
+    this.chains[slot] = this.buckets[b]!;
+    this.buckets[b] = slot;
+    this.slotOf.set(name, slot);
+    this.slotName[slot] = name;
+    this.slotValue[slot] = value;
+    this.slotSize[slot] = size;
+    this.slotString[slot] = str;
+    if (old !== undefined) this.release(old, b);
+    return slot;
+  }
+
+  /** Removes a symbol: unlinked first, so that no new lookup reaches it, then its entry is cleared. */
+  unbind(name: string): BoundSymbol | undefined {
+    const slot = this.slotOf.get(name);
+    if (slot === undefined) return undefined;
+    const result = { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
+    this.slotOf.delete(name);
+    this.release(slot, elfHashString(name) % this.nbucket);
+    return result;
+  }
+
+  /** Unlinks every symbol at once (bucket words first), as dldelete does before dlclose. */
+  clear(): void {
+    this.buckets.fill(0);
+    for (const [, slot] of this.slotOf) this.clearEntry(slot);
+    this.slotOf.clear();
+    this.slotName.fill(undefined);
+    this.freeSlots.clear();
+    this.freeStrings.clear();
+    this.freeStringCount = 0;
+  }
+
+  private release(slot: number, bucket: number): void {
+    if (this.buckets[bucket] === slot) this.buckets[bucket] = this.chains[slot]!;
+    else {
+      let at = this.buckets[bucket]!;
+      let guard = this.capacity;
+      while (at !== 0 && this.chains[at] !== slot && guard-- > 0) at = this.chains[at]!;
+      if (at !== 0 && this.chains[at] === slot) this.chains[at] = this.chains[slot]!;
+    }
+    this.clearEntry(slot);
+    const name = this.slotName[slot]!;
+    this.slotName[slot] = undefined;
+    this.freeSlots.push(slot);
+    const len = utf8Length(name) + 1;
+    let q = this.freeStrings.get(len);
+    if (q === undefined) this.freeStrings.set(len, (q = new FifoQueue(16)));
+    q.push(this.slotString[slot]!);
+    this.freeStringCount++;
+  }
+
+  private clearEntry(slot: number): void {
+    // Section index first: dladdr skips SHN_UNDEF entries; then the value in one
+    // 64-bit store: dlsym skips entries whose value is 0.
+    this.symShndx[(slot * SYM64_SIZE + 6) / 2] = 0;
+    this.symWords[(slot * SYM64_SIZE + 8) / 8] = 0n;
+    this.symWords[(slot * SYM64_SIZE + 16) / 8] = 0n;
+    this.symView.setUint32(slot * SYM64_SIZE, 0, true);
+    this.symView.setUint8(slot * SYM64_SIZE + 4, 0);
+  }
+
+  private takeSlot(): number {
+    if (this.freeSlots.length > QUARANTINE || (this.nextFresh >= this.capacity && this.freeSlots.length > 0)) {
+      return this.freeSlots.shift();
+    }
+    if (this.nextFresh < this.capacity) return this.nextFresh++;
+    throw new DlbindError('ESYMFULL', `the symbol table is full (${this.capacity - 1} symbols; raise maxSymbols)`);
+  }
+
+  private takeString(bytes: number, name: string): number {
+    const q = this.freeStrings.get(bytes);
+    const exhausted = this.stringsNext + bytes > this.stringCapacity;
+    if (q !== undefined && q.length > 0 && (this.freeStringCount > QUARANTINE || exhausted)) {
+      this.freeStringCount--;
+      return q.shift();
+    }
+    if (exhausted) {
+      throw new DlbindError(
+        'ESTRFULL',
+        `the string table is full: '${name.length > 40 ? `${name.slice(0, 40)}…` : name}' needs ${bytes} bytes, ${this.stringCapacity - this.stringsNext} are left (raise stringTableSize)`,
+      );
+    }
+    const at = this.stringsNext;
+    this.stringsNext += bytes;
+    return at;
+  }
+}

@@ -1,0 +1,55 @@
+// The zygote: an empty shared object with room reserved for everything a
+// live library will hold. Only its headers and tables' headers are written;
+// every reserved byte is a hole in the memfd until something is put there.
+import { DEFAULT_PAGE_SIZE } from '../elf/builder.js';
+import { nextPrime } from '../elf/hash.js';
+import type { ObjectPlan } from '../elf/writer.js';
+import type { LoaderArch } from './platform.js';
+
+export interface Capacity {
+  /** Bytes of executable code. */
+  text: number;
+  /** Bytes of read-only data. */
+  rodata: number;
+  /** Bytes of writable data. */
+  data: number;
+  /** Symbols that can be bound at once. */
+  maxSymbols: number;
+  /** Bytes of symbol names (each name takes its UTF-8 length plus one). */
+  stringTableSize: number;
+}
+
+export const DEFAULT_CAPACITY: Readonly<Capacity> = Object.freeze({
+  text: 1 << 20,
+  rodata: 1 << 20,
+  data: 1 << 20,
+  maxSymbols: 16_384,
+  stringTableSize: 1 << 19,
+});
+
+export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity, dynamicWritable: boolean): ObjectPlan {
+  const page = DEFAULT_PAGE_SIZE[arch];
+  return {
+    machine: arch,
+    soname,
+    needed: [],
+    // Only DT_HASH can grow in place: glibc fixes its shape at load but reads its words live.
+    hashStyle: 'sysv',
+    pageSize: page,
+    sections: {
+      text: { size: capacity.text, align: page },
+      rodata: { size: capacity.rodata, align: page },
+      // Page-aligned so that data never shares a page with .dynamic, which old glibc writes to.
+      data: { size: capacity.data, align: page },
+      bss: { size: 0, align: 8 },
+    },
+    symbols: [],
+    relocations: [],
+    dynamicWritable,
+    staticSymbols: false,
+    dynsymCapacity: capacity.maxSymbols + 1,
+    dynstrCapacity: capacity.stringTableSize,
+    // About one symbol per bucket when full keeps chains short for dlsym.
+    sysvBuckets: nextPrime(Math.max(3, capacity.maxSymbols)),
+  };
+}
