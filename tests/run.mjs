@@ -3,7 +3,7 @@
 // then prints one closing line "N passed, N failed" so that CI can see that tests ran.
 // Arguments filter the files by substring: `npm test -- elf reader`.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
@@ -24,7 +24,9 @@ const failures = [];
 function runOne(file) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, file)], {
+    // A test file may ask for Node flags on a line `// node-flags: --jitless ...`.
+    const flags = /^\/\/ node-flags: (.*)$/m.exec(readFileSync(join(here, file), 'utf8'))?.[1]?.trim().split(/\s+/) ?? [];
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(here, file)], {
       cwd: join(here, '..'),
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -330,12 +330,16 @@ export class JitLibrary {
     return dlfunc(addr, signature);
   }
 
-  /** Unbinds everything, dlcloses, unmaps and closes. Later use throws EDELETED. */
-  delete(): void {
+  /**
+   * Unbinds everything, dlcloses, unmaps and closes. Later use throws
+   * EDELETED. Returns false when ld.so kept the (now empty) object loaded:
+   * glibc pins an object that a dlsym(RTLD_DEFAULT) found.
+   */
+  delete(): boolean {
     const o = this.live();
     this.symtab.clear();
     this.object = undefined;
-    o.close();
+    return o.close();
   }
 
   /** The underlying object, for the loader's other parts (debugger hooks, save). */
@@ -451,9 +455,9 @@ export function dlunbind(library: JitLibrary, name: SymbolName): boolean {
   return lib(library).unbind(name);
 }
 
-/** Unbinds everything, dlcloses, unmaps and closes the library. */
-export function dldelete(library: JitLibrary): void {
-  lib(library).delete();
+/** Unbinds everything, dlcloses, unmaps and closes the library. Returns whether ld.so unloaded it. */
+export function dldelete(library: JitLibrary): boolean {
+  return lib(library).delete();
 }
 
 /**

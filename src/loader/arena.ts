@@ -12,7 +12,7 @@ export interface BlockInfo {
 }
 
 export class Arena {
-  /** Allocated blocks: offset → size. */
+  /** Allocated blocks: offset → the size asked for (the block itself is that rounded up to ARENA_GRANULE). */
   private readonly used = new Map<number, number>();
   /** Allocated block offsets in ascending order, for finding the block that holds an offset. */
   private sortedUsed: number[] = [];
@@ -39,7 +39,7 @@ export class Arena {
 
   /** Returns the offset of a fresh block, or -1 when no free block fits. */
   alloc(size: number, align: number): number {
-    const need = Math.max(ARENA_GRANULE, Math.ceil(size / ARENA_GRANULE) * ARENA_GRANULE);
+    const need = granules(size);
     const a = Math.max(align, ARENA_GRANULE);
     for (let bin = binOf(need); bin < this.bins.length; bin++) {
       for (const start of this.bins[bin]!) {
@@ -50,7 +50,7 @@ export class Arena {
         if (aligned > start) this.insertFree(start, aligned - start);
         const tail = start + blockSize - (aligned + need);
         if (tail > 0) this.insertFree(aligned + need, tail);
-        this.used.set(aligned, need);
+        this.used.set(aligned, size);
         this.usedBytes += need;
         const n = this.sortedUsed.length;
         if (n === 0 || this.sortedUsed[n - 1]! < aligned) this.sortedUsed.push(aligned);
@@ -64,15 +64,16 @@ export class Arena {
     return -1;
   }
 
-  /** Size of the block that starts exactly at `offset`, or undefined. */
+  /** Size (as asked for) of the block that starts exactly at `offset`, or undefined. */
   sizeAt(offset: number): number | undefined {
     return this.used.get(offset);
   }
 
   /** Frees the block starting at `offset`; returns its size, or undefined if no block starts there. */
   free(offset: number): number | undefined {
-    const size = this.used.get(offset);
-    if (size === undefined) return undefined;
+    const asked = this.used.get(offset);
+    if (asked === undefined) return undefined;
+    const size = granules(asked);
     this.used.delete(offset);
     this.usedBytes -= size;
     this.removeSorted(offset);
@@ -89,7 +90,7 @@ export class Arena {
       end += afterSize;
     }
     this.insertFree(start, end - start);
-    return size;
+    return asked;
   }
 
   /** The allocated block holding `offset`, if any. */
@@ -110,7 +111,8 @@ export class Arena {
     if (found < 0) return undefined;
     const start = sorted[found]!;
     const size = this.used.get(start)!;
-    return offset < start + size ? { offset: start, size } : undefined;
+    // The rounding slack belongs to the block too, so that a write that starts there is "past the end", not "unallocated".
+    return offset < start + granules(size) ? { offset: start, size } : undefined;
   }
 
   /** Whether `offset` lies in a free (never given out, or given back) part of the arena. */
@@ -163,6 +165,10 @@ export class Arena {
     this.freeByEnd.delete(start + size);
     this.bins[binOf(size)]!.delete(start);
   }
+}
+
+function granules(size: number): number {
+  return Math.max(ARENA_GRANULE, Math.ceil(size / ARENA_GRANULE) * ARENA_GRANULE);
 }
 
 function binOf(size: number): number {

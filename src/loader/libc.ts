@@ -11,6 +11,7 @@ export const RTLD_GLOBAL = 0x100;
 export const RTLD_LOCAL = 0;
 export const RTLD_DI_LINKMAP = 2;
 export const MFD_CLOEXEC = 1;
+export const F_DUPFD_CLOEXEC = 1030;
 export const PROT_NONE = 0;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -52,6 +53,8 @@ export interface Libc {
   munmap(addr: bigint, length: number): number;
   mprotect(addr: bigint, length: number, prot: number): number;
   getpid(): number;
+  /** fcntl(fd, F_DUPFD_CLOEXEC, min): a close-on-exec duplicate numbered at least `min`. */
+  dupCloexec(fd: number, min: number): number;
   gnu_get_libc_version(): string;
   errno(): number;
   strerror(errnum: number): string;
@@ -94,6 +97,7 @@ function bind(): Libc {
   const munmap = f('int munmap(void *addr, size_t length)');
   const mprotect = f('int mprotect(void *addr, size_t length, int prot)');
   const getpid = f('int getpid()');
+  const fcntl = f('int fcntl(int fd, int cmd, ...)');
   const gnu_get_libc_version = f('const char *gnu_get_libc_version()');
   const strerror = f('const char *strerror(int errnum)');
   const big = (p: unknown): bigint => (p === null || p === undefined ? 0n : typeof p === 'bigint' ? p : BigInt(koffi.address(p)));
@@ -124,6 +128,7 @@ function bind(): Libc {
     munmap: (addr, length) => munmap(addr, length),
     mprotect: (addr, length, prot) => mprotect(addr, length, prot),
     getpid: () => getpid(),
+    dupCloexec: (fd, min) => fcntl(fd, F_DUPFD_CLOEXEC, 'int', min),
     gnu_get_libc_version: () => gnu_get_libc_version(),
     errno: () => koffi.errno(),
     strerror: (errnum) => strerror(errnum) ?? `errno ${errnum}`,

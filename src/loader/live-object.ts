@@ -15,6 +15,7 @@ import {
   PROT_WRITE,
   RTLD_GLOBAL,
   RTLD_LOCAL,
+  RTLD_NOLOAD,
   RTLD_NOW,
   getLibc,
   glibcVersion,
@@ -119,6 +120,7 @@ export class LiveObject {
     if (options.backing.kind === 'memfd') {
       fd = c.memfd_create(options.soname, MFD_CLOEXEC);
       if (fd < 0) throw libcFailure('memfd_create');
+      fd = unclaimedFdName(fd);
       path = `/proc/${c.getpid()}/fd/${fd}`;
       this.ownedFile = undefined;
     } else {
@@ -166,13 +168,20 @@ export class LiveObject {
     return this.closed;
   }
 
-  /** dlclose, unmap the alias, close the backing, and remove a backing file. Idempotent. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * dlclose, unmap the alias, close the backing, and remove a backing file.
+   * Returns whether ld.so really unloaded the object: it keeps one that a
+   * dlsym(RTLD_DEFAULT) found (glibc then records that the caller depends on
+   * it), or one that somebody else also dlopen()ed.
+   */
+  close(): boolean {
+    if (this.closed) return true;
     this.closed = true;
     const c = getLibc();
     const failures: string[] = [];
     if (c.dlclose(this.handle) !== 0) failures.push(`dlclose: ${c.dlerror() ?? 'unknown error'}`);
+    const still = c.dlopen(this.path, RTLD_NOW | RTLD_NOLOAD);
+    if (still !== 0n) c.dlclose(still);
     if (c.munmap(this.aliasBase, this.fileSize) !== 0) failures.push('munmap of the alias');
     try {
       closeSync(this.fd);
@@ -181,7 +190,30 @@ export class LiveObject {
     }
     if (this.ownedFile !== undefined) removeFile(this.ownedFile);
     if (failures.length > 0) throw new DlbindError('ELIBC', `deleting the library: ${failures.join('; ')}`);
+    return still === 0n;
   }
+}
+
+/**
+ * ld.so knows loaded objects by name first. An object that outlived its
+ * dldelete (glibc pins a library that a dlsym(RTLD_DEFAULT) found, for the
+ * caller's sake) keeps its /proc/<pid>/fd/<n> name after the fd is closed, and
+ * dlopen of a new memfd that got the same number would hand back the old
+ * object. Move the fd to a number whose name no loaded object has.
+ */
+function unclaimedFdName(fd: number): number {
+  const c = getLibc();
+  const pid = c.getpid();
+  for (let tries = 0; tries < 64; tries++) {
+    const stale = c.dlopen(`/proc/${pid}/fd/${fd}`, RTLD_NOW | RTLD_NOLOAD);
+    if (stale === 0n) return fd;
+    c.dlclose(stale);
+    const moved = c.dupCloexec(fd, fd + 1);
+    closeSync(fd);
+    if (moved < 0) throw libcFailure('fcntl(F_DUPFD_CLOEXEC)');
+    fd = moved;
+  }
+  throw new DlbindError('ELIBC', 'no free /proc/<pid>/fd/<n> name for a new library');
 }
 
 function removeFile(path: string): void {

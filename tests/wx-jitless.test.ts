@@ -1,0 +1,31 @@
+// node-flags: --jitless
+// Under --jitless V8 keeps no writable+executable memory of its own, so here the
+// W^X audit covers the whole process: nothing dlbind does may add such a mapping.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SHF_EXECINSTR, dlcreate, dlfunc, dlsym } from '../src/index.js';
+import { readMappings, writableExecutableMappings } from '../src/loader/procmaps.js';
+
+test('no mapping of the process is ever writable and executable', () => {
+  assert.ok(process.execArgv.includes('--jitless'));
+  assert.equal(writableExecutableMappings(), [], 'before any library');
+  const lib = dlcreate();
+  const libs = [lib, dlcreate(undefined, { text: 1 << 16 })];
+  assert.equal(writableExecutableMappings(), [], 'after dlcreate');
+  const add = lib.addFunction('add', Uint8Array.of(0x8d, 0x04, 0x37, 0xc3));
+  assert.equal(writableExecutableMappings(), [], 'after writing code');
+  assert.is(dlfunc(dlsym(lib, 'add')!, 'int add(int, int)')(20, 22), 42);
+  const more = lib.alloc(64, SHF_EXECINSTR);
+  lib.write(more, new Uint8Array(64).fill(0xc3));
+  lib.free(more);
+  assert.equal(writableExecutableMappings(), [], 'after alloc, write, free');
+  // The text mapping ld.so made is executable and never writable; the alias is writable and never executable.
+  const text = readMappings().find((m) => m.start <= add && add < m.end)!;
+  assert.is(text.perms, 'r-xp');
+  const alias = readMappings().find((m) => m.start <= lib.alias(add) && lib.alias(add) < m.end)!;
+  assert.is(alias.perms, 'rw-s');
+  for (const l of libs) l.delete();
+  assert.equal(writableExecutableMappings(), [], 'after delete');
+});
+
+test.run();
