@@ -33,13 +33,13 @@ export interface LayoutRequest {
   dynamicCount: number;
   /** Put .dynamic in the RW segment (classic; needed before glibc 2.35) or in the first read-only one. */
   dynamicWritable: boolean;
-  content: Record<ContentSectionName, { size: number; align: number }>;
+  content: Record<ContentSectionName, { size: number; align: number; /** Force this load address (page-aligned, not below where it would go). */ addr?: number }>;
   symtabCount: number;
   strtabSize: number;
   shstrtabSize: number;
 }
 
-/** Where one section lands. With dlbind's layout sh_offset equals sh_addr for every allocated section. */
+/** Where one section lands. Unless a content section's address is forced, sh_offset equals sh_addr. */
 export interface Placement {
   offset: number;
   addr: number;
@@ -51,6 +51,7 @@ export interface SegmentPlacement {
   p_type: number;
   p_flags: number;
   offset: number;
+  addr: number;
   filesz: number;
   memsz: number;
   align: number;
@@ -79,23 +80,37 @@ export interface Layout {
 }
 
 /**
- * Places every section. Allocated sections have file offset == vaddr, and
- * each PT_LOAD starts on a fresh page in both, so no file page is ever mapped
- * by two segments with different permissions, and the loader's view and the
- * file's view of the object are the same bytes at the same offsets.
+ * Places every section. Each PT_LOAD starts on a fresh page in both the file
+ * and memory, so no file page is ever mapped by two segments with different
+ * permissions. Unless an address is forced, file offset == vaddr for every
+ * allocated section: the loader's view and the file's view of the object are
+ * then the same bytes at the same offsets, which is what lets a live library
+ * be patched through a mapping of its file.
  */
 export function layoutObject(req: LayoutRequest): Layout {
   const page = req.pageSize;
+  // File position and address move together inside a segment; a forced
+  // address opens a segment whose addresses run ahead of its file offsets.
   let pos = 0;
+  let delta = 0;
   const place = (size: number, align: number): Placement => {
     pos = alignUp(pos, align);
-    const p = { offset: pos, addr: pos, size, align };
+    const p = { offset: pos, addr: pos + delta, size, align };
     pos += size;
     return p;
   };
-  const hasText = req.content.text.size > 0;
-  const hasRodata = req.content.rodata.size > 0;
-  const hasRw = req.dynamicWritable || req.content.data.size > 0 || req.content.bss.size > 0;
+  const startSegment = (forced: number | undefined): void => {
+    const natural = alignUp(pos + delta, page);
+    pos = alignUp(pos, page);
+    if (forced !== undefined) {
+      if (forced % page !== 0 || forced < natural) throw new ElfBuildError(`forced address 0x${forced.toString(16)} must be page-aligned and at least 0x${natural.toString(16)}`);
+      delta = forced - pos;
+    } else delta = natural - pos;
+  };
+  const c = req.content;
+  const hasText = c.text.size > 0;
+  const hasRodata = c.rodata.size > 0;
+  const hasRw = req.dynamicWritable || c.data.size > 0 || c.bss.size > 0;
   const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2;
 
   pos = EHDR64_SIZE + phnum * PHDR64_SIZE;
@@ -106,38 +121,46 @@ export function layoutObject(req: LayoutRequest): Layout {
   const rela = req.relaCount > 0 ? place(req.relaCount * RELA64_SIZE, 8) : undefined;
   let dynamic = req.dynamicWritable ? undefined : place(req.dynamicCount * DYN64_SIZE, 8);
   const segments: SegmentPlacement[] = [];
-  segments.push({ p_type: PT_LOAD, p_flags: PF_R, offset: 0, filesz: pos, memsz: pos, align: page });
+  segments.push({ p_type: PT_LOAD, p_flags: PF_R, offset: 0, addr: 0, filesz: pos, memsz: pos, align: page });
 
-  const startSegment = (): number => {
-    pos = alignUp(pos, page);
-    return pos;
-  };
   const content = {} as Record<ContentSectionName, Placement>;
-  if (hasText) startSegment();
-  content.text = place(req.content.text.size, req.content.text.align);
-  if (hasText) segments.push(segmentOf(PF_R | PF_X, content.text.offset, pos, pos, page));
-  if (hasRodata) startSegment();
-  content.rodata = place(req.content.rodata.size, req.content.rodata.align);
-  if (hasRodata) segments.push(segmentOf(PF_R, content.rodata.offset, pos, pos, page));
-  const rwStart = hasRw ? startSegment() : pos;
+  const loadSegment = (flags: number, first: Placement, fileEnd: number, memEnd: number): SegmentPlacement => ({
+    p_type: PT_LOAD,
+    p_flags: flags,
+    offset: first.offset,
+    addr: first.addr,
+    filesz: fileEnd - first.offset,
+    memsz: memEnd - first.addr,
+    align: page,
+  });
+  if (hasText) startSegment(c.text.addr);
+  content.text = place(c.text.size, c.text.align);
+  if (hasText) segments.push(loadSegment(PF_R | PF_X, content.text, pos, pos + delta));
+  if (hasRodata) startSegment(c.rodata.addr);
+  content.rodata = place(c.rodata.size, c.rodata.align);
+  if (hasRodata) segments.push(loadSegment(PF_R, content.rodata, pos, pos + delta));
+  if (hasRw) startSegment(c.data.addr);
+  // .data first, so that a forced data address is the segment's start; .dynamic (when writable) after it.
+  content.data = place(c.data.size, c.data.align);
   if (dynamic === undefined) dynamic = place(req.dynamicCount * DYN64_SIZE, 8);
-  content.data = place(req.content.data.size, req.content.data.align);
   const rwFileEnd = pos;
-  // .bss takes no file space: its offset is where .data's bytes end, its address continues in memory.
-  const bssAddr = alignUp(pos, req.content.bss.align);
-  content.bss = { offset: rwFileEnd, addr: bssAddr, size: req.content.bss.size, align: req.content.bss.align };
-  const imageEnd = Math.max(rwFileEnd, bssAddr + req.content.bss.size);
-  if (hasRw) segments.push(segmentOf(PF_R | PF_W, rwStart, rwFileEnd, imageEnd, page));
+  // .bss takes no file space: its offset is where the file part ends, its address continues in memory.
+  const bssAddr = alignUp(pos + delta, c.bss.align);
+  content.bss = { offset: rwFileEnd, addr: bssAddr, size: c.bss.size, align: c.bss.align };
+  const imageEnd = Math.max(rwFileEnd + delta, bssAddr + c.bss.size);
+  const rwFirst = req.dynamicWritable && c.data.size === 0 ? dynamic : content.data;
+  if (hasRw) segments.push(loadSegment(PF_R | PF_W, rwFirst, rwFileEnd, imageEnd));
 
   segments.push({
     p_type: PT_DYNAMIC,
     p_flags: req.dynamicWritable ? PF_R | PF_W : PF_R,
     offset: dynamic.offset,
+    addr: dynamic.addr,
     filesz: dynamic.size,
     memsz: dynamic.size,
     align: 8,
   });
-  segments.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, offset: 0, filesz: 0, memsz: 0, align: 16 });
+  segments.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, offset: 0, addr: 0, filesz: 0, memsz: 0, align: 16 });
   if (segments.length !== phnum) throw new ElfBuildError(`internal layout error: ${segments.length} program headers, reserved ${phnum}`);
 
   const nonAlloc = (size: number, align: number): Placement => {
@@ -171,10 +194,6 @@ export function layoutObject(req: LayoutRequest): Layout {
     fileSize,
     imageSize: alignUp(imageEnd, page),
   };
-}
-
-function segmentOf(flags: number, start: number, fileEnd: number, memEnd: number, page: number): SegmentPlacement {
-  return { p_type: PT_LOAD, p_flags: flags, offset: start, filesz: fileEnd - start, memsz: memEnd - start, align: page };
 }
 
 /** Number of section headers for a request, the null section included. */

@@ -62,6 +62,8 @@ export interface PlanSection {
   /** Size in memory (and in the file, except .bss). */
   size: number;
   align: number;
+  /** Force the section's address (page-aligned); its file offset stays packed. */
+  addr?: number;
   /** Initial bytes at the start of the section; the rest is zero. */
   content?: Uint8Array;
 }
@@ -241,7 +243,7 @@ export function prepareObject(plan: ObjectPlan): Prepared {
   const content = {} as LayoutRequest['content'];
   for (const name of CONTENT_SECTIONS) {
     const s = plan.sections[name];
-    content[name] = { size: s.size, align: s.align };
+    content[name] = { size: s.size, align: s.align, addr: s.addr };
   }
   const req: LayoutRequest = {
     pageSize: plan.pageSize,
@@ -324,9 +326,9 @@ function sectionOrder(plan: ObjectPlan, layout: Layout): SectionEntry[] {
   keys.push('.dynsym', '.dynstr');
   if (layout.rela) keys.push('.rela.dyn');
   if (!plan.dynamicWritable) keys.push('.dynamic');
-  keys.push('.text', '.rodata');
+  keys.push('.text', '.rodata', '.data');
   if (plan.dynamicWritable) keys.push('.dynamic');
-  keys.push('.data', '.bss');
+  keys.push('.bss');
   if (layout.symtab) keys.push('.symtab', '.strtab');
   keys.push('.shstrtab');
   return keys.map((key, index) => ({ key, index }));
@@ -370,8 +372,8 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
       p_type: s.p_type,
       p_flags: s.p_flags,
       p_offset: BigInt(s.offset),
-      p_vaddr: BigInt(s.offset),
-      p_paddr: BigInt(s.offset),
+      p_vaddr: BigInt(s.addr),
+      p_paddr: BigInt(s.addr),
       p_filesz: BigInt(s.filesz),
       p_memsz: BigInt(s.memsz),
       p_align: BigInt(s.align),
