@@ -18,3 +18,5 @@ export {
 export { writeSharedObject, writeFileAtomic } from './file.js';
 export type { ObjectPlan, ObjectLayout, PlanSymbol, PlanSection, PlanRelocation, HashStyle } from './writer.js';
 export type { ContentSectionName } from './layout.js';
+export { readElf } from './reader.js';
+export type { ElfFile, ReadOptions } from './reader.js';
