@@ -33,7 +33,17 @@ export interface LayoutRequest {
   dynamicCount: number;
   /** Put .dynamic in the RW segment (classic; needed before glibc 2.35) or in the first read-only one. */
   dynamicWritable: boolean;
-  content: Record<ContentSectionName, { size: number; align: number; /** Force this load address (page-aligned, not below where it would go). */ addr?: number }>;
+  content: Record<
+    ContentSectionName,
+    {
+      size: number;
+      align: number;
+      /** Force this load address (page-aligned, not below where it would go). */
+      addr?: number;
+      /** Give it a section header. Linkers drop empty output sections (eu-elflint wants every allocated section inside a PT_LOAD). */
+      present: boolean;
+    }
+  >;
   symtabCount: number;
   strtabSize: number;
   shstrtabSize: number;
@@ -205,7 +215,7 @@ export function sectionCountOf(req: LayoutRequest): number {
     2 + // .dynsym, .dynstr
     (req.relaCount > 0 ? 1 : 0) +
     1 + // .dynamic
-    4 + // .text, .rodata, .data, .bss
+    CONTENT_SECTIONS.filter((n) => req.content[n].present).length +
     (req.symtabCount > 0 ? 2 : 0) +
     1 // .shstrtab
   );

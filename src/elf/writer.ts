@@ -150,6 +150,7 @@ interface Prepared {
   sonameId: number;
   neededIds: number[];
   gnuBloomWordsCount: number;
+  content: LayoutRequest['content'];
 }
 
 /**
@@ -240,10 +241,13 @@ export function prepareObject(plan: ObjectPlan): Prepared {
   }
   dynamic.push({ d_tag: DT_NULL, d_val: 0n });
 
+  // An empty content section gets a header only when a (zero-size) symbol needs its index.
+  const referenced = new Set<ContentSectionName>();
+  for (let i = 0; i < n; i++) referenced.add(symbols[i]!.section);
   const content = {} as LayoutRequest['content'];
   for (const name of CONTENT_SECTIONS) {
     const s = plan.sections[name];
-    content[name] = { size: s.size, align: s.align, addr: s.addr };
+    content[name] = { size: s.size, align: s.align, addr: s.addr, present: s.size > 0 || referenced.has(name) };
   }
   const req: LayoutRequest = {
     pageSize: plan.pageSize,
@@ -272,7 +276,7 @@ export function prepareObject(plan: ObjectPlan): Prepared {
 
   const dynsymIndex = new Int32Array(n).fill(-1);
   for (let k = 0; k < dynCount; k++) dynsymIndex[dynOrder[k]!] = k + 1;
-  const sectionIndex = sectionIndexes(plan, base);
+  const sectionIndex = sectionIndexes(plan, base, content);
   for (let i = 0; i < n; i++) {
     const s = symbols[i]!;
     const sec = plan.sections[s.section];
@@ -310,6 +314,7 @@ export function prepareObject(plan: ObjectPlan): Prepared {
     sonameId,
     neededIds,
     gnuBloomWordsCount: bloomWords,
+    content,
   };
 }
 
@@ -319,24 +324,24 @@ interface SectionEntry {
 }
 
 /** Section header order: null, the metadata tables, then content, then non-allocated tables. */
-function sectionOrder(plan: ObjectPlan, layout: Layout): SectionEntry[] {
+function sectionOrder(plan: ObjectPlan, layout: Layout, content: LayoutRequest['content']): SectionEntry[] {
   const keys: string[] = [''];
   if (layout.sysvHash) keys.push('.hash');
   if (layout.gnuHash) keys.push('.gnu.hash');
   keys.push('.dynsym', '.dynstr');
   if (layout.rela) keys.push('.rela.dyn');
   if (!plan.dynamicWritable) keys.push('.dynamic');
-  keys.push('.text', '.rodata', '.data');
+  for (const name of ['text', 'rodata', 'data'] as const) if (content[name].present) keys.push(`.${name}`);
   if (plan.dynamicWritable) keys.push('.dynamic');
-  keys.push('.bss');
+  if (content.bss.present) keys.push('.bss');
   if (layout.symtab) keys.push('.symtab', '.strtab');
   keys.push('.shstrtab');
   return keys.map((key, index) => ({ key, index }));
 }
 
-function sectionIndexes(plan: ObjectPlan, layout: Layout): Record<ContentSectionName, number> {
-  const order = sectionOrder(plan, layout);
-  const find = (k: string) => order.find((e) => e.key === k)!.index;
+function sectionIndexes(plan: ObjectPlan, layout: Layout, content: LayoutRequest['content']): Record<ContentSectionName, number> {
+  const order = sectionOrder(plan, layout, content);
+  const find = (k: string) => order.find((e) => e.key === k)?.index ?? 0;
   return { text: find('.text'), rodata: find('.rodata'), data: find('.data'), bss: find('.bss') };
 }
 
@@ -345,7 +350,7 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
   const { plan, layout } = p;
   if (out.length < layout.fileSize) throw new ElfBuildError(`output buffer is ${out.length} bytes, the object needs ${layout.fileSize}`);
   const w = new ByteWriter(out);
-  const order = sectionOrder(plan, layout);
+  const order = sectionOrder(plan, layout, p.content);
   const index = (k: string) => order.find((e) => e.key === k)?.index ?? 0;
 
   writeEhdr(w.seek(0), {
