@@ -11,6 +11,8 @@ export {
   dlsym,
   dladdr,
   dlfunc,
+  dlsave,
+  dlreloc,
   SHF_WRITE,
   SHF_EXECINSTR,
   STT_OBJECT,

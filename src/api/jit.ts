@@ -9,6 +9,10 @@ import { DlbindError } from '../loader/errors.js';
 import { type DlInfo, getLibc } from '../loader/libc.js';
 import { type Backing, LiveObject } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
+import { buildFromPlan } from '../elf/builder.js';
+import { ElfBuildError } from '../elf/errors.js';
+import { writeFileAtomic } from '../elf/file.js';
+import { savePlan } from '../loader/save.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
 import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
 
@@ -119,6 +123,8 @@ export class JitLibrary {
   private readonly arenas: Record<ArenaName, Arena>;
   /** Block starts (object offsets) given back by dlfree and not handed out again. */
   private readonly freed = new Set<number>();
+  /** Object offsets of 8-byte words marked by dlreloc as pointers into the library. */
+  private readonly pointerWords = new Set<number>();
   /** Names bound inside each block (keyed by the block's object offset), unbound when it is freed. */
   private readonly blockSymbols = new Map<number, Set<string>>();
   private readonly capacity: Capacity;
@@ -216,7 +222,8 @@ export class JitLibrary {
       for (const name of names) this.symtab.unbind(name);
       this.blockSymbols.delete(objectOffset);
     }
-    this.arenas[arena].free(offset);
+    const size = this.arenas[arena].free(offset)!;
+    for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
     this.freed.add(objectOffset);
     this.lastBlock = { start: -1, end: -1 };
   }
@@ -267,6 +274,51 @@ export class JitLibrary {
     if (removed === undefined) return false;
     this.blockSymbols.get(this.blockKeyOf(removed.value))?.delete(n);
     return true;
+  }
+
+  /**
+   * Marks the 8-byte word at `addr` (in a writable data block) as a pointer
+   * into this library: `save` writes a RELATIVE relocation for it, so that the
+   * saved object's copy points at the same place wherever it is loaded.
+   */
+  reloc(addr: bigint): void {
+    this.live();
+    const at = this.objectOffsetInBlock(checkAddress(addr), 8);
+    if (at.arena !== 'data') throw new DlbindError('EINVAL', 'dlreloc marks words in writable data (SHF_WRITE blocks) only');
+    if (at.objectOffset % 8 !== 0) throw new DlbindError('EALIGN', `a pointer word must be 8-byte aligned, 0x${addr.toString(16)} is not`);
+    this.pointerWords.add(at.objectOffset);
+  }
+
+  /**
+   * Writes a standalone .so holding every bound symbol with its current code
+   * and data, at the same addresses relative to the load base, atomically
+   * (temporary file, fsync, rename). Its soname is the file's name. Returns
+   * the number of bytes written.
+   */
+  save(path: string): number {
+    const o = this.live();
+    if (typeof path !== 'string' || path.length === 0) throw new DlbindError('EINVAL', 'save needs a file path');
+    const soname = path.split('/').pop()!;
+    const symbols = [...this.symtab.entries()].map((s) => ({ ...s, type: this.symtab.typeOf(s.slot) }));
+    let bytes: Uint8Array;
+    try {
+      try {
+        bytes = buildFromPlan(savePlan(o, soname, this.arenas, symbols, this.pointerWords)).bytes;
+      } catch (err) {
+        // Near capacity, two hash tables may not fit below the text's fixed address: GNU alone is smaller.
+        if (!(err instanceof ElfBuildError)) throw err;
+        bytes = buildFromPlan({ ...savePlan(o, soname, this.arenas, symbols, this.pointerWords), hashStyle: 'gnu' }).bytes;
+      }
+    } catch (err) {
+      if (err instanceof ElfBuildError) throw new DlbindError('EINVAL', `cannot save ${this.name}: ${err.message}`);
+      throw err;
+    }
+    try {
+      writeFileAtomic(path, bytes);
+    } catch (err) {
+      throw new DlbindError('EINVAL', `cannot write ${path}: ${(err as Error).message}`);
+    }
+    return bytes.length;
   }
 
   /** libc dlsym() on this library's handle. */
@@ -453,6 +505,16 @@ export function dlbind(library: JitLibrary, name: SymbolName, addr: bigint, size
 /** Unbinds a symbol; returns false if it was not bound. */
 export function dlunbind(library: JitLibrary, name: SymbolName): boolean {
   return lib(library).unbind(name);
+}
+
+/** Marks an 8-byte data word as a pointer into the library, for dlsave's relocations. */
+export function dlreloc(library: JitLibrary, addr: bigint): void {
+  lib(library).reloc(addr);
+}
+
+/** Saves a live library as a standalone shared object at `path` (atomically). Returns its size. */
+export function dlsave(library: JitLibrary, path: string): number {
+  return lib(library).save(path);
 }
 
 /** Unbinds everything, dlcloses, unmaps and closes the library. Returns whether ld.so unloaded it. */

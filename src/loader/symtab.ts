@@ -123,6 +123,11 @@ export class LiveSymbolTable {
     return { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
   }
 
+  /** STT_* of the symbol in a slot. */
+  typeOf(slot: number): number {
+    return this.symView.getUint8(slot * SYM64_SIZE + 4) & 0xf;
+  }
+
   /** Every bound symbol, in slot order. */
   *entries(): IterableIterator<BoundSymbol> {
     for (let slot = 1; slot < this.nextFresh; slot++) {

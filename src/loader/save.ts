@@ -1,0 +1,96 @@
+// Turning a live library into a standalone shared object: the same symbols at
+// the same addresses (so code that reaches data PC-relative keeps working),
+// unused capacity trimmed, fresh SysV and GNU hash tables, and RELATIVE
+// relocations for the words marked as pointers into the library.
+import { STB_GLOBAL, STT_NOTYPE, STV_DEFAULT } from '../elf/constants.js';
+import type { ContentSectionName } from '../elf/layout.js';
+import type { ObjectPlan, PlanRelocation, PlanSymbol } from '../elf/writer.js';
+import type { Arena } from './arena.js';
+import { ARENA_GRANULE } from './arena.js';
+import { DlbindError } from './errors.js';
+import type { LiveObject } from './live-object.js';
+
+export type ArenaName = Exclude<ContentSectionName, 'bss'>;
+export const ARENA_NAMES: readonly ArenaName[] = ['text', 'rodata', 'data'];
+
+export interface SavedSymbol {
+  name: string;
+  /** st_value in the live object (an offset from the load base). */
+  value: number;
+  size: number;
+  type: number;
+}
+
+export function savePlan(
+  object: LiveObject,
+  soname: string,
+  arenas: Record<ArenaName, Arena>,
+  symbols: Iterable<SavedSymbol>,
+  pointerWords: Iterable<number>,
+): ObjectPlan {
+  const layout = object.layout;
+  const sections = {} as ObjectPlan['sections'];
+  for (const name of ARENA_NAMES) {
+    const live = layout.content[name];
+    let extent = 0;
+    for (const b of arenas[name].blocks()) extent = Math.max(extent, b.offset + Math.ceil(b.size / ARENA_GRANULE) * ARENA_GRANULE);
+    sections[name] = {
+      size: extent,
+      align: 16,
+      addr: live.addr,
+      content: extent > 0 ? object.mem.slice(live.offset, live.offset + extent) : undefined,
+    };
+  }
+  sections.bss = { size: 0, align: 8 };
+  const sectionOf = (value: number): ArenaName | undefined =>
+    ARENA_NAMES.find((n) => value >= layout.content[n].addr && value < layout.content[n].addr + Math.max(sections[n].size, 1));
+
+  const planSymbols: PlanSymbol[] = [];
+  for (const s of symbols) {
+    const section = sectionOf(s.value);
+    if (section === undefined) continue;
+    planSymbols.push({
+      name: s.name,
+      section,
+      offset: s.value - layout.content[section].addr,
+      size: Math.min(s.size, sections[section].size - (s.value - layout.content[section].addr)),
+      type: s.type === STT_NOTYPE ? STT_NOTYPE : s.type,
+      bind: STB_GLOBAL,
+      visibility: STV_DEFAULT,
+    });
+  }
+
+  const relocations: PlanRelocation[] = [];
+  const view = new DataView(object.mem.buffer, object.mem.byteOffset, object.mem.byteLength);
+  const base = object.loadBase;
+  for (const word of pointerWords) {
+    const section = sectionOf(word);
+    if (section !== 'data') continue;
+    const value = view.getBigUint64(layout.content.data.offset + (word - layout.content.data.addr), true);
+    if (value === 0n) continue;
+    const rel = value - base;
+    const target = rel >= 0n && rel < BigInt(layout.imageSize) ? sectionOf(Number(rel)) : undefined;
+    if (target === undefined) {
+      throw new DlbindError('EINVAL', `the word at 0x${(base + BigInt(word)).toString(16)} was marked with dlreloc but holds 0x${value.toString(16)}, which is not inside the library's text, rodata or data`);
+    }
+    relocations.push({
+      section: 'data',
+      offset: word - layout.content.data.addr,
+      target,
+      targetOffset: Number(rel) - layout.content[target].addr,
+    });
+  }
+
+  return {
+    machine: layout.machine,
+    soname,
+    needed: [],
+    hashStyle: 'both',
+    pageSize: layout.pageSize,
+    sections,
+    symbols: planSymbols,
+    relocations,
+    dynamicWritable: true,
+    staticSymbols: true,
+  };
+}
