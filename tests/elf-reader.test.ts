@@ -1,9 +1,10 @@
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readElf, type ElfFile } from '../src/elf/reader.js';
+import { GLIBC_RELOCATED_TAGS, readElf, type ElfFile } from '../src/elf/reader.js';
 import { ElfFormatError } from '../src/elf/errors.js';
-import { DT_PTR_TAGS, PT_DYNAMIC, PT, SHT, STT_GNU_IFUNC, STT_TLS } from '../src/elf/constants.js';
+import { DT_INIT_ARRAY, DT_SYMTAB, PT_DYNAMIC, PT_LOAD, PT, SHT, STT_GNU_IFUNC, STT_TLS } from '../src/elf/constants.js';
 import {
   SAMPLE_C,
   buildSharedObject,
@@ -15,7 +16,7 @@ import {
   sampleDir,
   systemLibrary,
 } from './elf-samples.js';
-import { compileC, mustRun } from './helpers/tools.js';
+import { compileC, mustRun, skipBecause } from './helpers/tools.js';
 
 const libc = systemLibrary('libc.so.6');
 const gnuSo = buildSharedObject('sample-gnu', SAMPLE_C(300));
@@ -210,7 +211,7 @@ for (const path of [gnuSo, sysvSo, libc]) {
     const view = new DataView(relocated.buffer);
     const dyn = elf.segments.find((p) => p.p_type === PT_DYNAMIC)!;
     for (let o = Number(dyn.p_vaddr); view.getBigInt64(o, true) !== 0n; o += 16) {
-      if (DT_PTR_TAGS.has(Number(view.getBigInt64(o, true)))) view.setBigUint64(o + 8, view.getBigUint64(o + 8, true) + loadBase, true);
+      if (GLIBC_RELOCATED_TAGS.has(Number(view.getBigInt64(o, true)))) view.setBigUint64(o + 8, view.getBigUint64(o + 8, true) + loadBase, true);
     }
     const moved = readElf(relocated, { layout: 'memory', dynamicRelocated: true, loadBase });
     assert.equal(moved.dynamicSymbols, elf.dynamicSymbols);
@@ -218,6 +219,37 @@ for (const path of [gnuSo, sysvSo, libc]) {
     assert.throws(() => readElf(relocated, { layout: 'memory' }), (e: unknown) => e instanceof ElfFormatError);
   });
 }
+
+test('memory layout: the live libc of this process, .dynamic as glibc relocated it', () => {
+  const maps = readFileSync('/proc/self/maps', 'utf8');
+  const m = /^([0-9a-f]+)-[0-9a-f]+ r..p 00000000 \S+ \d+\s+(\S*\/libc\.so\.6)$/m.exec(maps);
+  if (!m) return skipBecause('live libc', 'no libc.so.6 mapping in /proc/self/maps');
+  const loadBase = BigInt(`0x${m[1]}`);
+  const { elf } = load(m[2]!);
+  // Copy each PT_LOAD's pages out of our own memory; the gaps between them may be unmapped.
+  const image = new Uint8Array(memoryImage(fileBytes(m[2]!), elf).length);
+  const fd = openSync('/proc/self/mem', 'r');
+  try {
+    for (const p of elf.segments.filter((p) => p.p_type === PT_LOAD)) {
+      const start = p.p_vaddr & ~(p.p_align - 1n);
+      readSync(fd, image, Number(start), Number(p.p_vaddr + p.p_filesz - start), loadBase + start);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const raw = new Map<number, bigint>();
+  const view = new DataView(image.buffer);
+  const dyn = elf.segments.find((p) => p.p_type === PT_DYNAMIC)!;
+  for (let o = Number(dyn.p_vaddr); view.getBigInt64(o, true) !== 0n; o += 16) raw.set(Number(view.getBigInt64(o, true)), view.getBigUint64(o + 8, true));
+  const linked = (tag: number) => elf.dynamic.find((e) => e.d_tag === tag)!.d_val;
+  assert.is(raw.get(DT_SYMTAB), linked(DT_SYMTAB) + loadBase, 'glibc relocated DT_SYMTAB in place');
+  assert.is(raw.get(DT_INIT_ARRAY), linked(DT_INIT_ARRAY), 'but not DT_INIT_ARRAY');
+  assert.throws(() => readElf(image, { layout: 'memory' }), (e: unknown) => e instanceof ElfFormatError);
+  const live = readElf(image, { layout: 'memory', dynamicRelocated: true, loadBase });
+  assert.equal(live.dynamic, elf.dynamic);
+  assert.equal(live.dynamicSymbols, elf.dynamicSymbols);
+  assert.is(live.lookup('printf')?.st_value, elf.lookup('printf')!.st_value);
+});
 
 test('1,000,000 dynamic symbols decode in a few hundred ms', () => {
   const names = Array.from({ length: 1_000_000 }, (_, i) => `symbol_${i}`);

@@ -98,13 +98,20 @@ export function readelfDynSyms(path: string): ReadelfSymbol[] {
   return out;
 }
 
-/** Lays the PT_LOAD segments out as the loader maps them: byte 0 is the lowest page-aligned vaddr. */
+/** The lowest PT_LOAD's page-aligned vaddr: where a memory image starts. */
+export function imageBase(elf: ElfFile): bigint {
+  return elf.segments
+    .filter((p) => p.p_type === PT_LOAD)
+    .reduce((b, p) => {
+      const start = p.p_vaddr & ~(p.p_align - 1n);
+      return start < b ? start : b;
+    }, 2n ** 64n);
+}
+
+/** Lays the PT_LOAD segments out as the loader maps them: byte 0 is imageBase(). */
 export function memoryImage(file: Uint8Array, elf: ElfFile): Uint8Array {
   const loads = elf.segments.filter((p) => p.p_type === PT_LOAD);
-  const base = loads.reduce((b, p) => {
-    const start = p.p_vaddr & ~(p.p_align - 1n);
-    return start < b ? start : b;
-  }, 2n ** 64n);
+  const base = imageBase(elf);
   const end = loads.reduce((e, p) => (p.p_vaddr + p.p_memsz > e ? p.p_vaddr + p.p_memsz : e), 0n);
   const image = new Uint8Array(Number(end - base));
   for (const p of loads) image.set(file.subarray(Number(p.p_offset), Number(p.p_offset + p.p_filesz)), Number(p.p_vaddr - base));

@@ -8,16 +8,20 @@ import {
   DT_HASH,
   DT_NEEDED,
   DT_NULL,
-  DT_PTR_TAGS,
+  DT_JMPREL,
+  DT_PLTGOT,
+  DT_REL,
   DT_RELA,
   DT_RELAENT,
   DT_RELASZ,
+  DT_RELR,
   DT_SONAME,
   DT_STRSZ,
   DT_STRTAB,
   DT_SYMENT,
   DT_SYMTAB,
   DT_VERSYM,
+  DT,
   DYN64_SIZE,
   EHDR64_SIZE,
   EI_ABIVERSION,
@@ -84,10 +88,10 @@ export interface ReadOptions {
    */
   readonly layout?: 'file' | 'memory';
   /**
-   * Memory layout only, default false. glibc adds the load bias to the d_ptr entries of a
-   * writable .dynamic in place when it loads an object (it still does in 2.36; only targets
-   * with a read-only .dynamic, such as RISC-V and MIPS, are spared). Set this when reading such
-   * an image: `loadBase` is then subtracted from every tag in DT_PTR_TAGS, and `dynamic`
+   * Memory layout only, default false. glibc adds the load bias to some d_ptr entries of a
+   * writable .dynamic in place when it loads an object (2.36 still does; only targets with a
+   * read-only .dynamic, such as RISC-V and MIPS, are spared). Set this when reading such an
+   * image: `loadBase` is then subtracted from the tags in GLIBC_RELOCATED_TAGS, and `dynamic`
    * reports the link-time values.
    */
   readonly dynamicRelocated?: boolean;
@@ -131,6 +135,23 @@ export interface ElfFile {
    */
   lookup(name: string): ElfSymbol | undefined;
 }
+
+/**
+ * The d_ptr tags that glibc's elf_get_dynamic_info relocates in place (the last entry of each).
+ * Not every d_ptr tag: DT_INIT_ARRAY, DT_VERDEF, DT_VERNEED, DT_DEBUG and others keep link-time values.
+ */
+export const GLIBC_RELOCATED_TAGS: ReadonlySet<number> = new Set([
+  DT_HASH,
+  DT_PLTGOT,
+  DT_STRTAB,
+  DT_SYMTAB,
+  DT_RELR,
+  DT_RELA,
+  DT_REL,
+  DT_JMPREL,
+  DT_VERSYM,
+  DT_GNU_HASH,
+]);
 
 const PN_XNUM = 0xffff;
 const STN_UNDEF = 0;
@@ -398,10 +419,10 @@ class AddressMap {
   }
 }
 
-/** The dynamic array decoded as musl's decode_dyn does: the first entry of each tag, by tag. */
+/** The dynamic array decoded as glibc and musl do: by tag, where the last entry of a tag wins. */
 class Dynamic {
   readonly entries: DynamicEntry[] = [];
-  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
   private readonly at: number[] = [];
   constructor(r: ByteReader, region: Region, relocatedBy: bigint | undefined) {
     for (let o = region.offset; o + DYN64_SIZE <= region.end; o += DYN64_SIZE) {
@@ -411,23 +432,26 @@ class Dynamic {
       }
       const d_tag = Number(rawTag);
       if (d_tag === DT_NULL) break;
-      let d_val = r.u64(o + 8);
-      if (relocatedBy !== undefined && DT_PTR_TAGS.has(d_tag)) {
-        d_val -= relocatedBy;
-        if (d_val < 0n) throw new ElfFormatError('relocated d_ptr lies below loadBase', o + 8, d_val + relocatedBy);
-      }
-      if (!this.first.has(d_tag)) this.first.set(d_tag, this.entries.length);
-      this.entries.push({ d_tag, d_val });
+      this.last.set(d_tag, this.entries.length);
+      this.entries.push({ d_tag, d_val: r.u64(o + 8) });
       this.at.push(o);
+    }
+    if (relocatedBy === undefined) return;
+    for (const tag of GLIBC_RELOCATED_TAGS) {
+      const i = this.last.get(tag);
+      if (i === undefined) continue;
+      const e = this.entries[i]!;
+      if (e.d_val < relocatedBy) throw new ElfFormatError(`relocated ${DT.name(tag)} lies below loadBase`, this.at[i]! + 8, e.d_val);
+      e.d_val -= relocatedBy;
     }
   }
   value(tag: number): bigint | undefined {
-    const i = this.first.get(tag);
+    const i = this.last.get(tag);
     return i === undefined ? undefined : this.entries[i]!.d_val;
   }
-  /** The offset of the first entry's d_un (for error reports); 0 when the tag is absent. */
+  /** The offset of the d_un that value() reads (for error reports); 0 when the tag is absent. */
   where(tag: number): number {
-    const i = this.first.get(tag);
+    const i = this.last.get(tag);
     return i === undefined ? 0 : this.at[i]! + 8;
   }
   /** All entries with this tag, each with the offset of its d_un. */
