@@ -12,6 +12,8 @@ import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
+import { type Announceable, type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
+import { type JitDump, acquireJitDump, releaseJitDump } from '../loader/jitdump.js';
 import { savePlan } from '../loader/save.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
 import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
@@ -27,6 +29,19 @@ export interface DlcreateOptions extends Partial<Capacity> {
    * dldelete and at exit.
    */
   backing?: 'memfd' | { directory: string };
+  /**
+   * Tell debuggers about symbol changes by re-announcing the library in ld.so's
+   * link map, batched once per event-loop turn (see `flush`). 'auto' (default)
+   * does it only while a debugger is attached; 'always' even when none is;
+   * 'off' never.
+   */
+  debug?: DebugMode;
+  /**
+   * Write perf's jitdump (jit-<pid>.dump, in `directory`, default the current
+   * directory) for every function bound, for `perf record -k mono` followed by
+   * `perf inject --jit`. Off by default.
+   */
+  perf?: boolean | { directory: string };
 }
 
 export interface BindOptions {
@@ -115,9 +130,11 @@ let counter = 0;
  * A live JIT library: a real shared object, loaded by ld.so, whose code and
  * data are allocated and whose symbols are bound at run time.
  */
-export class JitLibrary {
+export class JitLibrary implements Announceable {
   /** The soname, also the memfd's name. */
   readonly name: string;
+  /** How this library tells debuggers about new symbols. */
+  readonly debugMode: DebugMode;
   private object: LiveObject | undefined;
   private readonly symtab: LiveSymbolTable;
   private readonly arenas: Record<ArenaName, Arena>;
@@ -134,6 +151,7 @@ export class JitLibrary {
   private readonly aliasBase: bigint;
   private readonly arch: 'x86_64' | 'aarch64';
   private clearCache: ((start: bigint, end: bigint) => void) | undefined;
+  private jitdump: JitDump | undefined;
   /** The last block a bind or write landed in: consecutive binds into one block skip the search. */
   private lastBlock = { start: -1, end: -1 };
 
@@ -153,8 +171,20 @@ export class JitLibrary {
       if (typeof b !== 'object' || b === null || typeof b.directory !== 'string') throw new DlbindError('EINVAL', "option backing must be 'memfd' or { directory }");
       backing = { kind: 'file', directory: b.directory };
     }
+    const debug = options.debug ?? 'auto';
+    if (debug !== 'auto' && debug !== 'always' && debug !== 'off') throw new DlbindError('EINVAL', `option debug must be 'auto', 'always' or 'off', got ${String(debug)}`);
+    this.debugMode = debug;
     this.object = new LiveObject({ soname: this.name, capacity: this.capacity, global: options.global === true, backing });
     const o = this.object;
+    if (options.perf) {
+      const dir = options.perf === true ? process.cwd() : options.perf.directory;
+      try {
+        this.jitdump = acquireJitDump(dir, this.arch);
+      } catch (err) {
+        o.close();
+        throw err instanceof DlbindError ? err : new DlbindError('EINVAL', `cannot write the jitdump in ${dir}: ${(err as Error).message}`);
+      }
+    }
     this.symtab = new LiveSymbolTable(o.mem, o.layout);
     this.arenas = { text: new Arena(this.capacity.text), rodata: new Arena(this.capacity.rodata), data: new Arena(this.capacity.data) };
     const c = o.layout.content;
@@ -221,6 +251,7 @@ export class JitLibrary {
     if (names !== undefined) {
       for (const name of names) this.symtab.unbind(name);
       this.blockSymbols.delete(objectOffset);
+      if (names.size > 0) markChanged(this);
     }
     const size = this.arenas[arena].free(offset)!;
     for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
@@ -264,6 +295,10 @@ export class JitLibrary {
     let set = this.blockSymbols.get(at.blockStart);
     if (set === undefined) this.blockSymbols.set(at.blockStart, (set = new Set()));
     set.add(n);
+    markChanged(this);
+    if (this.jitdump !== undefined && stt === STT_FUNC) {
+      this.jitdump.codeLoad(n, this.base + BigInt(at.objectOffset), this.object!.mem.slice(at.objectOffset, at.objectOffset + bytes));
+    }
   }
 
   /** Removes a symbol: dlsym stops finding it and dladdr stops naming it. Returns false if it was not bound. */
@@ -273,7 +308,23 @@ export class JitLibrary {
     const removed = this.symtab.unbind(n);
     if (removed === undefined) return false;
     this.blockSymbols.get(this.blockKeyOf(removed.value))?.delete(n);
+    markChanged(this);
     return true;
+  }
+
+  /**
+   * Announces symbol changes to an attached debugger now, instead of at the
+   * end of this event-loop turn (for synchronous callers about to stop or
+   * call into new code). Returns whether an announcement was made.
+   */
+  flush(): boolean {
+    this.live();
+    return flushAnnouncements(this) > 0;
+  }
+
+  /** @internal */
+  announceLinkMap(): bigint | undefined {
+    return this.object?.linkMap;
   }
 
   /**
@@ -390,6 +441,11 @@ export class JitLibrary {
   delete(): boolean {
     const o = this.live();
     this.symtab.clear();
+    forget(this);
+    if (this.jitdump !== undefined) {
+      this.jitdump = undefined;
+      releaseJitDump();
+    }
     this.object = undefined;
     return o.close();
   }

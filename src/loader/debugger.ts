@@ -1,0 +1,177 @@
+// Telling a debugger that a live library's symbols changed.
+//
+// gdb reads a shared object's symbols from its file when the object appears
+// in ld.so's link map, and only then. So we make the object leave and come
+// back: take its link_map out of _r_debug's list and call the r_brk hook
+// (_dl_debug_state) with RT_DELETE then RT_CONSISTENT, put it back and call
+// it with RT_ADD then RT_CONSISTENT. gdb then drops the library and reads its
+// file again, which already holds every symbol (all writes go through the
+// shared mapping). The list surgery runs inside a dl_iterate_phdr callback,
+// which holds ld.so's load-write lock, so no dlopen/dlclose on another thread
+// can walk or edit the list at the same moment.
+import { readFileSync } from 'node:fs';
+import { getLibc } from './libc.js';
+
+// struct r_debug (64-bit): int r_version; struct link_map *r_map; ElfW(Addr) r_brk; int r_state; ElfW(Addr) r_ldbase;
+const R_BRK = 16;
+const R_STATE = 24;
+const RT_CONSISTENT = 0;
+const RT_ADD = 1;
+const RT_DELETE = 2;
+// struct link_map: l_addr, l_name, l_ld, l_next, l_prev
+const L_NEXT = 24;
+const L_PREV = 32;
+
+interface Rendezvous {
+  rDebug: bigint;
+  brk: bigint;
+  callBrk: () => void;
+  iterate: (cb: () => void) => void;
+}
+
+let rendezvous: Rendezvous | undefined | null;
+
+function getRendezvous(): Rendezvous | undefined {
+  if (rendezvous !== undefined) return rendezvous ?? undefined;
+  const c = getLibc();
+  const koffi = c.koffi;
+  const rDebug = c.dlsym(0n, '_r_debug');
+  if (rDebug === 0n) {
+    rendezvous = null;
+    return undefined;
+  }
+  const brk = c.readPointer(rDebug + BigInt(R_BRK));
+  const voidProto = c.proto('void dlbind_r_brk()');
+  const callbackProto = koffi.proto('int dlbind_phdr_cb(void *info, size_t size, void *data)');
+  const dlIteratePhdr = koffi.load('libc.so.6').func('int dl_iterate_phdr(dlbind_phdr_cb *cb, void *data)');
+  rendezvous = {
+    rDebug,
+    brk,
+    callBrk: () => {
+      // r_brk is re-read each time: ld.so may set it late on some versions.
+      const now = c.readPointer(rDebug + BigInt(R_BRK));
+      if (now !== 0n) c.call(now, voidProto);
+    },
+    iterate: (cb) => {
+      let error: unknown;
+      const trampoline = koffi.register(() => {
+        try {
+          cb();
+        } catch (err) {
+          error = err;
+        }
+        return 1; // stop after the first object: we only wanted the lock
+      }, koffi.pointer(callbackProto));
+      try {
+        dlIteratePhdr(trampoline, null);
+      } finally {
+        koffi.unregister(trampoline);
+      }
+      if (error !== undefined) throw error;
+    },
+  };
+  return rendezvous;
+}
+
+/** Whether a debugger (any ptrace tracer) is attached to this process right now. */
+export function tracerAttached(): boolean {
+  try {
+    const m = /^TracerPid:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && m[1] !== '0';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes the debugger drop and re-read the objects whose link_maps are given.
+ * Returns false when this ld.so offers no rendezvous (then nothing was done).
+ */
+export function reannounce(linkMaps: readonly bigint[]): boolean {
+  const r = getRendezvous();
+  if (r === undefined || linkMaps.length === 0) return r !== undefined;
+  const c = getLibc();
+  const word = (addr: bigint) => new DataView(c.view(addr, 8));
+  const setState = (state: number) => new DataView(c.view(r.rDebug + BigInt(R_STATE), 4)).setInt32(0, state, true);
+  r.iterate(() => {
+    const unlinked: { map: bigint; prev: bigint; next: bigint }[] = [];
+    for (const map of linkMaps) {
+      const prev = word(map + BigInt(L_PREV)).getBigUint64(0, true);
+      const next = word(map + BigInt(L_NEXT)).getBigUint64(0, true);
+      // The main program heads the list and is never one of ours; refuse anything odd.
+      if (prev === 0n) continue;
+      word(prev + BigInt(L_NEXT)).setBigUint64(0, next, true);
+      if (next !== 0n) word(next + BigInt(L_PREV)).setBigUint64(0, prev, true);
+      unlinked.push({ map, prev, next });
+    }
+    if (unlinked.length === 0) return;
+    setState(RT_DELETE);
+    r.callBrk();
+    setState(RT_CONSISTENT);
+    r.callBrk();
+    // Relink in reverse order, restoring each map's own links too: when two
+    // neighbours were unlinked, the first unlink rewrote the second's l_prev.
+    for (let i = unlinked.length - 1; i >= 0; i--) {
+      const { map, prev, next } = unlinked[i]!;
+      word(map + BigInt(L_PREV)).setBigUint64(0, prev, true);
+      word(map + BigInt(L_NEXT)).setBigUint64(0, next, true);
+      word(prev + BigInt(L_NEXT)).setBigUint64(0, map, true);
+      if (next !== 0n) word(next + BigInt(L_PREV)).setBigUint64(0, map, true);
+    }
+    setState(RT_ADD);
+    r.callBrk();
+    setState(RT_CONSISTENT);
+    r.callBrk();
+  });
+  return true;
+}
+
+export type DebugMode = 'auto' | 'always' | 'off';
+
+/** Something whose symbols changed and that can name its link_map. */
+export interface Announceable {
+  readonly debugMode: DebugMode;
+  /** The link_map, or undefined once the object is gone. */
+  announceLinkMap(): bigint | undefined;
+}
+
+const pending = new Set<Announceable>();
+let scheduled = false;
+
+/**
+ * Notes that an object's symbols changed. Announcements are batched: at most
+ * one per turn of the event loop, covering every object changed in that turn.
+ */
+export function markChanged(obj: Announceable): void {
+  if (obj.debugMode === 'off') return;
+  pending.add(obj);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushAnnouncements).unref();
+  }
+}
+
+export function forget(obj: Announceable): void {
+  pending.delete(obj);
+}
+
+/**
+ * Announces every pending change now. In 'auto' mode nothing is done unless a
+ * debugger is attached: one that attaches later reads the files as they are.
+ * Returns how many objects were announced.
+ */
+export function flushAnnouncements(only?: Announceable): number {
+  scheduled = only === undefined ? false : scheduled;
+  const targets = only === undefined ? [...pending] : pending.has(only) ? [only] : [];
+  for (const t of targets) pending.delete(t);
+  const traced = targets.some((t) => t.debugMode === 'auto') ? tracerAttached() : false;
+  const maps: bigint[] = [];
+  for (const t of targets) {
+    if (t.debugMode === 'always' || (t.debugMode === 'auto' && traced)) {
+      const m = t.announceLinkMap();
+      if (m !== undefined) maps.push(m);
+    }
+  }
+  if (maps.length > 0) reannounce(maps);
+  return maps.length;
+}
