@@ -127,6 +127,7 @@ export const SHT_NOTE = 7;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
 export const SHT_DYNSYM = 11;
+export const SHT_RELR = 19;
 export const SHT_INIT_ARRAY = 14;
 export const SHT_FINI_ARRAY = 15;
 export const SHT_GNU_HASH = 0x6ffffff6;
@@ -147,6 +148,7 @@ export const SHT = new ConstantTable(
     SHT_NOBITS,
     SHT_REL,
     SHT_DYNSYM,
+    SHT_RELR,
     SHT_INIT_ARRAY,
     SHT_FINI_ARRAY,
     SHT_GNU_HASH,
@@ -306,7 +308,7 @@ export const DT = new ConstantTable(
     ['DT_LOPROC', 0x70000000],
   ],
 );
-/** Tags whose d_un is an address (d_ptr): glibc relocates these in place when .dynamic is writable. */
+/** Tags whose d_un is an address (d_ptr). glibc relocates only some of them in place (see the reader's GLIBC_RELOCATED_TAGS). */
 export const DT_PTR_TAGS: ReadonlySet<number> = new Set([
   DT_PLTGOT,
   DT_HASH,
