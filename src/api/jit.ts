@@ -135,6 +135,8 @@ export class JitLibrary implements Announceable {
   readonly name: string;
   /** How this library tells debuggers about new symbols. */
   readonly debugMode: DebugMode;
+  /** @internal */
+  announceQueued = false;
   private object: LiveObject | undefined;
   private readonly symtab: LiveSymbolTable;
   private readonly arenas: Record<ArenaName, Arena>;
@@ -143,7 +145,15 @@ export class JitLibrary implements Announceable {
   /** Object offsets of 8-byte words marked by dlreloc as pointers into the library. */
   private readonly pointerWords = new Set<number>();
   /** Names bound inside each block (keyed by the block's object offset), unbound when it is freed. */
-  private readonly blockSymbols = new Map<number, Set<string>>();
+  // An intrusive doubly linked list of slots per block, in typed arrays: a bind
+  // links its slot in with a few stores instead of growing a Set per block.
+  private readonly blockHead = new Map<number, number>();
+  // The head of the block binds went to last, which the map may not hold yet: consecutive binds into one block skip the map.
+  private headBlock = -1;
+  private headSlot = 0;
+  private readonly slotBlock: Float64Array;
+  private readonly slotNext: Int32Array;
+  private readonly slotPrev: Int32Array;
   private readonly capacity: Capacity;
   private readonly sectionStart: Record<ContentSectionName, number>;
   private readonly sectionEnd: Record<ContentSectionName, number>;
@@ -153,7 +163,14 @@ export class JitLibrary implements Announceable {
   private clearCache: ((start: bigint, end: bigint) => void) | undefined;
   private jitdump: JitDump | undefined;
   /** The last block a bind or write landed in: consecutive binds into one block skip the search. */
-  private lastBlock = { start: -1, end: -1 };
+  private lastStart = -1;
+  private lastEnd = -1;
+  private lastArena: ArenaName = 'text';
+  private readonly baseNumber: number;
+  // Results of the last objectOffsetInBlock, kept in fields so the hot path allocates nothing.
+  private atOffset = 0;
+  private atArena: ArenaName = 'text';
+  private atBlock = 0;
 
   /** Use `dlcreate()`. */
   constructor(name: string | undefined, options: DlcreateOptions = {}) {
@@ -191,7 +208,12 @@ export class JitLibrary implements Announceable {
     this.sectionStart = { text: c.text.addr, rodata: c.rodata.addr, data: c.data.addr, bss: c.bss.addr };
     this.sectionEnd = { text: c.text.addr + c.text.size, rodata: c.rodata.addr + c.rodata.size, data: c.data.addr + c.data.size, bss: c.bss.addr };
     this.base = o.loadBase;
+    this.baseNumber = Number(o.loadBase);
     this.aliasBase = o.aliasBase;
+    const slots = o.layout.dynsymCapacity;
+    this.slotBlock = new Float64Array(slots);
+    this.slotNext = new Int32Array(slots);
+    this.slotPrev = new Int32Array(slots);
   }
 
   private live(): LiveObject {
@@ -247,16 +269,18 @@ export class JitLibrary implements Announceable {
       if (this.freed.has(objectOffset)) throw new DlbindError('EFREED', `block at 0x${addr.toString(16)} was already freed`);
       throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not the start of a block this library gave out`);
     }
-    const names = this.blockSymbols.get(objectOffset);
-    if (names !== undefined) {
+    const head = this.headOf(objectOffset);
+    if (head !== 0) {
+      const names: string[] = [];
+      for (let slot = head; slot !== 0; slot = this.slotNext[slot]!) names.push(this.symtab.nameAt(slot)!);
       for (const name of names) this.symtab.unbind(name);
-      this.blockSymbols.delete(objectOffset);
-      if (names.size > 0) markChanged(this);
+      this.setHead(objectOffset, 0);
+      markChanged(this);
     }
     const size = this.arenas[arena].free(offset)!;
     for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
     this.freed.add(objectOffset);
-    this.lastBlock = { start: -1, end: -1 };
+    this.lastStart = this.lastEnd = -1;
   }
 
   /** Copies bytes into a live block through the writable alias; refuses bytes outside the block. */
@@ -264,16 +288,16 @@ export class JitLibrary implements Announceable {
     const o = this.live();
     const data = bytes instanceof Uint8Array ? bytes : ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
     if (data === undefined) throw new DlbindError('EINVAL', 'bytes must be a Uint8Array or another ArrayBuffer view');
-    const at = this.objectOffsetInBlock(checkAddress(addr), data.length);
-    o.mem.set(data, at.objectOffset);
-    if (at.arena === 'text' && this.arch === 'aarch64') this.syncInstructionCache(BigInt(at.objectOffset), data.length);
+    this.objectOffsetInBlock(checkAddress(addr), data.length);
+    o.mem.set(data, this.atOffset);
+    if (this.atArena === 'text' && this.arch === 'aarch64') this.syncInstructionCache(BigInt(this.atOffset), data.length);
   }
 
   /** The writable alias of an address in a live block, for callers that write by themselves. */
   alias(addr: bigint): bigint {
     this.live();
-    const at = this.objectOffsetInBlock(checkAddress(addr), 1);
-    return this.aliasBase + BigInt(at.objectOffset);
+    this.objectOffsetInBlock(checkAddress(addr), 1);
+    return this.aliasBase + BigInt(this.atOffset);
   }
 
   /**
@@ -285,20 +309,50 @@ export class JitLibrary implements Announceable {
     this.live();
     const n = checkName(name);
     const bytes = checkSize(size, 'size');
-    const at = this.objectOffsetInBlock(checkAddress(addr), bytes);
-    const stt = type ?? (at.arena === 'text' ? STT_FUNC : STT_OBJECT);
+    if (typeof addr !== 'bigint') checkAddress(addr);
+    this.objectOffsetInBlock(addr, bytes);
+    const objectOffset = this.atOffset;
+    const arena = this.atArena;
+    const block = this.atBlock;
+    const stt = type ?? (arena === 'text' ? STT_FUNC : STT_OBJECT);
     if (stt !== STT_FUNC && stt !== STT_OBJECT && stt !== STT_NOTYPE) throw new DlbindError('EINVAL', `symbol type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${String(stt)}`);
-    const replace = options?.replace === true;
-    const previous = replace ? this.symtab.get(n) : undefined;
-    this.symtab.bind(n, at.objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[at.arena], replace);
-    if (previous !== undefined) this.blockSymbols.get(this.blockKeyOf(previous.value))?.delete(n);
-    let set = this.blockSymbols.get(at.blockStart);
-    if (set === undefined) this.blockSymbols.set(at.blockStart, (set = new Set()));
-    set.add(n);
+    const replace = options !== undefined && options.replace === true;
+    const previous = replace ? this.symtab.slotOfName(n) : 0;
+    const slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
+    if (previous !== 0) this.unlinkFromBlock(previous);
+    const head = this.headOf(block);
+    this.slotBlock[slot] = block;
+    this.slotPrev[slot] = 0;
+    this.slotNext[slot] = head;
+    if (head !== 0) this.slotPrev[head] = slot;
+    this.setHead(block, slot);
     markChanged(this);
     if (this.jitdump !== undefined && stt === STT_FUNC) {
-      this.jitdump.codeLoad(n, this.base + BigInt(at.objectOffset), this.object!.mem.slice(at.objectOffset, at.objectOffset + bytes));
+      this.jitdump.codeLoad(n, this.base + BigInt(objectOffset), this.object!.mem.slice(objectOffset, objectOffset + bytes));
     }
+  }
+
+  private unlinkFromBlock(slot: number): void {
+    const prev = this.slotPrev[slot]!;
+    const next = this.slotNext[slot]!;
+    if (prev !== 0) this.slotNext[prev] = next;
+    else this.setHead(this.slotBlock[slot]!, next);
+    if (next !== 0) this.slotPrev[next] = prev;
+  }
+
+  private headOf(block: number): number {
+    return block === this.headBlock ? this.headSlot : (this.blockHead.get(block) ?? 0);
+  }
+
+  private setHead(block: number, slot: number): void {
+    if (block !== this.headBlock) {
+      if (this.headBlock >= 0) {
+        if (this.headSlot !== 0) this.blockHead.set(this.headBlock, this.headSlot);
+        else this.blockHead.delete(this.headBlock);
+      }
+      this.headBlock = block;
+    }
+    this.headSlot = slot;
   }
 
   /** Removes a symbol: dlsym stops finding it and dladdr stops naming it. Returns false if it was not bound. */
@@ -307,7 +361,7 @@ export class JitLibrary implements Announceable {
     const n = checkName(name);
     const removed = this.symtab.unbind(n);
     if (removed === undefined) return false;
-    this.blockSymbols.get(this.blockKeyOf(removed.value))?.delete(n);
+    this.unlinkFromBlock(removed.slot);
     markChanged(this);
     return true;
   }
@@ -334,10 +388,10 @@ export class JitLibrary implements Announceable {
    */
   reloc(addr: bigint): void {
     this.live();
-    const at = this.objectOffsetInBlock(checkAddress(addr), 8);
-    if (at.arena !== 'data') throw new DlbindError('EINVAL', 'dlreloc marks words in writable data (SHF_WRITE blocks) only');
-    if (at.objectOffset % 8 !== 0) throw new DlbindError('EALIGN', `a pointer word must be 8-byte aligned, 0x${addr.toString(16)} is not`);
-    this.pointerWords.add(at.objectOffset);
+    this.objectOffsetInBlock(checkAddress(addr), 8);
+    if (this.atArena !== 'data') throw new DlbindError('EINVAL', 'dlreloc marks words in writable data (SHF_WRITE blocks) only');
+    if (this.atOffset % 8 !== 0) throw new DlbindError('EALIGN', `a pointer word must be 8-byte aligned, 0x${addr.toString(16)} is not`);
+    this.pointerWords.add(this.atOffset);
   }
 
   /**
@@ -464,12 +518,6 @@ export class JitLibrary implements Announceable {
     return undefined;
   }
 
-  private blockKeyOf(objectOffset: number): number {
-    const arena = this.sectionOf(objectOffset)!;
-    const block = this.arenas[arena].blockContaining(objectOffset - this.sectionStart[arena]);
-    return block === undefined ? -1 : this.sectionStart[arena] + block.offset;
-  }
-
   private arenaFor(flags: number): ArenaName {
     if (typeof flags !== 'number' || !Number.isInteger(flags)) throw new DlbindError('EINVAL', `flags must be SHF_EXECINSTR, SHF_WRITE or 0, got ${String(flags)}`);
     if ((flags & SHF_WRITE) !== 0 && (flags & SHF_EXECINSTR) !== 0) throw new DlbindError('EWX', 'memory is never both writable and executable (SHF_WRITE | SHF_EXECINSTR)');
@@ -488,19 +536,22 @@ export class JitLibrary implements Announceable {
     throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not in library ${this.name}'s text, rodata or data`);
   }
 
-  /** Checks that [addr, addr+length) lies in one live block and returns its object offset. */
-  private objectOffsetInBlock(addr: bigint, length: number): { objectOffset: number; arena: ArenaName; blockStart: number } {
-    const rel = addr - this.base;
-    const last = this.lastBlock;
-    if (rel >= 0n && rel < 0x20_0000_0000_0000n) {
-      const objectOffset = Number(rel);
-      if (objectOffset >= last.start && objectOffset + length <= last.end) {
-        return { objectOffset, arena: this.sectionOf(objectOffset)!, blockStart: last.start };
-      }
+  /**
+   * Checks that [addr, addr+length) lies in one live block; leaves its object
+   * offset, arena and block start in atOffset, atArena and atBlock. Addresses
+   * are below 2^47, so a number holds them exactly and the common case (the
+   * same block as last time) needs no bigint arithmetic.
+   */
+  private objectOffsetInBlock(addr: bigint, length: number): void {
+    const objectOffset = Number(addr) - this.baseNumber;
+    if (objectOffset >= this.lastStart && objectOffset + length <= this.lastEnd) {
+      this.atOffset = objectOffset;
+      this.atArena = this.lastArena;
+      this.atBlock = this.lastStart;
+      return;
     }
     const { arena, offset } = this.locate(addr);
     const block = this.arenas[arena].blockContaining(offset);
-    const objectOffset = this.sectionStart[arena] + offset;
     if (block === undefined) {
       throw new DlbindError('EFREED', `0x${addr.toString(16)} is not inside an allocated block (never allocated, or freed)`);
     }
@@ -508,8 +559,12 @@ export class JitLibrary implements Announceable {
       throw new DlbindError('ERANGE', `${length} bytes at 0x${addr.toString(16)} run past the end of their ${block.size}-byte block`);
     }
     const start = this.sectionStart[arena] + block.offset;
-    this.lastBlock = { start, end: start + block.size };
-    return { objectOffset, arena, blockStart: start };
+    this.lastStart = start;
+    this.lastEnd = start + block.size;
+    this.lastArena = arena;
+    this.atOffset = this.sectionStart[arena] + offset;
+    this.atArena = arena;
+    this.atBlock = start;
   }
 
   private syncInstructionCache(objectOffset: bigint, length: number): void {

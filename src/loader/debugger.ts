@@ -131,6 +131,8 @@ export type DebugMode = 'auto' | 'always' | 'off';
 /** Something whose symbols changed and that can name its link_map. */
 export interface Announceable {
   readonly debugMode: DebugMode;
+  /** Set while the object waits in the pending set, so that marking it again costs one test. */
+  announceQueued: boolean;
   /** The link_map, or undefined once the object is gone. */
   announceLinkMap(): bigint | undefined;
 }
@@ -143,7 +145,8 @@ let scheduled = false;
  * one per turn of the event loop, covering every object changed in that turn.
  */
 export function markChanged(obj: Announceable): void {
-  if (obj.debugMode === 'off') return;
+  if (obj.announceQueued || obj.debugMode === 'off') return;
+  obj.announceQueued = true;
   pending.add(obj);
   if (!scheduled) {
     scheduled = true;
@@ -152,6 +155,7 @@ export function markChanged(obj: Announceable): void {
 }
 
 export function forget(obj: Announceable): void {
+  obj.announceQueued = false;
   pending.delete(obj);
 }
 
@@ -163,7 +167,10 @@ export function forget(obj: Announceable): void {
 export function flushAnnouncements(only?: Announceable): number {
   scheduled = only === undefined ? false : scheduled;
   const targets = only === undefined ? [...pending] : pending.has(only) ? [only] : [];
-  for (const t of targets) pending.delete(t);
+  for (const t of targets) {
+    pending.delete(t);
+    t.announceQueued = false;
+  }
   const traced = targets.some((t) => t.debugMode === 'auto') ? tracerAttached() : false;
   const maps: bigint[] = [];
   for (const t of targets) {

@@ -69,8 +69,9 @@ export class LiveSymbolTable {
   readonly capacity: number;
   readonly stringCapacity: number;
 
-  private readonly slotOf = new Map<string, number>();
-  private readonly slotName: (string | undefined)[];
+  /** The name in each slot (undefined when free): lookups walk the hash chain and compare these, as ld.so does. */
+  private readonly slotName: (string | undefined)[] = [undefined];
+  private bound = 0;
   private readonly slotValue: Float64Array;
   private readonly slotSize: Float64Array;
   private readonly slotString: Int32Array;
@@ -95,7 +96,6 @@ export class LiveSymbolTable {
     this.nbucket = layout.sysvBuckets;
     this.buckets = new Uint32Array(buf, base + hash.offset + 8, this.nbucket);
     this.chains = new Uint32Array(buf, base + hash.offset + 8 + this.nbucket * 4, this.capacity);
-    this.slotName = new Array(this.capacity);
     this.slotValue = new Float64Array(this.capacity);
     this.slotSize = new Float64Array(this.capacity);
     this.slotString = new Int32Array(this.capacity);
@@ -105,7 +105,7 @@ export class LiveSymbolTable {
   }
 
   get count(): number {
-    return this.slotOf.size;
+    return this.bound;
   }
 
   /** Bytes of .dynstr not yet handed out (freed space waiting for reuse not counted). */
@@ -113,14 +113,27 @@ export class LiveSymbolTable {
     return this.stringCapacity - this.stringsNext;
   }
 
-  slotOfName(name: string): number | undefined {
-    return this.slotOf.get(name);
+  /** The slot holding `name`, found through the hash chain, or 0. */
+  slotOfName(name: string, hash = elfHashString(name)): number {
+    const names = this.slotName;
+    const chains = this.chains;
+    let at = this.buckets[hash % this.nbucket]!;
+    for (let guard = this.capacity; at !== 0 && guard > 0; guard--) {
+      if (names[at] === name) return at;
+      at = chains[at]!;
+    }
+    return 0;
   }
 
   get(name: string): BoundSymbol | undefined {
-    const slot = this.slotOf.get(name);
-    if (slot === undefined) return undefined;
+    const slot = this.slotOfName(name);
+    if (slot === 0) return undefined;
     return { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
+  }
+
+  /** The name bound in a slot, or undefined. */
+  nameAt(slot: number): string | undefined {
+    return this.slotName[slot];
   }
 
   /** STT_* of the symbol in a slot. */
@@ -144,48 +157,50 @@ export class LiveSymbolTable {
    * chain, then the old one is unlinked: every lookup sees one or the other.
    */
   bind(name: string, value: number, size: number, info: number, other: number, shndx: number, replace: boolean): number {
-    const old = this.slotOf.get(name);
-    if (old !== undefined && !replace) throw new DlbindError('EEXIST', `symbol '${name}' is already bound (pass { replace: true } to repoint it)`);
-    const slot = this.takeSlot();
+    const hash = elfHashString(name);
+    const old = this.slotOfName(name, hash);
+    if (old !== 0 && !replace) throw new DlbindError('EEXIST', `symbol '${name}' is already bound (pass { replace: true } to repoint it)`);
     const byteLength = utf8Length(name);
-    let str: number;
+    const str = this.takeString(byteLength + 1, name);
+    let slot: number;
     try {
-      str = this.takeString(byteLength + 1, name);
+      slot = this.takeSlot();
     } catch (err) {
-      this.freeSlots.push(slot);
+      this.giveBackString(str, byteLength + 1);
       throw err;
     }
     const written = writeString(this.strings, str, name);
     this.strings[str + written] = 0;
     writeSym(this.symView, slot * SYM64_SIZE, str, info, other, shndx, value, size);
-    const b = elfHashString(name) % this.nbucket;
+    const b = hash % this.nbucket;
     this.chains[slot] = this.buckets[b]!;
     this.buckets[b] = slot;
-    this.slotOf.set(name, slot);
+    if (old === 0) this.bound++;
     this.slotName[slot] = name;
     this.slotValue[slot] = value;
     this.slotSize[slot] = size;
     this.slotString[slot] = str;
-    if (old !== undefined) this.release(old, b);
+    if (old !== 0) this.release(old, b);
     return slot;
   }
 
   /** Removes a symbol: unlinked first, so that no new lookup reaches it, then its entry is cleared. */
   unbind(name: string): BoundSymbol | undefined {
-    const slot = this.slotOf.get(name);
-    if (slot === undefined) return undefined;
+    const hash = elfHashString(name);
+    const slot = this.slotOfName(name, hash);
+    if (slot === 0) return undefined;
     const result = { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
-    this.slotOf.delete(name);
-    this.release(slot, elfHashString(name) % this.nbucket);
+    this.bound--;
+    this.release(slot, hash % this.nbucket);
     return result;
   }
 
   /** Unlinks every symbol at once (bucket words first), as dldelete does before dlclose. */
   clear(): void {
     this.buckets.fill(0);
-    for (const [, slot] of this.slotOf) this.clearEntry(slot);
-    this.slotOf.clear();
+    for (let slot = 1; slot < this.nextFresh; slot++) if (this.slotName[slot] !== undefined) this.clearEntry(slot);
     this.slotName.fill(undefined);
+    this.bound = 0;
     this.freeSlots.clear();
     this.freeStrings.clear();
     this.freeStringCount = 0;
@@ -203,10 +218,13 @@ export class LiveSymbolTable {
     const name = this.slotName[slot]!;
     this.slotName[slot] = undefined;
     this.freeSlots.push(slot);
-    const len = utf8Length(name) + 1;
-    let q = this.freeStrings.get(len);
-    if (q === undefined) this.freeStrings.set(len, (q = new FifoQueue(16)));
-    q.push(this.slotString[slot]!);
+    this.giveBackString(this.slotString[slot]!, utf8Length(name) + 1);
+  }
+
+  private giveBackString(at: number, bytes: number): void {
+    let q = this.freeStrings.get(bytes);
+    if (q === undefined) this.freeStrings.set(bytes, (q = new FifoQueue(16)));
+    q.push(at);
     this.freeStringCount++;
   }
 
@@ -224,7 +242,11 @@ export class LiveSymbolTable {
     if (this.freeSlots.length > QUARANTINE || (this.nextFresh >= this.capacity && this.freeSlots.length > 0)) {
       return this.freeSlots.shift();
     }
-    if (this.nextFresh < this.capacity) return this.nextFresh++;
+    if (this.nextFresh < this.capacity) {
+      // Growing by push keeps slotName a packed array (a preallocated one of a million holes would not be).
+      this.slotName.push(undefined);
+      return this.nextFresh++;
+    }
     throw new DlbindError('ESYMFULL', `the symbol table is full (${this.capacity - 1} symbols; raise maxSymbols)`);
   }
 
