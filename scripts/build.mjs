@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// npm run build: dist/ for the published package.
+//   dist/**/*.js, *.d.ts   the library, compiled by tsc (ESM, with declarations)
+//   dist/index.cjs         the library bundled as CommonJS by esbuild, for require() on
+//                          Node before 20.19 (newer Node loads the ESM through 'module-sync')
+//   dist/cli/main.js       the dlbind command, bundled with commander by esbuild so that
+//                          koffi stays the only run-time dependency; it imports ../index.js
+import { execFileSync } from 'node:child_process';
+import { chmodSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+rmSync('dist', { recursive: true, force: true });
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+
+const common = { bundle: true, platform: 'node', target: 'node20', external: ['koffi'], logLevel: 'warning', legalComments: 'inline' };
+
+// The command imports the library only through src/index.ts, which stays a separate module.
+const libraryIsExternal = {
+  name: 'library-is-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/index\.js$/ }, (args) =>
+      args.importer.includes(`${join('src', 'cli')}`) ? { path: '../index.js', external: true } : undefined,
+    );
+  },
+};
+await build({
+  ...common,
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/cli/main.js',
+  format: 'esm',
+  plugins: [libraryIsExternal],
+  // commander is CommonJS and require()s Node's built-in modules.
+  banner: { js: "import { createRequire as __dlbindCreateRequire } from 'node:module';\nconst require = __dlbindCreateRequire(import.meta.url);" },
+});
+chmodSync('dist/cli/main.js', 0o755);
+
+await build({
+  ...common,
+  entryPoints: ['src/index.ts'],
+  outfile: 'dist/index.cjs',
+  format: 'cjs',
+  define: { 'import.meta.url': '__dlbindImportMetaUrl' },
+  banner: { js: "const __dlbindImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+console.log('built dist/ (library, declarations, CommonJS bundle, dlbind command)');

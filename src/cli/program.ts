@@ -1,0 +1,130 @@
+// The `dlbind` command: argument parsing (commander, bundled into the published
+// CLI so that koffi stays the only run-time dependency) and error reporting.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { readElf } from '../index.js';
+import { runBuild } from './build.js';
+import { runDemo } from './demo.js';
+import { CliError, describeError, describeSystemError } from './errors.js';
+import { inspectJson, inspectText, toJson } from './inspect.js';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** The package version; src/cli and dist/cli both sit two levels below package.json. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function readInput(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+function makeProgram(io: Io): Command {
+  const program = new Command('dlbind');
+  program
+    .description('Write ELF64 shared objects, read them, and turn them into live JIT libraries that libc and gdb can see.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option('--debug', 'print stack traces for errors')
+    .helpOption('-h, --help', 'print help')
+    .addHelpCommand(false)
+    .showHelpAfterError('(run dlbind --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (text, write) => write(`dlbind: ${text}`) });
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  dlbind demo                        a live JIT library, end to end
+  dlbind build spec.json -o libx.so  a shared object from a JSON spec
+  dlbind inspect libx.so             headers, segments, sections, symbols`,
+  );
+
+  program
+    .command('demo')
+    .description('JIT-compile two functions into a live library, call them through libc, save the library and link a C program to it')
+    .option('--keep', 'keep the temporary directory with the saved library and the C program')
+    .action((options: { keep?: boolean }) => {
+      runDemo({ keep: options.keep === true, print: (line) => io.out(`${line}\n`) });
+    });
+
+  program
+    .command('build')
+    .description('build a shared object from a JSON spec')
+    .argument('<spec>', 'a JSON file: the buildSharedObject spec')
+    .requiredOption('-o, --output <file>', 'the shared object to write')
+    .addHelpText(
+      'after',
+      `
+The spec is SharedObjectSpec as JSON. A symbol's "bytes" may be a hex string
+("b8 2a 00 00 00 c3"), an array of numbers, {"hex": "..."}, {"base64": "..."},
+or {"file": "code.bin"} (relative to the spec). Keys starting with "$" or "//"
+are ignored. Example:
+
+  {
+    "soname": "libanswer.so",
+    "symbols": [
+      { "name": "answer", "section": "text", "bytes": "b8 2a 00 00 00 c3" },
+      { "name": "table", "section": "rodata", "bytes": { "base64": "AQIDBA==" } },
+      { "name": "counter", "section": "bss", "size": 8 }
+    ]
+  }`,
+    )
+    .action((spec: string, options: { output: string }) => {
+      io.out(`${runBuild(spec, options.output)}\n`);
+    });
+
+  program
+    .command('inspect')
+    .description('summarise an ELF64 file: header, segments, sections, dynamic entries, symbols')
+    .argument('<file>', 'an ELF64 little-endian file')
+    .option('--json', 'print JSON (64-bit values as hex strings)')
+    .action((path: string, options: { json?: boolean }) => {
+      const bytes = readInput(path);
+      let file: ReturnType<typeof readElf>;
+      try {
+        file = readElf(bytes);
+      } catch (err) {
+        const { message, expected } = describeError(err);
+        if (expected) throw new CliError(`${path}: ${message}`, { cause: err });
+        throw err;
+      }
+      io.out(`${options.json ? toJson(inspectJson(file, path, bytes.length)) : inspectText(file, path, bytes.length).join('\n')}\n`);
+    });
+  return program;
+}
+
+/** Runs the command line and returns the exit code. Errors print one line on stderr (with --debug, the stack too). */
+export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    await makeProgram(io).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const { message, expected } = describeError(err);
+    io.err(`dlbind: ${message}\n`);
+    if (debug) {
+      // The error a CliError rewords is the one worth a stack.
+      for (let e: unknown = err; e !== undefined; e = e instanceof Error ? e.cause : undefined) {
+        io.err(`${e instanceof Error ? e.stack : String(e)}\n`);
+      }
+    } else if (!expected) io.err('(this looks like a bug in dlbind; run again with --debug for the stack trace)\n');
+    return 1;
+  }
+}

@@ -1,0 +1,121 @@
+// `dlbind build`: a buildSharedObject spec written as JSON. The JSON form is
+// the library's SharedObjectSpec, except that symbol bytes may also be written
+// as hex, base64, or the name of a file.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ElfBuildError, type SharedObjectSpec } from '../index.js';
+import { CliError, describeSystemError } from './errors.js';
+import { parseJson } from './json.js';
+
+const SPEC_FIELDS = ['machine', 'soname', 'needed', 'hashStyle', 'symbols', 'pointers', 'pageSize', 'staticSymbols', 'dynamicWritable'];
+const SYMBOL_FIELDS = ['name', 'kind', 'section', 'bytes', 'size', 'align', 'binding', 'visibility'];
+const POINTER_FIELDS = ['symbol', 'offset', 'target', 'addend'];
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Unknown fields are typos more often than not; keys starting with '$' or '//' are comments. */
+function checkFields(obj: Json, allowed: readonly string[], at: string): void {
+  for (const key of Object.keys(obj)) {
+    if (key.startsWith('$') || key.startsWith('//') || allowed.includes(key)) continue;
+    throw new ElfBuildError(`unknown field '${key}' (expected one of ${allowed.join(', ')})`, at === '' ? undefined : at);
+  }
+}
+
+function arrayField(obj: Json, key: string, at: string): unknown[] | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) throw new ElfBuildError(`must be an array, got ${describe(v)}`, at);
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** Hex digits, two per byte, with any whitespace between them: "b8 2a 00 00 00 c3". */
+export function decodeHex(text: string, field: string): Uint8Array {
+  const digits = text.replace(/\s+/g, '');
+  const bad = /[^0-9a-fA-F]/.exec(digits);
+  if (bad !== null) throw new ElfBuildError(`is not hex: '${bad[0]}' is not a hex digit`, field);
+  if (digits.length % 2 !== 0) throw new ElfBuildError(`has an odd number of hex digits (${digits.length})`, field);
+  return Uint8Array.from(Buffer.from(digits, 'hex'));
+}
+
+export function decodeBase64(text: string, field: string): Uint8Array {
+  const clean = text.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 !== 0) throw new ElfBuildError('is not valid base64', field);
+  return Uint8Array.from(Buffer.from(clean, 'base64'));
+}
+
+/** Symbol bytes as written in JSON: a hex string, an array of byte values, or { hex }, { base64 } or { file }. */
+export function decodeBytes(value: unknown, field: string, specDir: string): Uint8Array | readonly number[] {
+  if (typeof value === 'string') return decodeHex(value, field);
+  if (Array.isArray(value)) return value as number[];
+  if (isObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length !== 1 || !['hex', 'base64', 'file'].includes(keys[0]!)) {
+      throw new ElfBuildError(`must have exactly one of 'hex', 'base64' or 'file', got {${keys.join(', ')}}`, field);
+    }
+    const key = keys[0]!;
+    const text = value[key];
+    if (typeof text !== 'string') throw new ElfBuildError(`must be a string, got ${describe(text)}`, `${field}.${key}`);
+    if (key === 'hex') return decodeHex(text, `${field}.hex`);
+    if (key === 'base64') return decodeBase64(text, `${field}.base64`);
+    const path = resolve(specDir, text);
+    try {
+      return Uint8Array.from(readFileSync(path));
+    } catch (err) {
+      throw new ElfBuildError(`cannot read ${text}: ${describeSystemError(err) ?? (err as Error).message}`, `${field}.file`);
+    }
+  }
+  throw new ElfBuildError(`must be a hex string, an array of bytes, or an object { hex }, { base64 } or { file }; got ${describe(value)}`, field);
+}
+
+/** Checks the JSON's shape where the builder would not, and decodes symbol bytes. Throws ElfBuildError naming the field. */
+export function specFromJson(json: unknown, specDir: string): SharedObjectSpec {
+  if (!isObject(json)) throw new ElfBuildError(`the spec must be a JSON object, got ${describe(json)}`);
+  checkFields(json, SPEC_FIELDS, '');
+  for (const key of ['staticSymbols', 'dynamicWritable']) {
+    if (json[key] !== undefined && typeof json[key] !== 'boolean') throw new ElfBuildError(`must be true or false, got ${describe(json[key])}`, key);
+  }
+  arrayField(json, 'needed', 'needed');
+  const symbols = (arrayField(json, 'symbols', 'symbols') ?? []).map((s, i) => {
+    const at = `symbols[${i}]`;
+    if (!isObject(s)) throw new ElfBuildError(`must be an object, got ${describe(s)}`, at);
+    checkFields(s, SYMBOL_FIELDS, at);
+    return s.bytes === undefined ? s : { ...s, bytes: decodeBytes(s.bytes, `${at}.bytes`, specDir) };
+  });
+  const pointers = arrayField(json, 'pointers', 'pointers')?.map((p, i) => {
+    const at = `pointers[${i}]`;
+    if (!isObject(p)) throw new ElfBuildError(`must be an object, got ${describe(p)}`, at);
+    checkFields(p, POINTER_FIELDS, at);
+    return p;
+  });
+  const spec: Json = { ...json, symbols };
+  if (pointers !== undefined) spec.pointers = pointers;
+  return spec as unknown as SharedObjectSpec;
+}
+
+/** Reads and checks a spec file. Syntax errors carry line and column; field errors name the field. */
+export function loadSpec(path: string): SharedObjectSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
+  }
+  const json = parseJson(text, path);
+  try {
+    return specFromJson(json, dirname(resolve(path)));
+  } catch (err) {
+    if (err instanceof ElfBuildError) throw new CliError(`${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
