@@ -1,0 +1,152 @@
+// The published package: npm run build, npm pack, then install the tarball into an empty
+// project and use it there as a user would: import, require, types, and `npx dlbind demo`.
+// The build runs in a copy of the sources, so that the work tree's dist/ is never touched.
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { have, mustRun, run, skipBecause, tempDir } from './helpers/tools.js';
+
+const root = resolve('.');
+const work = tempDir('dlbind-package-');
+const source = join(work, 'source');
+const consumer = join(work, 'consumer');
+const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+
+/** The environment without the variables an outer `npm test` sets: npm_config_local_prefix would send installs into this repository. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const keep = new Set(['npm_config_cache', 'npm_config_userconfig', 'npm_config_globalconfig', 'npm_config_registry', 'npm_config_cafile']);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!(k.toLowerCase().startsWith('npm_') && !keep.has(k.toLowerCase())) && k !== 'INIT_CWD') env[k] = v;
+  return env;
+}
+const env = cleanEnv();
+const npm = (args: string[], cwd: string) => mustRun('npm', args, { cwd, env, timeoutMs: 120_000 });
+const node = (args: string[], cwd = consumer) => mustRun(process.execPath, args, { cwd, env, timeoutMs: 60_000 });
+
+// The machine code of `int answer(void) { return 42; }`.
+const ANSWER = process.arch === 'arm64' ? '[0x52800540, 0xd65f03c0]' : '[0xb8, 0x2a, 0, 0, 0, 0xc3]';
+const toBytes = process.arch === 'arm64' ? (a: string) => `new Uint8Array(Uint32Array.from(${a}).buffer)` : (a: string) => `Uint8Array.from(${a})`;
+
+let tarball = '';
+
+test('npm run build and npm pack give a tarball with the library, its declarations, the CJS bundle and the command', () => {
+  mkdirSync(source);
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'scripts'])
+    cpSync(join(root, f), join(source, f), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'), 'dir');
+  npm(['run', 'build'], source);
+  const packed = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', work], source).stdout) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
+  tarball = join(work, packed[0]!.filename);
+  const files = packed[0]!.files.map((f) => f.path);
+  for (const f of [
+    'package.json',
+    'README.md',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/index.cjs',
+    'dist/cli/main.js',
+    'dist/api/jit.d.ts',
+    'dist/elf/reader.js',
+  ]) {
+    assert.ok(files.includes(f), `${f} is packed`);
+  }
+  for (const f of files) assert.ok(/^(package\.json|README\.md|LICENSE|dist\/)/.test(f), `${f} should not be packed`);
+  // The command is bundled: it needs nothing at run time but the library next to it (and koffi).
+  const cli = readFileSync(join(source, 'dist/cli/main.js'), 'utf8');
+  assert.ok(cli.startsWith('#!/usr/bin/env node\n'));
+  assert.not.match(cli, /from ["']commander["']/);
+  const imports = [...cli.matchAll(/^import .* from ["']([^"']+)["'];?$/gm)].map((m) => m[1]);
+  for (const i of imports) assert.ok(i === '../index.js' || i!.startsWith('node:'), `dist/cli/main.js imports ${i}`);
+});
+
+test('installed into an empty project: koffi is the only dependency', () => {
+  mkdirSync(consumer);
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  npm(['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], consumer);
+  const installed = JSON.parse(readFileSync(join(consumer, 'node_modules/dlbind/package.json'), 'utf8'));
+  assert.equal(Object.keys(installed.dependencies), ['koffi']);
+  const lock = JSON.parse(readFileSync(join(consumer, 'package-lock.json'), 'utf8'));
+  // koffi ships its native binaries as optional per-platform packages.
+  const others = Object.keys(lock.packages).filter((p) => !['', 'node_modules/dlbind', 'node_modules/koffi'].includes(p));
+  for (const p of others) assert.match(p, /^node_modules\/@koromix\/koffi-[a-z0-9]+-[a-z0-9]+$/);
+});
+
+test("import { dlcreate } from 'dlbind' creates a library and calls a JIT function", () => {
+  writeFileSync(
+    join(consumer, 'esm.mjs'),
+    `import { dlcreate, dlsym, dlfunc, dladdr, readElf, buildSharedObject } from 'dlbind';
+const lib = dlcreate();
+const addr = lib.addFunction('answer', ${toBytes(ANSWER)});
+const fn = dlfunc(dlsym(lib, 'answer'), 'int answer(void)');
+const so = readElf(buildSharedObject({ symbols: [{ name: 'f', section: 'text', bytes: [0xc3] }] }));
+console.log(JSON.stringify({ result: fn(), name: dladdr(addr).sname, symbol: so.lookup('f').name, deleted: lib.delete() }));
+`,
+  );
+  const out = JSON.parse(node(['esm.mjs']).stdout);
+  assert.equal(out, { result: 42, name: 'answer', symbol: 'f', deleted: true });
+});
+
+test("require('dlbind') works: the ESM through 'module-sync' on Node 20.19+, the CommonJS bundle before", () => {
+  writeFileSync(
+    join(consumer, 'cjs.cjs'),
+    `const { dlcreate, dlfunc, DlbindError, ElfFormatError, readElf } = require('dlbind');
+const lib = dlcreate();
+const fn = dlfunc(lib.addFunction('answer', ${toBytes(ANSWER)}), 'int answer(void)');
+let code;
+try { lib.alloc(0, 0); } catch (err) { code = err instanceof DlbindError ? err.code : 'not a DlbindError'; }
+let format;
+try { readElf(new Uint8Array(64)); } catch (err) { format = err instanceof ElfFormatError; }
+console.log(JSON.stringify({ resolved: require.resolve('dlbind').split('/').slice(-2).join('/'), result: fn(), code, format }));
+lib.delete();
+`,
+  );
+  const expected = { result: 42, code: 'EINVAL', format: true };
+  const modern = JSON.parse(node(['cjs.cjs']).stdout);
+  const requireEsm = (process as { features?: { require_module?: boolean } }).features?.require_module === true;
+  assert.equal(modern, { ...expected, resolved: requireEsm ? 'dist/index.js' : 'dist/index.cjs' });
+  // What Node before 20.19 does: no require(esm), so no 'module-sync'; the CommonJS bundle answers.
+  if (requireEsm) {
+    const old = JSON.parse(node(['--no-experimental-require-module', 'cjs.cjs']).stdout);
+    assert.equal(old, { ...expected, resolved: 'dist/index.cjs' });
+  } else {
+    skipBecause('the ESM through require', `Node ${process.version} has no require(esm)`);
+  }
+});
+
+test('the declarations type-check a TypeScript user (module nodenext, strict)', () => {
+  writeFileSync(
+    join(consumer, 'use.ts'),
+    `import { type JitLibrary, type SharedObjectSpec, dlcreate, readElf, elf, DlbindError } from 'dlbind';
+const spec: SharedObjectSpec = { soname: 'libx.so', symbols: [{ name: 'x', section: 'rodata', bytes: [1] }] };
+const lib: JitLibrary = dlcreate(undefined, { maxSymbols: 16 });
+const addr: bigint = lib.addData('x', new Uint8Array(1));
+const code: DlbindError['code'] = 'EPLATFORM';
+const name: string = elf.PT.name(readElf(new Uint8Array()).segments[0]!.p_type);
+export { spec, addr, code, name };
+`,
+  );
+  writeFileSync(
+    join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: [] },
+      files: ['use.ts'],
+    }),
+  );
+  const r = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: consumer, env });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+});
+
+test('npx dlbind --version and npx dlbind demo run the bundled command', () => {
+  assert.is(npm(['exec', '--offline', '--', 'dlbind', '--version'], consumer).stdout.trim(), version);
+  const r = run('npx', ['--offline', 'dlbind', 'demo'], { cwd: consumer, env, timeoutMs: 60_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /add\(2, 40\)\s+42/);
+  assert.match(r.stdout, /dldelete\(\) unloaded the library/);
+  if (!have('cc') && !have('gcc') && !have('clang')) assert.match(r.stdout, /skipped: no C compiler/);
+});
+
+test.run();
