@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT } from '../elf/constants.js';
 import type { ContentSectionName } from '../elf/layout.js';
-import { Arena } from '../loader/arena.js';
+import { ARENA_GRANULE, Arena } from '../loader/arena.js';
 import { DlbindError } from '../loader/errors.js';
 import { type DlInfo, getLibc } from '../loader/libc.js';
-import { type Backing, LiveObject } from '../loader/live-object.js';
+import { type Backing, LiveObject, bindLibc } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
@@ -140,8 +140,11 @@ export class JitLibrary implements Announceable {
   private object: LiveObject | undefined;
   private readonly symtab: LiveSymbolTable;
   private readonly arenas: Record<ArenaName, Arena>;
-  /** Block starts (object offsets) given back by dlfree and not handed out again. */
-  private readonly freed = new Set<number>();
+  /**
+   * Blocks given back by dlfree (object offset → bytes, rounding included):
+   * an address in one of them that no live block holds is EFREED, not EFOREIGN.
+   */
+  private readonly freed = new Map<number, number>();
   /** Object offsets of 8-byte words marked by dlreloc as pointers into the library. */
   private readonly pointerWords = new Set<number>();
   /** Names bound inside each block (keyed by the block's object offset), unbound when it is freed. */
@@ -279,7 +282,7 @@ export class JitLibrary implements Announceable {
     }
     const size = this.arenas[arena].free(offset)!;
     for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
-    this.freed.add(objectOffset);
+    this.freed.set(objectOffset, Math.ceil(size / ARENA_GRANULE) * ARENA_GRANULE);
     this.lastStart = this.lastEnd = -1;
   }
 
@@ -309,8 +312,7 @@ export class JitLibrary implements Announceable {
     this.live();
     const n = checkName(name);
     const bytes = checkSize(size, 'size');
-    if (typeof addr !== 'bigint') checkAddress(addr);
-    this.objectOffsetInBlock(addr, bytes);
+    this.objectOffsetInBlock(typeof addr === 'bigint' ? addr : checkAddress(addr), bytes);
     const objectOffset = this.atOffset;
     const arena = this.atArena;
     const block = this.atBlock;
@@ -553,7 +555,11 @@ export class JitLibrary implements Announceable {
     const { arena, offset } = this.locate(addr);
     const block = this.arenas[arena].blockContaining(offset);
     if (block === undefined) {
-      throw new DlbindError('EFREED', `0x${addr.toString(16)} is not inside an allocated block (never allocated, or freed)`);
+      const at = this.sectionStart[arena] + offset;
+      for (const [start, size] of this.freed) {
+        if (at >= start && at < start + size) throw new DlbindError('EFREED', `0x${addr.toString(16)} is in a block that was freed`);
+      }
+      throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not inside a block this library gave out`);
     }
     if (offset + length > block.offset + block.size) {
       throw new DlbindError('ERANGE', `${length} bytes at 0x${addr.toString(16)} run past the end of their ${block.size}-byte block`);
@@ -639,7 +645,7 @@ export function dldelete(library: JitLibrary): boolean {
  */
 export function dlsym(library: JitLibrary | bigint | null, name: SymbolName): bigint | null {
   const handle = library === null ? 0n : typeof library === 'bigint' ? library : lib(library).handle;
-  const c = getLibc();
+  const c = bindLibc();
   const n = checkName(name);
   const addr = typeof name === 'string' ? c.dlsym(handle, n) : c.dlsymBytes(handle, withNul(name as Uint8Array));
   return addr === 0n ? null : addr;
@@ -660,7 +666,7 @@ export interface AddressInfo {
 
 /** libc's own dladdr(): which object and symbol hold an address. Null when no object does. */
 export function dladdr(addr: bigint): AddressInfo | null {
-  const info: DlInfo | null = getLibc().dladdr(checkAddress(addr));
+  const info: DlInfo | null = bindLibc().dladdr(checkAddress(addr));
   if (info === null) return null;
   return { fname: info.dli_fname, fbase: info.dli_fbase, sname: info.dli_sname, saddr: info.dli_sname === null ? null : info.dli_saddr };
 }
@@ -671,7 +677,7 @@ const protoCache = new Map<string, unknown>();
 export function dlfunc(addr: bigint, signature: string): (...args: unknown[]) => unknown {
   const target = checkAddress(addr);
   if (target === 0n) throw new DlbindError('EINVAL', 'cannot call address 0');
-  const c = getLibc();
+  const c = bindLibc();
   let proto = protoCache.get(signature);
   if (proto === undefined) {
     try {

@@ -6,7 +6,7 @@ export type DlbindErrorCode =
   | 'EDELETED'
   /** An argument has the wrong type or value (size, flags, options). */
   | 'EINVAL'
-  /** A symbol name is empty, holds NUL, is not valid UTF-8, or is too long. */
+  /** A symbol name is empty, holds NUL, or is not valid UTF-8 (one too long for the string table is ESTRFULL). */
   | 'ENAME'
   /** A symbol with that name is already bound (pass { replace: true } to repoint it). */
   | 'EEXIST'

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { type ObjectLayout, prepareObject, writeObject } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 import {
+  type Libc,
   MAP_FAILED,
   MAP_FIXED,
   MAP_SHARED,
@@ -59,10 +60,58 @@ export function glibcRelocatesDynamic(): boolean {
   return major < 2 || (major === 2 && minor < 35);
 }
 
+let forcedDynamicLayout: boolean | undefined;
+/**
+ * For tests: lay out .dynamic writable (true, as for glibc before 2.35) or
+ * read-only (false) whatever glibc runs; undefined detects it again.
+ */
+export function forceDynamicLayout(writable: boolean | undefined): void {
+  forcedDynamicLayout = writable;
+}
+
+/**
+ * The libc bindings, or EPLATFORM when this C library lacks a function dlbind
+ * needs (memfd_create before glibc 2.27, say): koffi's own error would be a
+ * plain Error naming the symbol.
+ */
+export function bindLibc(): Libc {
+  try {
+    return getLibc();
+  } catch (err) {
+    if (err instanceof DlbindError) throw err;
+    throw new DlbindError('EPLATFORM', `the C library cannot be used: ${(err as Error).message}`);
+  }
+}
+
+let closeFd: ((fd: number) => number) | undefined;
+/**
+ * close(2) for a descriptor that libc made (memfd_create, fcntl). Node's
+ * closeSync would do, but in a worker thread it warns about descriptors it did
+ * not open itself.
+ */
+function closeLibcFd(fd: number): void {
+  closeFd ??= getLibc().koffi.load('libc.so.6').func('int close(int fd)') as (fd: number) => number;
+  if (closeFd(fd) !== 0) throw libcFailure('close');
+}
+
 /** A page-aligned address somewhere in the upper user address space, so the alias is not at a fixed distance from the text. */
 function randomHint(pageSize: number): bigint {
   const r = randomBytes(4).readUInt32LE(0);
   return (0x2000_0000_0000n + BigInt(r) * BigInt(pageSize)) & ~BigInt(pageSize - 1);
+}
+
+/**
+ * Creates the backing file at exactly `path`: exclusively (an existing file
+ * or a planted symlink makes it fail; neither is followed), mode 0600,
+ * close-on-exec. Exported for tests, which cannot plant anything at the
+ * random name openBackingFile picks.
+ */
+export function createBackingFile(path: string): number {
+  try {
+    return openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */, 0o600);
+  } catch (err) {
+    throw new DlbindError('EINVAL', `cannot create backing file ${path}: ${(err as Error).message}`);
+  }
 }
 
 function openBackingFile(directory: string, soname: string): { fd: number; path: string } {
@@ -79,12 +128,7 @@ function openBackingFile(directory: string, soname: string): { fd: number; path:
     throw new DlbindError('EINVAL', `backing directory ${dir} is world-writable without the sticky bit`);
   }
   const path = join(dir, `${soname}.${randomBytes(8).toString('hex')}`);
-  let fd: number;
-  try {
-    fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */, 0o600);
-  } catch (err) {
-    throw new DlbindError('EINVAL', `cannot create backing file ${path}: ${(err as Error).message}`);
-  }
+  const fd = createBackingFile(path);
   removeAtExit(path);
   return { fd, path };
 }
@@ -108,8 +152,8 @@ export class LiveObject {
 
   constructor(options: LiveObjectOptions) {
     const arch = requireSupportedPlatform();
-    const c = getLibc();
-    const dynamicWritable = options.dynamicWritable ?? glibcRelocatesDynamic();
+    const c = bindLibc();
+    const dynamicWritable = options.dynamicWritable ?? forcedDynamicLayout ?? glibcRelocatesDynamic();
     const prepared = prepareObject(zygotePlan(arch, options.soname, options.capacity, dynamicWritable));
     this.layout = prepared.layout;
     this.fileSize = this.layout.fileSize;
@@ -149,16 +193,16 @@ export class LiveObject {
       // ld.so mapped the data segment MAP_PRIVATE: the first store through the
       // loaded address would copy the page and hide later writes made through
       // the alias. A shared mapping of the same file range makes both one page.
-      const data = this.layout.content.data;
-      if (data.size > 0) {
-        const length = Math.ceil(data.size / page) * page;
-        const at = c.mmap(this.loadBase + BigInt(data.addr), length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, data.offset);
-        if (at !== this.loadBase + BigInt(data.addr)) throw libcFailure('mmap of the shared data segment');
+      const shared = sharedDataRange(this.layout);
+      if (shared !== undefined) {
+        const at = c.mmap(this.loadBase + BigInt(shared.addr), shared.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, shared.offset);
+        if (at !== this.loadBase + BigInt(shared.addr)) throw libcFailure('mmap of the shared data segment');
       }
     } catch (err) {
       if (handle !== 0n) c.dlclose(handle);
       if (alias !== 0n) c.munmap(alias, this.fileSize);
-      closeSync(fd);
+      if (options.backing.kind === 'memfd') closeLibcFd(fd);
+      else closeSync(fd);
       if (this.ownedFile !== undefined) removeFile(this.ownedFile);
       throw err;
     }
@@ -184,7 +228,8 @@ export class LiveObject {
     if (still !== 0n) c.dlclose(still);
     if (c.munmap(this.aliasBase, this.fileSize) !== 0) failures.push('munmap of the alias');
     try {
-      closeSync(this.fd);
+      if (this.ownedFile === undefined) closeLibcFd(this.fd);
+      else closeSync(this.fd);
     } catch (err) {
       failures.push(`close: ${(err as Error).message}`);
     }
@@ -192,6 +237,26 @@ export class LiveObject {
     if (failures.length > 0) throw new DlbindError('ELIBC', `deleting the library: ${failures.join('; ')}`);
     return still === 0n;
   }
+}
+
+/**
+ * The pages of the data section that are mapped again MAP_SHARED over ld.so's
+ * private mapping, or undefined when there is no data. They never reach
+ * .dynamic's pages: a glibc that relocated .dynamic in place (a writable
+ * PT_DYNAMIC) did so in its private copy, and a shared mapping there would
+ * put the file's unrelocated words back under ld.so's feet.
+ */
+export function sharedDataRange(layout: ObjectLayout): { addr: number; offset: number; length: number } | undefined {
+  const data = layout.content.data;
+  if (data.size === 0) return undefined;
+  const page = layout.pageSize;
+  const length = Math.ceil(data.size / page) * page;
+  const dynStart = Math.floor(layout.dynamic.addr / page) * page;
+  const dynEnd = Math.ceil((layout.dynamic.addr + layout.dynamic.size) / page) * page;
+  if (data.addr % page !== 0 || data.offset % page !== 0 || (data.addr < dynEnd && dynStart < data.addr + length)) {
+    throw new Error(`zygote layout: the data pages [0x${data.addr.toString(16)}, +0x${length.toString(16)}) cannot be shared apart from .dynamic at 0x${layout.dynamic.addr.toString(16)}`);
+  }
+  return { addr: data.addr, offset: data.offset, length };
 }
 
 /**
@@ -209,7 +274,7 @@ function unclaimedFdName(fd: number): number {
     if (stale === 0n) return fd;
     c.dlclose(stale);
     const moved = c.dupCloexec(fd, fd + 1);
-    closeSync(fd);
+    closeLibcFd(fd);
     if (moved < 0) throw libcFailure('fcntl(F_DUPFD_CLOEXEC)');
     fd = moved;
   }
