@@ -3,6 +3,8 @@
 import { alignUp, isPowerOfTwo } from './bytes.js';
 import { STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED } from './constants.js';
 import { ElfBuildError } from './errors.js';
+import { gnuHashString } from './hash.js';
+import { NameIndex } from './nameindex.js';
 import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
 import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
@@ -69,6 +71,9 @@ const VISIBILITIES: Record<SymbolVisibility, number> = {
   internal: STV_INTERNAL,
 };
 const SECTIONS: readonly ContentSectionName[] = ['text', 'rodata', 'data', 'bss'];
+const KIND_NAMES: readonly SymbolKind[] = ['func', 'object', 'notype'];
+const BINDING_NAMES: readonly SymbolBinding[] = ['global', 'weak'];
+const VISIBILITY_NAMES: readonly SymbolVisibility[] = ['default', 'protected', 'hidden', 'internal'];
 
 export const DEFAULT_PAGE_SIZE: Record<Machine, number> = { x86_64: 4096, aarch64: 65536 };
 
@@ -123,59 +128,61 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
 
   const sizes: Record<ContentSectionName, number> = { text: 0, rodata: 0, data: 0, bss: 0 };
   const aligns: Record<ContentSectionName, number> = { text: 16, rodata: 8, data: 8, bss: 8 };
-  const contents: Record<ContentSectionName, Uint8Array[]> = { text: [], rodata: [], data: [], bss: [] };
-  const contentOffsets: Record<ContentSectionName, number[]> = { text: [], rodata: [], data: [], bss: [] };
-  const symbols: PlanSymbol[] = new Array(list.length);
-  const seen = new Map<string, number>();
+  const symbols: PlanSymbol[] = [];
+  // Bytes are copied once every offset is known; until then only references are kept.
+  const initial: (Uint8Array | undefined)[] = [];
+  const nameHashes = new Uint32Array(list.length);
+  const seen = new NameIndex(list.length, (i) => symbols[i]!.name, nameHashes);
+  // Field names for messages are built only when a check fails: this loop runs a million times for big objects.
+  const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
   for (let i = 0; i < list.length; i++) {
     const s = list[i]!;
-    const at = `symbols[${i}]`;
-    if (s === null || typeof s !== 'object') throw new ElfBuildError('must be an object', at);
-    const name = checkSymbolName(s.name, `${at}.name`);
-    if (seen.has(name)) throw new ElfBuildError(`duplicate symbol name '${name}' (also symbols[${seen.get(name)}])`, `${at}.name`);
-    seen.set(name, i);
-    const section = oneOf<ContentSectionName>(s.section, SECTIONS, `${at}.section`, 'text');
-    if (s.section === undefined) throw new ElfBuildError('is required', `${at}.section`);
-    const kind = oneOf<SymbolKind>(s.kind, ['func', 'object', 'notype'], `${at}.kind`, section === 'text' ? 'func' : 'object');
-    const binding = oneOf<SymbolBinding>(s.binding, ['global', 'weak'], `${at}.binding`, 'global');
-    const visibility = oneOf<SymbolVisibility>(s.visibility, ['default', 'protected', 'hidden', 'internal'], `${at}.visibility`, 'default');
+    if (s === null || typeof s !== 'object') throw new ElfBuildError('must be an object', field(i));
+    const name = s.name;
+    if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) checkSymbolName(name, field(i, 'name'));
+    nameHashes[i] = gnuHashString(name);
+    const rawSection: unknown = s.section;
+    if (rawSection !== 'text' && rawSection !== 'data' && rawSection !== 'rodata' && rawSection !== 'bss') {
+      if (rawSection === undefined) throw new ElfBuildError('is required', field(i, 'section'));
+      oneOf(rawSection, SECTIONS, field(i, 'section'), 'text');
+    }
+    const section = rawSection as ContentSectionName;
+    const type = s.kind === undefined ? (section === 'text' ? STT_FUNC : STT_OBJECT) : KINDS[oneOf<SymbolKind>(s.kind, KIND_NAMES, field(i, 'kind'), 'func')];
+    const binding = s.binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(s.binding, BINDING_NAMES, field(i, 'binding'), 'global')];
+    const visibility = s.visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(s.visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
     const align = s.align ?? (section === 'text' ? 16 : 8);
-    if (!isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, `${at}.align`);
+    if (!isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
     let bytes: Uint8Array | undefined;
     let size: number;
     if (section === 'bss') {
-      if (s.bytes !== undefined) throw new ElfBuildError("is not allowed in 'bss' (use 'data')", `${at}.bytes`);
-      size = checkSize(s.size, `${at}.size`);
+      if (s.bytes !== undefined) throw new ElfBuildError("is not allowed in 'bss' (use 'data')", field(i, 'bytes'));
+      size = checkSize(s.size, field(i, 'size'));
     } else {
-      bytes = s.bytes === undefined ? new Uint8Array(0) : toBytes(s.bytes, `${at}.bytes`);
-      size = s.size === undefined ? bytes.length : checkSize(s.size, `${at}.size`);
-      if (s.bytes === undefined && s.size === undefined) throw new ElfBuildError("needs 'bytes' or 'size'", at);
-      if (size < bytes.length) throw new ElfBuildError(`is smaller than bytes (${bytes.length})`, `${at}.size`);
+      if (s.bytes === undefined && s.size === undefined) throw new ElfBuildError("needs 'bytes' or 'size'", field(i));
+      bytes = s.bytes === undefined ? undefined : s.bytes instanceof Uint8Array ? s.bytes : toBytes(s.bytes, field(i, 'bytes'));
+      const length = bytes === undefined ? 0 : bytes.length;
+      size = s.size === undefined ? length : checkSize(s.size, field(i, 'size'));
+      if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
     }
     const offset = alignUp(sizes[section], align);
     sizes[section] = offset + size;
-    aligns[section] = Math.max(aligns[section], align);
-    if (bytes !== undefined && bytes.length > 0) {
-      contents[section].push(bytes);
-      contentOffsets[section].push(offset);
-    }
-    const hidden = visibility === 'hidden' || visibility === 'internal';
-    symbols[i] = {
-      name,
-      section,
-      offset,
-      size,
-      type: KINDS[kind],
-      bind: hidden ? STB_LOCAL : BINDINGS[binding],
-      visibility: VISIBILITIES[visibility],
-    };
+    if (align > aligns[section]) aligns[section] = align;
+    initial.push(bytes);
+    const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
+    symbols.push({ name, section, offset, size, type, bind: hidden ? STB_LOCAL : binding, visibility });
+    const twin = seen.insert(i);
+    if (twin >= 0) throw new ElfBuildError(`duplicate symbol name '${name}' (also symbols[${twin}])`, field(i, 'name'));
   }
+  const indexOf = (name: string): number | undefined => {
+    const i = seen.find(name, gnuHashString(name));
+    return i < 0 ? undefined : i;
+  };
 
   const relocations: PlanRelocation[] = [];
   (spec.pointers ?? []).forEach((ptr, i) => {
     const at = `pointers[${i}]`;
-    const holder = seen.get(checkSymbolName(ptr.symbol, `${at}.symbol`));
-    const target = seen.get(checkSymbolName(ptr.target, `${at}.target`));
+    const holder = indexOf(checkSymbolName(ptr.symbol, `${at}.symbol`));
+    const target = indexOf(checkSymbolName(ptr.target, `${at}.target`));
     if (holder === undefined) throw new ElfBuildError(`no symbol named '${ptr.symbol}'`, `${at}.symbol`);
     if (target === undefined) throw new ElfBuildError(`no symbol named '${ptr.target}'`, `${at}.target`);
     const h = symbols[holder]!;
@@ -189,13 +196,15 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   });
 
   const sections = {} as ObjectPlan['sections'];
-  for (const name of SECTIONS) {
-    let content: Uint8Array | undefined;
-    if (name !== 'bss' && contents[name].length > 0) {
-      content = new Uint8Array(sizes[name]);
-      contents[name].forEach((b, k) => content!.set(b, contentOffsets[name][k]!));
-    }
-    sections[name] = { size: sizes[name], align: aligns[name], content };
+  for (const name of SECTIONS) sections[name] = { size: sizes[name], align: aligns[name] };
+  for (let i = 0; i < symbols.length; i++) {
+    const bytes = initial[i];
+    if (bytes === undefined || bytes.length === 0) continue;
+    const sym = symbols[i]!;
+    const section = sections[sym.section];
+    section.content ??= new Uint8Array(section.size);
+    if (bytes.length <= 16) for (let k = 0; k < bytes.length; k++) section.content[sym.offset + k] = bytes[k]!;
+    else section.content.set(bytes, sym.offset);
   }
   return {
     machine,
@@ -208,6 +217,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     relocations,
     dynamicWritable: spec.dynamicWritable ?? true,
     staticSymbols: spec.staticSymbols ?? true,
+    nameHashes,
   };
 }
 

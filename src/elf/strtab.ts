@@ -28,6 +28,18 @@ export class StringTableBuilder {
     return id;
   }
 
+  /**
+   * Reserves a string known to be new (symbol names, already checked to be
+   * unique), skipping the duplicate check; returns its id. A string equal to
+   * one added with `add` would only cost its bytes twice.
+   */
+  addUnique(s: string): number {
+    if (this.offsets !== undefined) throw new Error('StringTableBuilder.add called after finish');
+    this.strings.push(s);
+    this.byteLengths.push(utf8Length(s));
+    return this.strings.length - 1;
+  }
+
   get count(): number {
     return this.strings.length;
   }

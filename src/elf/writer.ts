@@ -2,7 +2,7 @@
 // contents, symbols at section offsets, self-relocations, spare capacity);
 // `planLayout` reserves every table and offset; `writeObject` writes them into
 // a zero-filled buffer, checking each lands where it was reserved.
-import { ByteWriter, alignUp } from './bytes.js';
+import { ByteWriter } from './bytes.js';
 import {
   DT_GNU_HASH,
   DT_HASH,
@@ -34,7 +34,6 @@ import {
   SHDR64_SIZE,
   SHF_ALLOC,
   SHF_EXECINSTR,
-  SHF_INFO_LINK,
   SHF_WRITE,
   SHT_DYNAMIC,
   SHT_DYNSYM,
@@ -49,7 +48,7 @@ import {
   STB_LOCAL,
   SYM64_SIZE,
 } from './constants.js';
-import { writeDyn, writeEhdr, writePhdr, writeRela, writeShdr, writeSym } from './encode.js';
+import { writeDyn, writeEhdr, writePhdr, writeRela, writeShdr, writeSymWords } from './encode.js';
 import { ElfBuildError } from './errors.js';
 import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, gnuHashString, sysvBucketCount } from './hash.js';
 import { CONTENT_SECTIONS, type ContentSectionName, type Layout, type LayoutRequest, layoutObject } from './layout.js';
@@ -108,6 +107,8 @@ export interface ObjectPlan {
   dynstrCapacity?: number;
   /** SysV nbucket, fixed for the table's life. */
   sysvBuckets?: number;
+  /** gnuHash of each symbol's name, when the caller already has them. */
+  nameHashes?: Uint32Array;
 }
 
 /** What the writer decided: where every table and section is, for readers and for in-place patching. */
@@ -174,7 +175,8 @@ export function prepareObject(plan: ObjectPlan): Prepared {
   let dynOrder = Int32Array.from(exported);
   if (useGnu) {
     const hashes = new Uint32Array(dynCount);
-    for (let k = 0; k < dynCount; k++) hashes[k] = gnuHashString(symbols[exported[k]!]!.name);
+    const known = plan.nameHashes !== undefined && plan.nameHashes.length === n ? plan.nameHashes : undefined;
+    for (let k = 0; k < dynCount; k++) hashes[k] = known !== undefined ? known[exported[k]!]! : gnuHashString(symbols[exported[k]!]!.name);
     // Counting sort by bucket: stable, linear, and allocation-light for millions of symbols.
     const counts = new Uint32Array(gnuBuckets + 1);
     for (let k = 0; k < dynCount; k++) counts[(hashes[k]! % gnuBuckets) + 1]!++;
@@ -195,7 +197,7 @@ export function prepareObject(plan: ObjectPlan): Prepared {
   const nameIds = new Int32Array(n).fill(-1);
   for (let k = 0; k < dynCount; k++) {
     const i = dynOrder[k]!;
-    nameIds[i] = dynstr.add(symbols[i]!.name);
+    nameIds[i] = dynstr.addUnique(symbols[i]!.name);
   }
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
@@ -204,17 +206,25 @@ export function prepareObject(plan: ObjectPlan): Prepared {
   const sysvBuckets = useSysv ? (plan.sysvBuckets ?? sysvBucketCount(dynsymCapacity)) : 0;
   const bloomWords = useGnu ? gnuBloomWords(dynCount) : 0;
 
+  // .strtab is .dynstr's bytes followed by the names of local symbols: the
+  // exported names, the bulk of it, are then one copy and keep their offsets.
   let strtab: StringTableBuilder | undefined;
   const staticOrder: number[] = [];
   let staticLocals = 0;
   const staticNameIds = new Int32Array(n).fill(-1);
+  let strtabSize = 0;
+  const strtabLocalBase = dynstrUsed - 1; // the local table's leading NUL lands on .dynstr's last terminator
   if (plan.staticSymbols) {
     strtab = new StringTableBuilder();
-    for (let i = 0; i < n; i++) if (symbols[i]!.bind === STB_LOCAL) staticOrder.push(i);
+    for (let i = 0; i < n; i++) {
+      if (symbols[i]!.bind === STB_LOCAL) {
+        staticOrder.push(i);
+        staticNameIds[i] = strtab.add(symbols[i]!.name);
+      }
+    }
     staticLocals = staticOrder.length + 1;
     for (let k = 0; k < dynCount; k++) staticOrder.push(dynOrder[k]!);
-    for (const i of staticOrder) staticNameIds[i] = strtab.add(symbols[i]!.name);
-    strtab.finish();
+    strtabSize = strtabLocalBase + strtab.finish();
   }
 
   const shstrtab = new StringTableBuilder();
@@ -260,7 +270,7 @@ export function prepareObject(plan: ObjectPlan): Prepared {
     dynamicWritable: plan.dynamicWritable,
     content,
     symtabCount: plan.staticSymbols ? staticOrder.length + 1 : 0,
-    strtabSize: strtab?.byteSize ?? 0,
+    strtabSize,
     shstrtabSize: shstrtab.byteSize,
   };
   const base = layoutObject(req);
@@ -321,6 +331,26 @@ export function prepareObject(plan: ObjectPlan): Prepared {
 interface SectionEntry {
   key: string;
   index: number;
+}
+
+/**
+ * A Uint32Array over 4-byte-aligned words of the output: the big tables are
+ * filled with native 32-bit stores. ELF here is little-endian; on a big-endian
+ * host the regions handed out are byte-swapped once everything is written.
+ */
+function words(out: Uint8Array, offset: number, count: number): Uint32Array {
+  if ((out.byteOffset + offset) % 4 !== 0) throw new ElfBuildError('internal layout error: unaligned table');
+  if (!littleEndianHost) nativeRegions.push([offset, count]);
+  return new Uint32Array(out.buffer, out.byteOffset + offset, count);
+}
+const littleEndianHost = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+const nativeRegions: [number, number][] = [];
+
+function swapNativeRegions(out: Uint8Array): void {
+  for (const [offset, count] of nativeRegions.splice(0)) {
+    const v = new DataView(out.buffer, out.byteOffset + offset, count * 4);
+    for (let k = 0; k < count * 4; k += 4) v.setUint32(k, v.getUint32(k, false), true);
+  }
 }
 
 /** Section header order: null, the metadata tables, then content, then non-allocated tables. */
@@ -392,15 +422,15 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
     const s = symbols[i]!;
     return layout.content[s.section].addr + s.offset;
   };
-  const stOther = (i: number) => symbols[i]!.visibility & 3;
 
   // .dynsym: slot 0 stays the null symbol; spare capacity stays zero.
   const dynCount = p.dynOrder.length;
-  let at = layout.dynsym.offset + SYM64_SIZE;
-  for (let k = 0; k < dynCount; k++, at += SYM64_SIZE) {
+  const dynsymWords = words(out, layout.dynsym.offset, (dynCount + 1) * (SYM64_SIZE / 4));
+  const shndx = layout.sectionIndex;
+  for (let k = 0; k < dynCount; k++) {
     const i = p.dynOrder[k]!;
     const s = symbols[i]!;
-    writeSym(view, at, p.dynstr.offsetOf(p.nameIds[i]!), ELF64_ST_INFO(s.bind, s.type), stOther(i), layout.sectionIndex[s.section], addrOf(i), s.size);
+    writeSymWords(dynsymWords, (k + 1) * 6, p.dynstr.offsetOf(p.nameIds[i]!), ELF64_ST_INFO(s.bind, s.type), s.visibility & 3, shndx[s.section], addrOf(i), s.size);
   }
   p.dynstr.write(out, layout.dynstr.offset);
 
@@ -409,14 +439,14 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
     const nchain = layout.dynsymCapacity;
     const hw = w.seek(layout.sysvHash.offset);
     hw.u32(nbucket).u32(nchain);
-    const buckets = layout.sysvHash.offset + 8;
-    const chains = buckets + nbucket * 4;
+    const buckets = words(out, layout.sysvHash.offset + 8, nbucket);
+    const chains = words(out, layout.sysvHash.offset + 8 + nbucket * 4, nchain);
     // Inserting at the head of each chain, in .dynsym order, is what the live binder does too.
     for (let k = 0; k < dynCount; k++) {
       const symIndex = k + 1;
       const b = elfHashString(symbols[p.dynOrder[k]!]!.name) % nbucket;
-      view.setUint32(chains + symIndex * 4, view.getUint32(buckets + b * 4, true), true);
-      view.setUint32(buckets + b * 4, symIndex, true);
+      chains[symIndex] = buckets[b]!;
+      buckets[b] = symIndex;
     }
   }
 
@@ -426,21 +456,22 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
     const base = layout.gnuHash.offset;
     const hw = w.seek(base);
     hw.u32(nbuckets).u32(1).u32(bloomWords).u32(GNU_BLOOM_SHIFT); // nbuckets, symoffset, bloom_size, bloom_shift
-    const bloomAt = base + 16;
-    const bucketsAt = bloomAt + bloomWords * 8;
-    const chainAt = bucketsAt + nbuckets * 4;
+    // Bloom words are 64-bit little-endian: handled as pairs of 32-bit halves to stay in number arithmetic.
+    const bloom = words(out, base + 16, bloomWords * 2);
+    const buckets = words(out, base + 16 + bloomWords * 8, nbuckets);
+    const chain = words(out, base + 16 + bloomWords * 8 + nbuckets * 4, dynCount);
+    const hashes = p.gnuHashes;
     for (let k = 0; k < dynCount; k++) {
-      const h = p.gnuHashes[k]!;
-      // Bloom words are 64-bit; set the two bits through 32-bit halves to stay in number arithmetic.
-      const word = Math.floor(h / 64) % bloomWords;
-      for (const bit of [h % 64, (h >>> GNU_BLOOM_SHIFT) % 64]) {
-        const half = bloomAt + word * 8 + (bit >= 32 ? 4 : 0);
-        view.setUint32(half, (view.getUint32(half, true) | (1 << (bit & 31))) >>> 0, true);
-      }
+      const h = hashes[k]!;
+      const word = (Math.floor(h / 64) % bloomWords) * 2;
+      const bit1 = h % 64;
+      const bit2 = (h >>> GNU_BLOOM_SHIFT) % 64;
+      bloom[word + (bit1 >>> 5)]! |= 1 << (bit1 & 31);
+      bloom[word + (bit2 >>> 5)]! |= 1 << (bit2 & 31);
       const b = h % nbuckets;
-      if (view.getUint32(bucketsAt + b * 4, true) === 0) view.setUint32(bucketsAt + b * 4, k + 1, true);
-      const last = k + 1 === dynCount || p.gnuHashes[k + 1]! % nbuckets !== b;
-      view.setUint32(chainAt + k * 4, last ? (h | 1) >>> 0 : (h & ~1) >>> 0, true);
+      if (buckets[b] === 0) buckets[b] = k + 1;
+      const last = k + 1 === dynCount || hashes[k + 1]! % nbuckets !== b;
+      chain[k] = last ? h | 1 : h & ~1;
     }
   }
 
@@ -469,14 +500,18 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
     out.set(c, layout.content[name].offset);
   }
 
-  if (layout.symtab && p.strtab) {
-    let sat = layout.symtab.offset + SYM64_SIZE;
+  if (layout.symtab && layout.strtab && p.strtab) {
+    const symtabWords = words(out, layout.symtab.offset, layout.symtab.size / 4);
+    const localBase = layout.dynstrUsed - 1;
+    let word = 6;
     for (const i of p.staticOrder) {
       const s = symbols[i]!;
-      writeSym(view, sat, p.strtab.offsetOf(p.staticNameIds[i]!), ELF64_ST_INFO(s.bind, s.type), stOther(i), layout.sectionIndex[s.section], addrOf(i), s.size);
-      sat += SYM64_SIZE;
+      const st_name = s.bind === STB_LOCAL ? localBase + p.strtab.offsetOf(p.staticNameIds[i]!) : p.dynstr.offsetOf(p.nameIds[i]!);
+      writeSymWords(symtabWords, word, st_name, ELF64_ST_INFO(s.bind, s.type), s.visibility & 3, shndx[s.section], addrOf(i), s.size);
+      word += 6;
     }
-    p.strtab.write(out, layout.strtab!.offset);
+    out.copyWithin(layout.strtab.offset, layout.dynstr.offset, layout.dynstr.offset + layout.dynstrUsed);
+    p.strtab.write(out, layout.strtab.offset + localBase);
   }
   p.shstrtab.write(out, layout.shstrtab.offset);
 
@@ -553,6 +588,5 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
     }
   }
   w.expectAt(layout.fileSize, 'section headers');
-  void SHF_INFO_LINK;
-  void alignUp;
+  if (!littleEndianHost) swapNativeRegions(out);
 }
