@@ -67,29 +67,6 @@ export function writeShdr(w: ByteWriter, s: SectionHeader): void {
 }
 
 /**
- * Elf64_Sym straight into a DataView: this runs once per symbol (millions of
- * times for large tables and on every live bind), so it takes plain numbers
- * and allocates nothing.
- */
-export function writeSym(
-  view: DataView,
-  at: number,
-  st_name: number,
-  st_info: number,
-  st_other: number,
-  st_shndx: number,
-  st_value: number,
-  st_size: number,
-): void {
-  view.setUint32(at, st_name, true);
-  view.setUint8(at + 4, st_info);
-  view.setUint8(at + 5, st_other);
-  view.setUint16(at + 6, st_shndx, true);
-  writeU64(view, at + 8, st_value);
-  writeU64(view, at + 16, st_size);
-}
-
-/**
  * Elf64_Sym as six 32-bit stores into a Uint32Array over the table (entries
  * are 24 bytes, 8-byte aligned, so every field pair lands on a word): the
  * fastest way to fill millions of entries. `word` is the entry's byte offset / 4.
@@ -111,12 +88,6 @@ export function writeSymWords(
   words[word + 3] = Math.floor(st_value / 0x1_0000_0000);
   words[word + 4] = st_size >>> 0;
   words[word + 5] = Math.floor(st_size / 0x1_0000_0000);
-}
-
-/** Writes a non-negative safe integer as a u64 without going through bigint. */
-export function writeU64(view: DataView, at: number, value: number): void {
-  view.setUint32(at, value >>> 0, true);
-  view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);
 }
 
 export function writeDyn(w: ByteWriter, d: DynamicEntry): void {

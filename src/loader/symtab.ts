@@ -4,7 +4,7 @@
 // buckets and chains are); their contents, the symbols and the strings are
 // read live, so publishing a symbol is a few stores in the right order.
 import { SYM64_SIZE } from '../elf/constants.js';
-import { writeSym } from '../elf/encode.js';
+import { writeSymWords } from '../elf/encode.js';
 import { elfHashString } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
@@ -62,6 +62,7 @@ export class LiveSymbolTable {
   /** st_value and st_size as 64-bit words, so that a clear is one store a reader cannot see half of. */
   private readonly symWords: BigUint64Array;
   private readonly symShndx: Uint16Array;
+  private readonly symU32: Uint32Array;
   private readonly strings: Uint8Array;
   private readonly buckets: Uint32Array;
   private readonly chains: Uint32Array;
@@ -90,6 +91,7 @@ export class LiveSymbolTable {
     this.symView = new DataView(buf, base + layout.dynsym.offset, this.capacity * SYM64_SIZE);
     this.symWords = new BigUint64Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 8);
     this.symShndx = new Uint16Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 2);
+    this.symU32 = new Uint32Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 4);
     this.strings = new Uint8Array(buf, base + layout.dynstr.offset, layout.dynstrCapacity);
     const hash = layout.sysvHash;
     if (hash === undefined) throw new Error('a live library needs a SysV hash table');
@@ -171,7 +173,7 @@ export class LiveSymbolTable {
     }
     const written = writeString(this.strings, str, name);
     this.strings[str + written] = 0;
-    writeSym(this.symView, slot * SYM64_SIZE, str, info, other, shndx, value, size);
+    writeSymWords(this.symU32, slot * (SYM64_SIZE / 4), str, info, other, shndx, value, size);
     const b = hash % this.nbucket;
     this.chains[slot] = this.buckets[b]!;
     this.buckets[b] = slot;
