@@ -20,6 +20,7 @@ import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
 
 export { SHF_WRITE, SHF_EXECINSTR, STT_OBJECT, STT_FUNC, STT_NOTYPE };
 
+/** Options of dlcreate: capacities (defaults in DEFAULT_CAPACITY), visibility, backing, debugger and profiler support. */
 export interface DlcreateOptions extends Partial<Capacity> {
   /** Load with RTLD_GLOBAL, so that dlsym(RTLD_DEFAULT) and later-loaded objects see the symbols. Default false (RTLD_LOCAL). */
   global?: boolean;
@@ -44,6 +45,7 @@ export interface DlcreateOptions extends Partial<Capacity> {
   perf?: boolean | { directory: string };
 }
 
+/** Options of bind and addFunction/addData. */
 export interface BindOptions {
   /** Repoint an existing symbol of that name in one step instead of failing with EEXIST. */
   replace?: boolean;
@@ -57,6 +59,7 @@ export interface LiveSymbol {
   section: ContentSectionName;
 }
 
+/** What JitLibrary.stats reports: the capacities and how much of each is in use. */
 export interface LibraryStats {
   capacity: Capacity;
   symbols: number;
@@ -241,6 +244,7 @@ export class JitLibrary implements Announceable {
     return this.base;
   }
 
+  /** Whether the library was deleted (dldelete or delete). */
   get deleted(): boolean {
     return this.object === undefined;
   }
@@ -446,6 +450,7 @@ export class JitLibrary implements Announceable {
     return [...this.symtab.entries()].map((s) => this.toLiveSymbol(s.name, s.value, s.size));
   }
 
+  /** The capacities and how much of each is in use. */
   stats(): LibraryStats {
     this.live();
     return {
@@ -657,6 +662,7 @@ function withNul(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+/** What dladdr reports: libc's Dl_info for an address. */
 export interface AddressInfo {
   fname: string | null;
   fbase: bigint;

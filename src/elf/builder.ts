@@ -9,10 +9,14 @@ import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
 import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
 
+/** A symbol's type: STT_FUNC, STT_OBJECT or STT_NOTYPE. */
 export type SymbolKind = 'func' | 'object' | 'notype';
+/** A symbol's binding: STB_GLOBAL or STB_WEAK. */
 export type SymbolBinding = 'global' | 'weak';
+/** A symbol's visibility: STV_DEFAULT, STV_PROTECTED, STV_HIDDEN or STV_INTERNAL. */
 export type SymbolVisibility = 'default' | 'protected' | 'hidden' | 'internal';
 
+/** One symbol of a SharedObjectSpec: its name, section and contents. */
 export interface SymbolSpec {
   /** The symbol's name: non-empty, no NUL. */
   name: string;
@@ -42,6 +46,7 @@ export interface PointerSpec {
   addend?: number;
 }
 
+/** What buildSharedObject builds: symbols with their contents, and the object's soname, dependencies and hash tables. */
 export interface SharedObjectSpec {
   /** Default 'x86_64'. */
   machine?: Machine;

@@ -15,6 +15,7 @@ export class ConstantTable {
       if (!this.byValue.has(value)) this.byValue.set(value, name);
     }
   }
+  /** The name of a value: `PT.name(1)` is 'PT_LOAD'; unknown values print as 'PT_LOOS+0x5' or 'PT(0x9)'. */
   name(value: number): string {
     const known = this.byValue.get(value);
     if (known !== undefined) return known;
@@ -202,12 +203,15 @@ export const STV_HIDDEN = 2;
 export const STV_PROTECTED = 3;
 export const STV = new ConstantTable('STV', { STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED });
 
+/** st_info from a binding (STB_*) and a type (STT_*). */
 export function ELF64_ST_INFO(bind: number, type: number): number {
   return ((bind & 0xf) << 4) | (type & 0xf);
 }
+/** The binding (STB_*) in st_info. */
 export function ELF64_ST_BIND(info: number): number {
   return info >> 4;
 }
+/** The type (STT_*) in st_info. */
 export function ELF64_ST_TYPE(info: number): number {
   return info & 0xf;
 }
@@ -337,12 +341,15 @@ export const R_AARCH64_NONE = 0;
 export const R_AARCH64_ABS64 = 257;
 export const R_AARCH64_RELATIVE = 1027;
 
+/** r_info from a symbol index and a relocation type. */
 export function ELF64_R_INFO(sym: number, type: number): bigint {
   return (BigInt(sym) << 32n) | BigInt(type >>> 0);
 }
+/** The symbol index in r_info. */
 export function ELF64_R_SYM(info: bigint): number {
   return Number(info >> 32n);
 }
+/** The relocation type in r_info. */
 export function ELF64_R_TYPE(info: bigint): number {
   return Number(info & 0xffffffffn);
 }

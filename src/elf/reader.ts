@@ -79,6 +79,7 @@ import type {
   SysvHashTable,
 } from './types.js';
 
+/** How readElf reads its input. */
 export interface ReadOptions {
   /**
    * 'file' (default): `bytes` is the file; addresses go through the PT_LOAD that holds them.
@@ -99,6 +100,7 @@ export interface ReadOptions {
   readonly loadBase?: bigint;
 }
 
+/** A decoded ELF64 object (a file or a loaded image), as readElf returns it. */
 export interface ElfFile {
   header: ElfHeader;
   /** 'x86_64', 'aarch64', or the EM_ name of any other e_machine. */

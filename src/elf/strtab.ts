@@ -40,6 +40,7 @@ export class StringTableBuilder {
     return this.strings.length - 1;
   }
 
+  /** How many strings have been added. */
   get count(): number {
     return this.strings.length;
   }
@@ -81,10 +82,12 @@ export class StringTableBuilder {
     return size;
   }
 
+  /** The table's size in bytes, after finish. */
   get byteSize(): number {
     return this.size;
   }
 
+  /** The table offset of the string with this id (from add), after finish. */
   offsetOf(id: number): number {
     if (this.offsets === undefined) throw new Error('StringTableBuilder.offsetOf called before finish');
     return this.offsets[id]!;

@@ -1,7 +1,9 @@
 // The decoded ELF64 model shared by the writer and the reader. Field names are the spec's.
 
+/** The architectures dlbind writes and runs: x86_64 and aarch64, both little-endian ELF64. */
 export type Machine = 'x86_64' | 'aarch64';
 
+/** The ELF header (Elf64_Ehdr), with e_ident's class, data, OS/ABI and ABI version split out. */
 export interface ElfHeader {
   /** e_ident[EI_CLASS]: 2 for ELF64. */
   ei_class: number;
@@ -24,6 +26,7 @@ export interface ElfHeader {
   e_shstrndx: number;
 }
 
+/** A program header (Elf64_Phdr): one segment. */
 export interface ProgramHeader {
   p_type: number;
   p_flags: number;
@@ -35,6 +38,7 @@ export interface ProgramHeader {
   p_align: bigint;
 }
 
+/** A section header (Elf64_Shdr), with its name resolved. */
 export interface SectionHeader {
   /** The name resolved through .shstrtab ('' when there is none). */
   name: string;
@@ -50,6 +54,7 @@ export interface SectionHeader {
   sh_entsize: bigint;
 }
 
+/** A symbol table entry (Elf64_Sym), with its name resolved and st_info and st_other decoded. */
 export interface ElfSymbol {
   /** The name resolved through the linked string table. */
   name: string;
@@ -67,6 +72,7 @@ export interface ElfSymbol {
   visibility: number;
 }
 
+/** One entry of the dynamic array (Elf64_Dyn). */
 export interface DynamicEntry {
   /** d_tag as a number (tags are small or in the OS/processor ranges). */
   d_tag: number;
@@ -74,6 +80,7 @@ export interface DynamicEntry {
   d_val: bigint;
 }
 
+/** A relocation with addend (Elf64_Rela), with r_info split into symbol index and type. */
 export interface Relocation {
   r_offset: bigint;
   r_info: bigint;
@@ -84,6 +91,7 @@ export interface Relocation {
   type: number;
 }
 
+/** DT_HASH, the System V hash table: nbucket buckets, then one chain word per symbol. */
 export interface SysvHashTable {
   nbucket: number;
   nchain: number;
@@ -91,6 +99,7 @@ export interface SysvHashTable {
   chains: Uint32Array;
 }
 
+/** DT_GNU_HASH: a bloom filter, buckets, and one hash value per hashed symbol. */
 export interface GnuHashTable {
   nbuckets: number;
   symoffset: number;

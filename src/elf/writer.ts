@@ -55,8 +55,10 @@ import { CONTENT_SECTIONS, type ContentSectionName, type Layout, type LayoutRequ
 import { StringTableBuilder } from './strtab.js';
 import type { DynamicEntry, Machine } from './types.js';
 
+/** Which symbol hash tables to write: DT_HASH ('sysv'), DT_GNU_HASH ('gnu') or both. */
 export type HashStyle = 'sysv' | 'gnu' | 'both';
 
+/** One content section of an ObjectPlan. */
 export interface PlanSection {
   /** Size in memory (and in the file, except .bss). */
   size: number;
@@ -67,6 +69,7 @@ export interface PlanSection {
   content?: Uint8Array;
 }
 
+/** One symbol of an ObjectPlan, placed at an offset in its section. */
 export interface PlanSymbol {
   name: string;
   section: ContentSectionName;
@@ -89,6 +92,7 @@ export interface PlanRelocation {
   targetOffset: number;
 }
 
+/** The writer's input: sections, symbols and relocations already placed (planSharedObject makes one from a spec). */
 export interface ObjectPlan {
   machine: Machine;
   soname?: string;
