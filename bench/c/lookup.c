@@ -1,0 +1,88 @@
+/*
+ * lookup dlsym|dladdr FILE.so NAMES.txt COUNT PASSES
+ * Loads FILE.so (RTLD_NOW | RTLD_LOCAL) and times libc's own dlsym or dladdr
+ * with clock_gettime, without any FFI in between: dlsym of every name in
+ * NAMES.txt (one a line), or dladdr of the addresses of the first COUNT
+ * names. One untimed pass first (every name must resolve, every address must
+ * be named back), then PASSES timed passes. Prints one JSON line with the
+ * nanoseconds of each timed pass.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static long long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void die(const char *what, const char *detail) {
+  fprintf(stderr, "lookup: %s: %s\n", what, detail ? detail : "");
+  exit(1);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 6) die("usage", "lookup dlsym|dladdr FILE.so NAMES.txt COUNT PASSES");
+  int addr_mode = strcmp(argv[1], "dladdr") == 0;
+  long count = atol(argv[4]);
+  int passes = atoi(argv[5]);
+
+  FILE *f = fopen(argv[3], "r");
+  if (f == NULL) die("cannot open", argv[3]);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = malloc(size + 1);
+  if (text == NULL || fread(text, 1, size, f) != (size_t)size) die("cannot read", argv[3]);
+  text[size] = 0;
+  fclose(f);
+  long n = 0;
+  for (long i = 0; i < size; i++) n += text[i] == '\n';
+  char **names = malloc(n * sizeof *names);
+  long k = 0;
+  for (char *p = text; k < n; k++) {
+    names[k] = p;
+    p = strchr(p, '\n');
+    *p++ = 0;
+  }
+  if (count <= 0 || count > n) count = n;
+
+  void *h = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL) die("dlopen", dlerror());
+  void **addrs = malloc(count * sizeof *addrs);
+  for (long i = 0; i < count; i++) {
+    addrs[i] = dlsym(h, names[i]);
+    if (addrs[i] == NULL) die("dlsym found nothing for", names[i]);
+  }
+
+  unsigned long long check = 0;
+  if (addr_mode) {
+    for (long i = 0; i < count; i++) {
+      Dl_info info;
+      if (dladdr(addrs[i], &info) == 0 || info.dli_saddr != addrs[i] || info.dli_sname == NULL || strcmp(info.dli_sname, names[i]) != 0)
+        die("dladdr does not name", names[i]);
+    }
+  }
+
+  printf("{\"mode\":\"%s\",\"count\":%ld,\"passNs\":[", argv[1], count);
+  for (int pass = 0; pass < passes; pass++) {
+    long long t0 = now_ns();
+    if (addr_mode) {
+      for (long i = 0; i < count; i++) {
+        Dl_info info;
+        dladdr(addrs[i], &info);
+        check += (unsigned long long)(size_t)info.dli_saddr;
+      }
+    } else {
+      for (long i = 0; i < count; i++) check += (unsigned long long)(size_t)dlsym(h, names[i]);
+    }
+    long long t1 = now_ns();
+    printf("%s%lld", pass ? "," : "", t1 - t0);
+  }
+  printf("],\"check\":%llu}\n", check);
+  return 0;
+}

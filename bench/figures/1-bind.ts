@@ -1,0 +1,127 @@
+// Figure 1: bind throughput. A million data symbols bound into one live
+// library, against publishing symbols without dlbind: (a) an object written
+// by buildSharedObject and dlopened, one symbol per object and 1,000 per
+// object, and (b) gcc -shared from generated assembly, then dlopen.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SHF_WRITE, buildSharedObject, dlalloc, dlbind, dlcreate, dldelete, dlsym } from '../../src/index.js';
+import { type Context, Figure } from '../lib/figure.js';
+import { dlcloseAll, dlopenOrThrow, symbolNames } from '../lib/native.js';
+import { collect, shuffled, time } from '../lib/stats.js';
+import { run as runTool, writeDataAssembly } from '../lib/tools.js';
+
+const RUNS = 5;
+const WARM_UP = 20_000;
+const ZERO8 = new Uint8Array(8);
+
+export function run(ctx: Context) {
+  const n = ctx.quick ? 100_000 : 1_000_000;
+  const perRun = { a1: ctx.quick ? 50 : 200, a1000: ctx.quick ? 2 : 5, b1: ctx.quick ? 2 : 5, b1000: 1 };
+  const f = new Figure(1, `Bind throughput: ${n.toLocaleString('en-US')} data symbols into one live library`, {
+    symbols: n,
+    runs: RUNS,
+    anchorObjectsPerRun: perRun,
+  });
+  const dlbindSample = f.measure({ id: 'dlbind', label: `dlbind(): ${n.toLocaleString('en-US')} 8-byte data symbols`, show: 'rate', per: 'bind' });
+
+  const names = symbolNames(n);
+  const stringBytes = names.reduce((s, x) => s + Buffer.byteLength(x) + 1, 0);
+  const addrs: bigint[] = new Array(n);
+  const checked = shuffled(names.map((_, i) => i))
+    .slice(0, 1000)
+    .concat([0, n - 1]);
+  let objects = 0;
+  const dir = ctx.workDir;
+  const anchors = [
+    { id: 'a1', label: '(a) buildSharedObject + write + dlopen, 1 symbol per .so', batch: 1, count: perRun.a1, make: viaWriter },
+    { id: 'a1000', label: '(a) buildSharedObject + write + dlopen, 1,000 symbols per .so', batch: 1000, count: perRun.a1000, make: viaWriter },
+    { id: 'b1', label: '(b) write .s + gcc -shared + dlopen, 1 symbol per .so', batch: 1, count: perRun.b1, make: viaGcc },
+    { id: 'b1000', label: '(b) write .s + gcc -shared + dlopen, 1,000 symbols per .so', batch: 1000, count: perRun.b1000, make: viaGcc },
+  ].map((a) => ({ ...a, sample: f.measure({ id: a.id, label: a.label, show: 'time', per: 'symbol' }) }));
+
+  /** Binds the first `count` names into a fresh library (capacity raised to hold them) and returns the seconds the binds took. */
+  const bindAll = (count: number): number => {
+    const lib = dlcreate(undefined, { maxSymbols: count, stringTableSize: stringBytes + 4096, data: 8 * count });
+    const base = dlalloc(lib, 8 * count, SHF_WRITE);
+    for (let i = 0; i < count; i++) addrs[i] = base + BigInt(8 * i);
+    collect();
+    const seconds = time(() => {
+      for (let i = 0; i < count; i++) dlbind(lib, names[i]!, addrs[i]!, 8);
+    });
+    for (const i of count === n ? checked : []) if (dlsym(lib, names[i]!) !== addrs[i]) throw new Error(`libc dlsym does not find ${names[i]} at its address`);
+    if (dlsym(lib, 'not_bound_here') !== null) throw new Error('libc dlsym found a name that was never bound');
+    dldelete(lib);
+    return seconds;
+  };
+  // Warm-up, untimed: the bind path and both writers compiled, gcc's files in the page cache.
+  bindAll(WARM_UP);
+  for (const a of anchors) publish(dir, `warm-${a.id}`, names, a.batch, 1, a.make);
+
+  for (let r = 0; r < RUNS; r++) {
+    const seconds = bindAll(n);
+    dlbindSample(seconds / n);
+    ctx.log(`run ${r + 1}: dlbind ${Math.round(n / seconds).toLocaleString('en-US')} binds/s, ${checked.length} checked through libc dlsym`);
+    collect();
+
+    // The anchors, each timed from nothing to a loaded object: (a) the offline writer, (b) gcc.
+    for (const a of anchors) {
+      a.sample(publish(dir, `${a.id}-${r}`, names, a.batch, a.count, a.make));
+      objects += a.count;
+    }
+    collect();
+  }
+
+  f.goal('dlbind', { max: 1 / 3_000_000, text: '≥ 3,000,000 binds/s' });
+  f.ratio('dlbind vs (a), 1 symbol per .so', 'dlbind', 'a1', { max: 1 / 1000, text: '≥ 1,000× faster per symbol' });
+  f.ratio('dlbind vs (a), 1,000 symbols per .so', 'dlbind', 'a1000');
+  f.ratio('dlbind vs (b), 1 symbol per .so', 'dlbind', 'b1');
+  f.ratio('dlbind vs (b), 1,000 symbols per .so', 'dlbind', 'b1000');
+  f.note(
+    `dlbind timed alone: names and bigint addresses are made before the clock starts, dlcreate/dlalloc and dldelete are outside it, and one untimed warm-up (${WARM_UP.toLocaleString('en-US')} binds, one object of each anchor) comes first; after each run ${checked.length} names (random, first, last) are checked through libc dlsym.`,
+  );
+  f.note(
+    `Anchors publish the same kind of symbol (8 zero bytes in .data) and load it with libc dlopen (RTLD_NOW | RTLD_LOCAL) through koffi; their time includes writing the file (to ${tmpdir()}) and excludes dlclose. ${objects} anchor objects in all.`,
+  );
+  return f.result();
+}
+
+/** Writes `<stem>.so` with the offline writer. */
+function viaWriter(stem: string, names: readonly string[]): string {
+  writeFileSync(`${stem}.so`, buildSharedObject({ symbols: names.map((name) => ({ name, section: 'data' as const, bytes: ZERO8 })) }));
+  return `${stem}.so`;
+}
+
+/** Writes `<stem>.s` and links `<stem>.so` with gcc -shared. */
+function viaGcc(stem: string, names: readonly string[]): string {
+  writeDataAssembly(`${stem}.s`, names);
+  runTool('gcc', ['-shared', '-o', `${stem}.so`, `${stem}.s`], { quiet: true });
+  return `${stem}.so`;
+}
+
+/**
+ * Publishes `count` objects of `batch` names each with `make`, then dlopens
+ * each; returns the seconds per symbol. Every object must then resolve its
+ * first and last name; dlclose is outside the clock.
+ */
+function publish(
+  dir: string,
+  tag: string,
+  names: readonly string[],
+  batch: number,
+  count: number,
+  make: (stem: string, names: readonly string[]) => string,
+): number {
+  const handles: bigint[] = [];
+  let total = 0;
+  for (let k = 0; k < count; k++) {
+    const some = names.slice(k * batch, (k + 1) * batch);
+    total += time(() => handles.push(dlopenOrThrow(make(join(dir, `${tag}-${k}`), some))));
+  }
+  handles.forEach((h, k) => {
+    for (const i of [k * batch, (k + 1) * batch - 1])
+      if (dlsym(h, names[i]!) === null) throw new Error(`anchor object ${tag}-${k} does not define ${names[i]}`);
+  });
+  dlcloseAll(handles);
+  return total / (count * batch);
+}

@@ -1,0 +1,48 @@
+// Figure 2: libc dlsym of every name in a live library, against a gcc-built
+// .so with the same names; through koffi, then from a C driver so that the
+// FFI's cost does not hide the quality of the hash tables.
+import { dlsym } from '../../src/index.js';
+import { type Context, Figure } from '../lib/figure.js';
+import { OBJECT_KINDS, type ObjectKind, lookupObjects, measureObjects } from '../lib/objects.js';
+import { time } from '../lib/stats.js';
+
+const RUNS = 5;
+const C_PASSES = 3;
+
+export function run(ctx: Context) {
+  const n = 100_000;
+  const f = new Figure(2, `Lookup: libc dlsym of ${n.toLocaleString('en-US')} names in objects holding those ${n.toLocaleString('en-US')} symbols`, {
+    symbols: n,
+    runs: RUNS,
+    cPassesPerRun: C_PASSES,
+  });
+  const o = lookupObjects(ctx, n);
+  ctx.log('objects ready: live library, dlsave file, gcc -shared file');
+  const handles: Record<ObjectKind, Parameters<typeof dlsym>[0]> = { live: o.live, saved: o.savedHandle, gcc: o.gccHandle };
+  const pass = (k: ObjectKind): number => {
+    let missing = 0;
+    const target = handles[k];
+    const seconds = time(() => {
+      for (const name of o.probes) if (dlsym(target, name) === null) missing++;
+    });
+    if (missing > 0) throw new Error(`${k}: ${missing} names not found`);
+    return seconds / n;
+  };
+  for (const k of OBJECT_KINDS) pass(k); // warm-up, and every name must resolve
+  for (const [name, addr] of o.liveAddress) if (dlsym(o.live, name) !== addr) throw new Error(`live ${name} is not at its address`);
+  measureObjects(ctx, f, o, 'dlsym', { per: 'lookup', count: n, runs: RUNS, passes: C_PASSES, koffiPass: pass });
+
+  const goal = { max: 1.1, text: '≤ 1.1' };
+  f.ratio('koffi: live library vs gcc file', 'koffi-live', 'koffi-gcc', goal);
+  f.ratio('koffi: dlsave file vs gcc file', 'koffi-saved', 'koffi-gcc');
+  f.ratio('C: dlsave file vs gcc file', 'c-saved', 'c-gcc', goal);
+  f.ratio('C: live library vs gcc file', 'c-live', 'c-gcc');
+  f.note(
+    `Names jit_obj_0 … jit_obj_${n - 1}, probed in one fixed random order, every one present; each koffi sample is one pass over all names (after an untimed one), each C sample the median of ${C_PASSES} timed passes after an untimed one, in a fresh process per object per run.`,
+  );
+  f.note(
+    "Hash tables: the live library can only use SysV DT_HASH (glibc fixes a table's shape at load, and only DT_HASH can grow in place), one bucket per symbol of capacity. gcc here links with --hash-style=gnu, so ld.so looks the gcc file up through DT_GNU_HASH (bloom filter, then a hash compare before each strcmp). dlsave writes both tables, and ld.so then uses the GNU one.",
+  );
+  f.note('The C driver loads the live library through its /proc/<pid>/fd/<n> name: the same memfd, with the same table, as the bench process has loaded.');
+  return f.result();
+}

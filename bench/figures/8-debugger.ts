@@ -1,0 +1,114 @@
+// Figure 8: what telling debuggers costs when none is attached. Binds mark the
+// library for one link-map re-announcement per event-loop turn (lib.flush()
+// does it at once); dlcreate's `debug` option chooses 'auto' (the default:
+// only while a tracer is attached), 'always', or 'off'.
+import { readFileSync } from 'node:fs';
+import { type JitLibrary, SHF_WRITE, dlalloc, dlbind, dlcreate, dldelete } from '../../src/index.js';
+import { type Context, Figure } from '../lib/figure.js';
+import { symbolNames } from '../lib/native.js';
+import { collect, now } from '../lib/stats.js';
+
+const RUNS = 5;
+const MODES = ['off', 'auto', 'always'] as const;
+type Mode = (typeof MODES)[number];
+
+/** Lets the turn end, so that the announcement a bind scheduled runs outside the clock. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export async function run(ctx: Context) {
+  const n = ctx.quick ? 20_000 : 100_000;
+  const flushes = ctx.quick ? 200 : 1000;
+  const f = new Figure(8, 'Debugger announcements with no debugger attached: binds with announcements on and off, and one flush', {
+    bindsPerRun: n,
+    flushesPerRun: flushes,
+    runs: RUNS,
+  });
+  const probe = dlcreate();
+  const available = typeof (probe as Partial<JitLibrary>).flush === 'function' && (probe as { debugMode?: unknown }).debugMode !== undefined;
+  dldelete(probe);
+  if (!available) return f.unavailable('this version of dlbind has no lib.flush() or dlcreate debug option yet');
+  const tracer = /^TracerPid:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (tracer !== '0') return f.unavailable(`a tracer (pid ${tracer}) is attached to the bench; this figure is about the cost without one`);
+
+  const label: Record<Mode, string> = { off: "debug: 'off'", auto: "debug: 'auto' (default)", always: "debug: 'always'" };
+  const loop = Object.fromEntries(
+    MODES.map((m) => [m, f.measure({ id: `loop-${m}`, label: `${n.toLocaleString('en-US')} binds in one turn, ${label[m]}`, show: 'time', per: 'bind' })]),
+  );
+  const batch1 = Object.fromEntries(
+    MODES.map((m) => [m, f.measure({ id: `b1-${m}`, label: `batches of 1: bind + flush(), ${label[m]}`, show: 'time', per: 'bind' })]),
+  );
+  const batch1000 = Object.fromEntries(
+    MODES.map((m) => [m, f.measure({ id: `b1000-${m}`, label: `batches of 1,000: 1,000 binds + flush(), ${label[m]}`, show: 'time', per: 'bind' })]),
+  );
+  const flush = Object.fromEntries(
+    (['auto', 'always'] as const).map((m) => [m, f.measure({ id: `flush-${m}`, label: `one flush() after a bind, ${label[m]}`, show: 'time', per: 'flush' })]),
+  );
+
+  const names = symbolNames(n + flushes);
+  const make = (mode: Mode, symbols: number): { lib: JitLibrary; addr: (i: number) => bigint } => {
+    const lib = dlcreate(undefined, { debug: mode, maxSymbols: symbols, stringTableSize: 16 * symbols + 4096, data: 8 * symbols });
+    const base = dlalloc(lib, 8 * symbols, SHF_WRITE);
+    const addrs = Array.from({ length: symbols }, (_, i) => base + BigInt(8 * i));
+    return { lib, addr: (i) => addrs[i]! };
+  };
+
+  for (let r = 0; r < RUNS; r++) {
+    for (const mode of MODES) {
+      // One long synchronous loop: the announcement it schedules runs after the clock stops.
+      let { lib, addr } = make(mode, n);
+      collect();
+      let t0 = now();
+      for (let i = 0; i < n; i++) dlbind(lib, names[i]!, addr(i), 8);
+      loop[mode]!((now() - t0) / n);
+      await nextTurn();
+      dldelete(lib);
+
+      // Batches: each batch of binds followed by flush(), as a caller about to run new code would do.
+      for (const [size, sample] of [
+        [1, batch1[mode]!],
+        [1000, batch1000[mode]!],
+      ] as const) {
+        ({ lib, addr } = make(mode, n));
+        const batches = size === 1 ? flushes : Math.floor(n / size);
+        collect();
+        let i = 0;
+        t0 = now();
+        for (let b = 0; b < batches; b++) {
+          for (let k = 0; k < size; k++, i++) dlbind(lib, names[i]!, addr(i), 8);
+          lib.flush();
+        }
+        sample((now() - t0) / i);
+        await nextTurn();
+        dldelete(lib);
+      }
+
+      // One flush alone, right after a bind that marked the library.
+      if (mode !== 'off') {
+        ({ lib, addr } = make(mode, flushes));
+        let total = 0;
+        for (let i = 0; i < flushes; i++) {
+          dlbind(lib, names[i]!, addr(i), 8);
+          t0 = now();
+          lib.flush();
+          total += now() - t0;
+        }
+        flush[mode]!(total / flushes);
+        await nextTurn();
+        dldelete(lib);
+      }
+    }
+    ctx.log(`run ${r + 1} done`);
+  }
+  for (const mode of ['auto', 'always'] as const) {
+    f.ratio(`binds in one turn, ${label[mode]} vs 'off'`, `loop-${mode}`, 'loop-off');
+    f.ratio(`batches of 1, ${label[mode]} vs 'off'`, `b1-${mode}`, 'b1-off');
+    f.ratio(`batches of 1,000, ${label[mode]} vs 'off'`, `b1000-${mode}`, 'b1000-off');
+  }
+  f.note(
+    "No tracer is attached (TracerPid 0), so 'auto' finds none at each announcement and re-announces nothing; 'always' really unlinks and relinks the link_map and calls ld.so's debugger hook (_dl_debug_state) twice each time. flush() with 'off' is a no-op, so 'off' is the anchor.",
+  );
+  f.note(
+    `Every sample is one run's total divided by its binds (or flushes); the loops and batches bind into data blocks of a library with room for ${n.toLocaleString('en-US')} symbols.`,
+  );
+  return f.result();
+}

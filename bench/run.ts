@@ -1,0 +1,108 @@
+// npm run bench [-- --quick] [--only 1,5] [--out FILE]
+// npm run bench -- --markdown [FILE]   (prints FILE's figures as Markdown, for BENCHMARKS.md)
+//
+// Runs every figure in bench/figures/ in a process of its own, prints each
+// one's table as it finishes, then the goals, and writes the results as JSON:
+// bench/results.json for a full run, bench/out/results-quick.json for --quick.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { getLibc } from '../src/loader/libc.js';
+import type { Context, FigureResult } from './lib/figure.js';
+import { type Machine, type Results, goalLines, renderFigureText, renderMachineText, renderMarkdown } from './lib/report.js';
+import { bytes } from './lib/stats.js';
+import { benchDir, version } from './lib/tools.js';
+
+function argValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function machine(): Machine {
+  const cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+  const libc = getLibc();
+  return {
+    cpu,
+    cores: cpus().length,
+    memory: bytes(totalmem()),
+    kernel: release(),
+    node: process.version,
+    glibc: libc.gnu_get_libc_version(),
+    koffi: String(libc.koffi.version),
+    tools: {
+      gcc: version('gcc'),
+      as: version('as'),
+      ld: version('ld'),
+      'ld.lld': version('ld.lld'),
+      readelf: version('readelf'),
+    },
+  };
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--markdown')) {
+  const file = argValue(args, '--markdown') ?? join(benchDir, 'results.json');
+  const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  process.stdout.write(`${renderMachineText(results.machine)}\n\n${renderMarkdown(results)}`);
+  process.exit(0);
+}
+
+const quick = args.includes('--quick');
+const only = argValue(args, '--only')?.split(',').map(Number);
+const outFile = argValue(args, '--out') ?? (quick ? join(benchDir, 'out', 'results-quick.json') : join(benchDir, 'results.json'));
+const figuresDir = join(benchDir, 'figures');
+const files = readdirSync(figuresDir)
+  .filter((f) => /^\d+-.*\.ts$/.test(f))
+  .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))
+  .filter((f) => only === undefined || only.includes(Number.parseInt(f, 10)));
+
+const started = Date.now();
+const workDir = mkdtempSync(join(tmpdir(), 'dlbind-bench-'));
+const binDir = join(benchDir, 'out', 'bin');
+mkdirSync(binDir, { recursive: true });
+const context: Omit<Context, 'log'> = { quick, workDir, binDir };
+const contextFile = join(workDir, 'context.json');
+writeFileSync(contextFile, JSON.stringify(context));
+
+const m = machine();
+console.log(`dlbind bench, ${quick ? 'quick' : 'full'} run\n${renderMachineText(m)}\n`);
+const figures: FigureResult[] = [];
+try {
+  for (const file of files) {
+    const resultFile = join(workDir, `${file}.json`);
+    console.log(`running ${file}`);
+    const r = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', join(benchDir, 'lib', 'child.ts'), join(figuresDir, file), contextFile, resultFile],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
+    if (r.status !== 0) {
+      console.log(`  ${file} failed (${r.signal ?? r.status}); its figure is left out\n`);
+      continue;
+    }
+    const result = JSON.parse(readFileSync(resultFile, 'utf8')) as FigureResult;
+    figures.push(result);
+    console.log(`${renderFigureText(result)}\n`);
+  }
+} finally {
+  rmSync(workDir, { recursive: true, force: true });
+}
+
+const seconds = (Date.now() - started) / 1000;
+const results: Results = {
+  mode: quick ? 'quick' : 'full',
+  command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
+  date: new Date().toISOString(),
+  seconds,
+  machine: m,
+  figures,
+};
+console.log('goals:');
+for (const g of goalLines(figures)) console.log(`  ${g.met ? 'met   ' : 'MISSED'}  ${g.text}`);
+mkdirSync(join(outFile, '..'), { recursive: true });
+writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\n${figures.length} of ${files.length} figures in ${seconds.toFixed(0)} s; results in ${outFile}`);
+if (figures.length < files.length) process.exitCode = 1;
