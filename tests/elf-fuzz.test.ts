@@ -4,137 +4,28 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { readElf, type ElfFile, type ReadOptions } from '../src/elf/reader.js';
 import { ElfFormatError } from '../src/elf/errors.js';
-import { DT_DEBUG, DT_GNU_HASH, DT_HASH, DT_STRSZ, DT_SYMTAB, PT_DYNAMIC, SHT_NOBITS, SYM64_SIZE } from '../src/elf/constants.js';
-import {
-  SAMPLE_C,
-  buildSharedObject,
-  dynamicEntry,
-  fileBytes,
-  handmadeElf,
-  imageBase,
-  memoryImage,
-  systemLibrary,
-  type Handmade,
-} from './elf-samples.js';
+import { DT_DEBUG, DT_GNU_HASH, DT_HASH, DT_STRSZ, DT_SYMTAB, SYM64_SIZE } from '../src/elf/constants.js';
+import { SAMPLE_C, buildSharedObject, dynamicEntry, fileBytes, handmadeElf, type Handmade } from './elf-samples.js';
+import { build, describeInput, input, pick, seeds as makeSeeds } from './fixtures/robust-fuzz-inputs.js';
+import { assertNoWX } from './helpers/wx.js';
 
-const RUNS = Number(process.env.ELF_FUZZ_RUNS ?? 50_000);
-
-interface Seed {
-  name: string;
-  pristine: Uint8Array;
-  /** A working copy, mutated in place and restored after each run (libc is 2 MB). */
-  work: Uint8Array;
-  options: ReadOptions;
-  /** [start, end) ranges worth hitting: headers, tables, hash tables, string tables. */
-  areas: [number, number][];
-  /** How often it is picked, out of the sum of weights. */
-  weight: number;
-}
-
-function areasOf(elf: ElfFile, length: number, memory: boolean, base = 0n): [number, number][] {
-  const areas: [number, number][] = [[0, 64]];
-  const h = elf.header;
-  areas.push([Number(h.e_phoff), Number(h.e_phoff) + 56 * h.e_phnum]);
-  const dyn = elf.segments.find((p) => p.p_type === PT_DYNAMIC);
-  if (dyn) areas.push(memory ? [Number(dyn.p_vaddr - base), Number(dyn.p_vaddr - base + dyn.p_filesz)] : [Number(dyn.p_offset), Number(dyn.p_offset + dyn.p_filesz)]);
-  if (!memory) areas.push([Number(h.e_shoff), Number(h.e_shoff) + 64 * h.e_shnum]);
-  for (const s of elf.sections) {
-    if (!['.hash', '.gnu.hash', '.dynsym', '.dynstr', '.gnu.version', '.rela.dyn', '.symtab', '.shstrtab'].includes(s.name) || s.sh_type === SHT_NOBITS) continue;
-    const start = memory ? Number(s.sh_addr - base) : Number(s.sh_offset);
-    areas.push([start, start + Math.min(Number(s.sh_size), 512)]);
-  }
-  areas.push([0, length]);
-  return areas.filter(([a, b]) => a >= 0 && b <= length && a < b);
-}
-
-function seed(name: string, bytes: Uint8Array, weight: number, memory = false): Seed {
-  const file = readElf(bytes);
-  const pristine = memory ? memoryImage(bytes, file) : bytes;
-  const base = memory ? imageBase(file) : 0n;
-  return {
-    name,
-    pristine,
-    work: pristine.slice(),
-    options: memory ? { layout: 'memory' } : {},
-    areas: areasOf(file, pristine.length, memory, base),
-    weight,
-  };
-}
-
-const sample = fileBytes(buildSharedObject('fuzz-sample', SAMPLE_C(30), ['-Wl,--hash-style=both']));
-const seeds = [
-  seed('gcc .so', sample, 60),
-  seed('gcc .so image', sample, 10, true),
-  seed('libm.so.6', fileBytes(systemLibrary('libm.so.6')), 15),
-  seed('libc.so.6', fileBytes(systemLibrary('libc.so.6')), 15),
-];
-const totalWeight = seeds.reduce((n, s) => n + s.weight, 0);
-function pick(n: number): Seed {
-  let w = n % totalWeight;
-  for (const s of seeds) {
-    if (w < s.weight) return s;
-    w -= s.weight;
-  }
-  return seeds[0]!;
-}
-
+const RUNS = Number(process.env.ELF_FUZZ_RUNS ?? 100_000);
+/**
+ * No single input may take longer than this. One try can be slowed by a GC pause or by the
+ * other test file on this 2-core machine, so an input over budget is timed three more times and
+ * fails only if even its fastest retry is over: a hang or a quadratic path is slow every time.
+ */
+const BUDGET_MS = 50;
+const seeds = makeSeeds();
 const U64 = 2n ** 64n - 1n;
-const value = fc.oneof(
-  fc.constantFrom(0n, 1n, 2n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 0x7fffffffffffffffn, 0x8000000000000000n, U64, 24n, 56n, 64n),
-  fc.bigInt({ min: 0n, max: U64 }),
-  fc.bigInt({ min: 0n, max: 0x400000n }),
-  // Near the input's length, where bounds checks are off by one.
-  fc.integer({ min: -80, max: 80 }).map((d) => ({ nearEnd: d })),
-);
-/** One run in five. */
-function sometimes<T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
-  return fc.oneof({ arbitrary: fc.constant(null), weight: 4 }, { arbitrary: a, weight: 1 });
-}
-const mutation = fc.record({ area: fc.nat(), pos: fc.nat(), width: fc.constantFrom(1, 2, 4, 8), value });
-const input = fc.record({
-  seed: fc.nat(),
-  mutations: fc.array(mutation, { maxLength: 6 }),
-  cut: sometimes(fc.record({ area: fc.nat(), pos: fc.nat() })),
-  splice: sometimes(fc.record({ other: fc.nat(), from: fc.record({ area: fc.nat(), pos: fc.nat() }), to: fc.record({ area: fc.nat(), pos: fc.nat() }), length: fc.integer({ min: 1, max: 4096 }) })),
-});
 
-function place(s: Seed, p: { area: number; pos: number }): number {
-  const [a, b] = s.areas[p.area % s.areas.length]!;
-  return a + (p.pos % (b - a));
-}
-
-/** Applies the mutations to the seed's working copy; returns the input and a function that undoes them. */
-type Input = typeof input extends fc.Arbitrary<infer T> ? T : never;
-
-function build(s: Seed, c: Input): [Uint8Array, () => void] {
-  const touched: [number, number][] = [];
-  const view = new DataView(s.work.buffer);
-  for (const m of c.mutations) {
-    const at = Math.min(place(s, m), s.work.length - m.width);
-    const v = typeof m.value === 'bigint' ? m.value : BigInt(Math.max(0, s.work.length + m.value.nearEnd));
-    if (m.width === 1) view.setUint8(at, Number(v & 0xffn));
-    else if (m.width === 2) view.setUint16(at, Number(v & 0xffffn), true);
-    else if (m.width === 4) view.setUint32(at, Number(v & 0xffffffffn), true);
-    else view.setBigUint64(at, v & U64, true);
-    touched.push([at, at + m.width]);
-  }
-  if (c.splice) {
-    const other = seeds[c.splice.other % seeds.length]!;
-    const from = place(other, c.splice.from);
-    const to = place(s, c.splice.to);
-    const chunk = other.pristine.subarray(from, Math.min(from + c.splice.length, other.pristine.length, from + s.work.length - to));
-    s.work.set(chunk, to);
-    touched.push([to, to + chunk.length]);
-  }
-  const bytes = c.cut ? s.work.subarray(0, place(s, c.cut)) : s.work;
-  return [bytes, () => touched.forEach(([a, b]) => s.work.set(s.pristine.subarray(a, b), a))];
-}
+test.after.each(() => assertNoWX('after the test'));
 
 const PROBES = ['printf', 'memcpy', 'add', 'counter', 'generated_7', 'no_such_name', ''];
 
 /** Parses and uses the result as a caller would; returns whether it parsed. */
 const reasons = new Map<string, number>();
-function exercise(bytes: Uint8Array, options: ReadOptions): boolean {
+function exercise(bytes: Uint8Array, options: ReadOptions, count = true): boolean {
   try {
     const elf = readElf(bytes, options);
     for (const name of PROBES) elf.lookup(name);
@@ -143,29 +34,44 @@ function exercise(bytes: Uint8Array, options: ReadOptions): boolean {
     return true;
   } catch (e) {
     if (!(e instanceof ElfFormatError)) throw e;
+    if (!count) return false;
     const reason = e.what.replace(/\d+|0x[0-9a-f]+|\.[\w.]+/g, '#');
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
     return false;
   }
 }
 
-test(`${RUNS} mutated, truncated and spliced images: parse or ElfFormatError, never anything else`, () => {
+test(`${RUNS} mutated, truncated and spliced images: parse or ElfFormatError, never anything else, each within ${BUDGET_MS} ms`, () => {
   const stats = new Map(seeds.map((s) => [s.name, { runs: 0, parsed: 0, slowest: 0 }]));
   let slowest = { ms: 0, what: '' };
+  let retried = 0;
+  let slowestRetry = 0;
+  const overBudget: string[] = [];
   const started = performance.now();
   fc.assert(
     fc.property(input, (c) => {
-      const s = pick(c.seed);
-      const [bytes, undo] = build(s, c);
-      const t = performance.now();
+      const s = pick(seeds, c.seed);
+      const [bytes, undo] = build(seeds, s, c);
       try {
+        const t = performance.now();
         const parsed = exercise(bytes, s.options);
         const ms = performance.now() - t;
         const st = stats.get(s.name)!;
         st.runs++;
         if (parsed) st.parsed++;
         if (ms > st.slowest) st.slowest = ms;
-        if (ms > slowest.ms) slowest = { ms, what: `${s.name} ${JSON.stringify(c, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}` };
+        if (ms > slowest.ms) slowest = { ms, what: describeInput(s, c) };
+        if (ms > BUDGET_MS) {
+          retried++;
+          let best = Number.POSITIVE_INFINITY;
+          for (let i = 0; i < 3; i++) {
+            const t2 = performance.now();
+            exercise(bytes, s.options, false);
+            best = Math.min(best, performance.now() - t2);
+          }
+          slowestRetry = Math.max(slowestRetry, best);
+          if (best > BUDGET_MS) overBudget.push(`${best.toFixed(1)} ms: ${describeInput(s, c).slice(0, 400)}`);
+        }
       } finally {
         undo();
       }
@@ -173,10 +79,12 @@ test(`${RUNS} mutated, truncated and spliced images: parse or ElfFormatError, ne
     { numRuns: RUNS },
   );
   for (const [name, st] of stats) console.log(`  ${name}: ${st.runs} runs, ${st.parsed} parsed, slowest ${st.slowest.toFixed(1)} ms`);
-  console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s; slowest input ${slowest.ms.toFixed(1)} ms: ${slowest.what.slice(0, 300)}`);
+  console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s; slowest first try ${slowest.ms.toFixed(1)} ms: ${slowest.what.slice(0, 300)}`);
+  console.log(`  ${retried} inputs over ${BUDGET_MS} ms on the first try; the slowest of them took ${slowestRetry.toFixed(1)} ms at best on a retry`);
   const common = [...reasons].sort((a, b) => b[1] - a[1]);
   console.log(`  ${common.length} distinct errors; most common: ${common.slice(0, 6).map(([r, n]) => `${n}× ${r}`).join('; ')}`);
   for (const s of seeds) assert.equal(s.work, s.pristine, `${s.name} restored`);
+  assert.equal(overBudget, [], `inputs over ${BUDGET_MS} ms on every try`);
 });
 
 function expectFormatError(bytes: Uint8Array, pattern: RegExp, options: ReadOptions = {}, use?: (elf: ElfFile) => unknown): void {

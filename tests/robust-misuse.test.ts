@@ -1,10 +1,10 @@
 // Misuse of the live-library API, case by case, in child processes: each ends normally
 // (exit 0, no signal) and reports the DlbindError code that the case calls for. No misuse
 // may end in SIGSEGV, SIGBUS or SIGABRT, and after one the library must still work.
-import { spawn } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CASES } from './fixtures/robust-misuse.js';
+import { pool, runNode } from './fixtures/robust-children.js';
 
 const FIXTURE = 'tests/fixtures/robust-misuse.ts';
 
@@ -73,39 +73,6 @@ const EXPECTED: Record<string, string> = {
   'api.dlsave-missing-directory': 'EINVAL',
 };
 
-interface ChildResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runChild(cases: string[]): Promise<ChildResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, ...cases], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-  });
-}
-
-/** Runs `jobs` two at a time (this machine has two cores; the test runner runs two files at once too). */
-async function pool<T, R>(jobs: T[], width: number, fn: (job: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await fn(jobs[i]!);
-      }
-    }),
-  );
-  return out;
-}
-
 test('the case list and the expectations name the same cases', () => {
   assert.equal(Object.keys(CASES).sort(), Object.keys(EXPECTED).sort());
   assert.ok(Object.keys(CASES).length >= 90);
@@ -119,7 +86,7 @@ test('every misuse ends the child normally with the expected outcome', async () 
     const g = name.split('.')[0]!;
     groups.set(g, [...(groups.get(g) ?? []), name]);
   }
-  const results = await pool([...groups], 2, async ([group, cases]) => ({ group, cases, r: await runChild(cases) }));
+  const results = await pool([...groups], 2, async ([group, cases]) => ({ group, cases, r: await runNode([FIXTURE, ...cases]) }));
   const problems: string[] = [];
   for (const { group, cases, r } of results) {
     const seen = new Map<string, string>();
