@@ -1,7 +1,8 @@
 // Every example in examples/ runs and does what its comment says. Examples that need gcc
 // or gdb say so and are checked for saying so when the tool is missing.
-import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -138,6 +139,25 @@ test('gdb-session: gdb stops at a pending breakpoint on a JIT function and info 
   assert.match(r.stdout, /^jit_square in section \.text of \/proc\/\d+\/fd\/\d+$/m);
   assert.match(r.stdout, /ok {4}info symbol names the JIT function/);
   assert.match(r.stdout, /jit_square\(7\) = 49/);
+});
+
+test("README's quick starts run as written (from 'dlbind', here the sources)", () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.ok(blocks.length >= 3, `${blocks.length} TypeScript blocks`);
+  const cwd = join(dir, 'readme');
+  mkdirSync(cwd);
+  const index = pathToFileURL(resolve('src/index.ts')).href;
+  const outputs = blocks.map((code, i) => {
+    const file = join(cwd, `block${i + 1}.mts`);
+    writeFileSync(file, code.replaceAll("from 'dlbind'", `from '${index}'`));
+    const r = run(process.execPath, ['--import', import.meta.resolve('tsx'), file], { cwd });
+    assert.is(r.status, 0, `README block ${i + 1}:\n${code}\n${r.stderr}`);
+    return r.stdout;
+  });
+  assert.ok(existsSync(join(cwd, 'libanswer.so')));
+  if (x64) assert.match(outputs[1]!, /^42\nadd\n$/);
+  assert.match(outputs[2]!, /PT_LOAD X 4096n\n[\s\S]*libanswer\.so 4096n\n$/);
 });
 
 test('every example is run above', () => {
