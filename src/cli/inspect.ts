@@ -39,9 +39,35 @@ function sectionIndex(shndx: number): string {
   return String(shndx);
 }
 
+// The dynamic relocation types of each machine; elf exports only the ones dlbind writes.
 const RELOCATION_NAMES: Record<string, Record<number, string>> = {
-  x86_64: { [elf.R_X86_64_NONE]: 'R_X86_64_NONE', [elf.R_X86_64_64]: 'R_X86_64_64', [elf.R_X86_64_RELATIVE]: 'R_X86_64_RELATIVE' },
-  aarch64: { [elf.R_AARCH64_NONE]: 'R_AARCH64_NONE', [elf.R_AARCH64_ABS64]: 'R_AARCH64_ABS64', [elf.R_AARCH64_RELATIVE]: 'R_AARCH64_RELATIVE' },
+  x86_64: {
+    0: 'R_X86_64_NONE',
+    1: 'R_X86_64_64',
+    2: 'R_X86_64_PC32',
+    5: 'R_X86_64_COPY',
+    6: 'R_X86_64_GLOB_DAT',
+    7: 'R_X86_64_JUMP_SLOT',
+    8: 'R_X86_64_RELATIVE',
+    16: 'R_X86_64_DTPMOD64',
+    17: 'R_X86_64_DTPOFF64',
+    18: 'R_X86_64_TPOFF64',
+    36: 'R_X86_64_TLSDESC',
+    37: 'R_X86_64_IRELATIVE',
+  },
+  aarch64: {
+    0: 'R_AARCH64_NONE',
+    257: 'R_AARCH64_ABS64',
+    1024: 'R_AARCH64_COPY',
+    1025: 'R_AARCH64_GLOB_DAT',
+    1026: 'R_AARCH64_JUMP_SLOT',
+    1027: 'R_AARCH64_RELATIVE',
+    1028: 'R_AARCH64_TLS_DTPMOD',
+    1029: 'R_AARCH64_TLS_DTPREL',
+    1030: 'R_AARCH64_TLS_TPREL',
+    1031: 'R_AARCH64_TLSDESC',
+    1032: 'R_AARCH64_IRELATIVE',
+  },
 };
 
 function relocationName(machine: string, type: number): string {
@@ -183,7 +209,7 @@ export function inspectText(file: ElfFile, name: string, size: number): string[]
     out.push(...table(symbolRows(file.symbols), { header: SYMBOL_HEADER, align: SYMBOL_ALIGN }));
   }
   if (file.relocations.length > 0) {
-    out.push('', `Relocations (${file.relocations.length})`);
+    out.push('', `Relocations (${file.relocations.length}, DT_RELA)`);
     out.push(
       ...table(
         file.relocations.map((r) => [
