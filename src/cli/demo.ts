@@ -147,7 +147,9 @@ export function runDemo(options: DemoOptions = {}): void {
         { header: ['Symbol', 'Address', 'Bytes', 'Contents', 'Bound with'], align: ['left', 'left', 'right', 'left', 'left'] },
       ).join('\n'),
     );
-    print(`  The bytes went in through a second, writable mapping at ${hex(dlalias(lib, a1))}; the code's own page is never writable.`);
+    print(
+      `  Every byte went in through a second, writable mapping of the same file (add is at ${hex(dlalias(lib, a1))} there); the code's own pages are never writable.`,
+    );
 
     print('');
     print("3. libc's dlsym() finds the new symbols; koffi calls the code");
