@@ -1,12 +1,15 @@
-// npm run bench [-- --quick] [--only 1,5] [--out FILE]
+// npm run bench [-- --quick] [--only 1,5] [--out FILE] [--source]
 // npm run bench -- --markdown [FILE]   (prints FILE's figures as Markdown, for BENCHMARKS.md)
 //
-// Runs every figure in bench/figures/ in a process of its own, prints each
-// one's table as it finishes, then the goals, and writes the results as JSON:
-// bench/results.json for a full run, bench/out/results-quick.json for --quick.
+// Compiles src/ into one ESM bundle (bench/out/dlbind.mjs; --source measures
+// src/ through tsx instead), runs every figure in bench/figures/ in a process
+// of its own, prints each one's table as it finishes, then the goals, and
+// writes the results as JSON: bench/results.json for a full run,
+// bench/out/results-quick.json for --quick.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { build } from 'esbuild';
 import { join } from 'node:path';
 import { getLibc } from '../src/loader/libc.js';
 import type { Context, FigureResult } from './lib/figure.js';
@@ -58,6 +61,24 @@ const files = readdirSync(figuresDir)
   .filter((f) => only === undefined || only.includes(Number.parseInt(f, 10)));
 
 const started = Date.now();
+let library = 'src/ through tsx (--source)';
+delete process.env.DLBIND_BENCH_LIBRARY;
+if (!args.includes('--source')) {
+  const bundle = join(benchDir, 'out', 'dlbind.mjs');
+  await build({
+    entryPoints: [join(benchDir, 'lib', 'library-entry.ts')],
+    outfile: bundle,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['koffi'],
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __benchCreateRequire } from 'node:module';\nconst require = __benchCreateRequire(import.meta.url);" },
+  });
+  process.env.DLBIND_BENCH_LIBRARY = bundle;
+  library = 'src/ compiled to one ESM bundle by esbuild (not run through tsx)';
+}
 const workDir = mkdtempSync(join(tmpdir(), 'dlbind-bench-'));
 const binDir = join(benchDir, 'out', 'bin');
 mkdirSync(binDir, { recursive: true });
@@ -66,7 +87,7 @@ const contextFile = join(workDir, 'context.json');
 writeFileSync(contextFile, JSON.stringify(context));
 
 const m = machine();
-console.log(`dlbind bench, ${quick ? 'quick' : 'full'} run\n${renderMachineText(m)}\n`);
+console.log(`dlbind bench, ${quick ? 'quick' : 'full'} run; library: ${library}\n${renderMachineText(m)}\n`);
 const figures: FigureResult[] = [];
 try {
   for (const file of files) {
@@ -97,6 +118,7 @@ const results: Results = {
   command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
   date: new Date().toISOString(),
   seconds,
+  library,
   machine: m,
   figures,
 };

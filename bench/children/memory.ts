@@ -6,7 +6,7 @@
 // (each its own file, so each its own object) instead of calling dlcreate.
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dlcreate, dldelete } from '../../src/index.js';
+import { dlcreate, dldelete } from '../lib/dlbind.js';
 import { dlcloseAll, dlopenOrThrow } from '../lib/native.js';
 import { collect } from '../lib/stats.js';
 

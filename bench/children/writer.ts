@@ -3,7 +3,7 @@
 // Builds COUNT one-byte functions (ret) with buildSharedObject, writes them,
 // and prints the times of each step and the peak RSS as JSON.
 import { writeFileSync } from 'node:fs';
-import { buildSharedObject } from '../../src/index.js';
+import { buildSharedObject } from '../lib/dlbind.js';
 import { functionName } from '../lib/native.js';
 import { time } from '../lib/stats.js';
 

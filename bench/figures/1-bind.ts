@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHF_WRITE, buildSharedObject, dlalloc, dlbind, dlcreate, dldelete, dlsym } from '../../src/index.js';
+import { SHF_WRITE, buildSharedObject, dlalloc, dlbind, dlcreate, dldelete, dlsym } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { dlcloseAll, dlopenOrThrow, symbolNames } from '../lib/native.js';
 import { collect, shuffled, time } from '../lib/stats.js';

@@ -1,7 +1,7 @@
 // Figure 2: libc dlsym of every name in a live library, against a gcc-built
 // .so with the same names; through koffi, then from a C driver so that the
 // FFI's cost does not hide the quality of the hash tables.
-import { dlsym } from '../../src/index.js';
+import { dlsym } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { OBJECT_KINDS, type ObjectKind, lookupObjects, measureObjects } from '../lib/objects.js';
 import { time } from '../lib/stats.js';

@@ -1,5 +1,5 @@
 // Figure 3: libc dladdr on the objects of figure 2, through koffi and from the C driver.
-import { dladdr, dlsym } from '../../src/index.js';
+import { dladdr, dlsym } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { OBJECT_KINDS, type ObjectKind, lookupObjects, measureObjects } from '../lib/objects.js';
 import { time } from '../lib/stats.js';

@@ -4,8 +4,7 @@
 // dlbind's own offline writer.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CAPACITY, buildSharedObject, dlcreate, dldelete } from '../../src/index.js';
-import { getLibc } from '../../src/loader/libc.js';
+import { DEFAULT_CAPACITY, buildSharedObject, dlcreate, dldelete, getLibc } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { dlcloseAll, dlopenOrThrow } from '../lib/native.js';
 import { collect, now } from '../lib/stats.js';

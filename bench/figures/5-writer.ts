@@ -3,7 +3,7 @@
 // in assembly: time, peak RSS and output size.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { dlsym } from '../../src/index.js';
+import { dlsym } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { dlcloseAll, dlopenOrThrow, functionName } from '../lib/native.js';
 import { benchDir, have, measureProcess, writeFunctionAssembly } from '../lib/tools.js';

@@ -3,8 +3,7 @@
 // `readelf -W --dyn-syms` on the same files.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readElf } from '../../src/index.js';
-import { getLibc } from '../../src/loader/libc.js';
+import { getLibc, readElf } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { collect, time } from '../lib/stats.js';
 import { benchDir, have, measureProcess, run as runTool } from '../lib/tools.js';

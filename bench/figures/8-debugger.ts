@@ -3,7 +3,7 @@
 // does it at once); dlcreate's `debug` option chooses 'auto' (the default:
 // only while a tracer is attached), 'always', or 'off'.
 import { readFileSync } from 'node:fs';
-import { type JitLibrary, SHF_WRITE, dlalloc, dlbind, dlcreate, dldelete } from '../../src/index.js';
+import { type JitLibrary, SHF_WRITE, dlalloc, dlbind, dlcreate, dldelete } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { symbolNames } from '../lib/native.js';
 import { collect, now } from '../lib/stats.js';
@@ -41,7 +41,7 @@ export async function run(ctx: Context) {
     MODES.map((m) => [m, f.measure({ id: `b1000-${m}`, label: `batches of 1,000: 1,000 binds + flush(), ${label[m]}`, show: 'time', per: 'bind' })]),
   );
   const flush = Object.fromEntries(
-    (['auto', 'always'] as const).map((m) => [m, f.measure({ id: `flush-${m}`, label: `one flush() after a bind, ${label[m]}`, show: 'time', per: 'flush' })]),
+    MODES.map((m) => [m, f.measure({ id: `flush-${m}`, label: `one flush() after a bind, ${label[m]}`, show: 'time', per: 'flush' })]),
   );
 
   const names = symbolNames(n + flushes);
@@ -51,64 +51,69 @@ export async function run(ctx: Context) {
     const addrs = Array.from({ length: symbols }, (_, i) => base + BigInt(8 * i));
     return { lib, addr: (i) => addrs[i]! };
   };
+  const ignore = (_sample: number): void => {};
 
-  for (let r = 0; r < RUNS; r++) {
-    for (const mode of MODES) {
-      // One long synchronous loop: the announcement it schedules runs after the clock stops.
-      let { lib, addr } = make(mode, n);
+  /** One run of every measurement in one mode; `keep` is false for the warm-up. */
+  const measureMode = async (mode: Mode, binds: number, flushCount: number, keep: boolean): Promise<void> => {
+    // One long synchronous loop: the announcement it schedules runs after the clock stops.
+    let { lib, addr } = make(mode, binds);
+    collect();
+    let t0 = now();
+    for (let i = 0; i < binds; i++) dlbind(lib, names[i]!, addr(i), 8);
+    (keep ? loop[mode]! : ignore)((now() - t0) / binds);
+    await nextTurn();
+    dldelete(lib);
+
+    // Batches: each batch of binds followed by flush(), as a caller about to run new code would do.
+    for (const [size, sample] of [
+      [1, batch1[mode]!],
+      [1000, batch1000[mode]!],
+    ] as const) {
+      ({ lib, addr } = make(mode, binds));
+      const batches = size === 1 ? flushCount : Math.floor(binds / size);
       collect();
-      let t0 = now();
-      for (let i = 0; i < n; i++) dlbind(lib, names[i]!, addr(i), 8);
-      loop[mode]!((now() - t0) / n);
+      let i = 0;
+      t0 = now();
+      for (let b = 0; b < batches; b++) {
+        for (let k = 0; k < size; k++, i++) dlbind(lib, names[i]!, addr(i), 8);
+        lib.flush();
+      }
+      (keep ? sample : ignore)((now() - t0) / i);
       await nextTurn();
       dldelete(lib);
-
-      // Batches: each batch of binds followed by flush(), as a caller about to run new code would do.
-      for (const [size, sample] of [
-        [1, batch1[mode]!],
-        [1000, batch1000[mode]!],
-      ] as const) {
-        ({ lib, addr } = make(mode, n));
-        const batches = size === 1 ? flushes : Math.floor(n / size);
-        collect();
-        let i = 0;
-        t0 = now();
-        for (let b = 0; b < batches; b++) {
-          for (let k = 0; k < size; k++, i++) dlbind(lib, names[i]!, addr(i), 8);
-          lib.flush();
-        }
-        sample((now() - t0) / i);
-        await nextTurn();
-        dldelete(lib);
-      }
-
-      // One flush alone, right after a bind that marked the library.
-      if (mode !== 'off') {
-        ({ lib, addr } = make(mode, flushes));
-        let total = 0;
-        for (let i = 0; i < flushes; i++) {
-          dlbind(lib, names[i]!, addr(i), 8);
-          t0 = now();
-          lib.flush();
-          total += now() - t0;
-        }
-        flush[mode]!(total / flushes);
-        await nextTurn();
-        dldelete(lib);
-      }
     }
+
+    // One flush alone, right after a bind that marked the library.
+    ({ lib, addr } = make(mode, flushCount));
+    let total = 0;
+    for (let i = 0; i < flushCount; i++) {
+      dlbind(lib, names[i]!, addr(i), 8);
+      t0 = now();
+      lib.flush();
+      total += now() - t0;
+    }
+    (keep ? flush[mode]! : ignore)(total / flushCount);
+    await nextTurn();
+    dldelete(lib);
+  };
+
+  for (const mode of MODES) await measureMode(mode, 5000, 50, false);
+  for (let r = 0; r < RUNS; r++) {
+    // The order of the modes turns with each run, so that none always goes first.
+    for (let k = 0; k < MODES.length; k++) await measureMode(MODES[(r + k) % MODES.length]!, n, flushes, true);
     ctx.log(`run ${r + 1} done`);
   }
   for (const mode of ['auto', 'always'] as const) {
     f.ratio(`binds in one turn, ${label[mode]} vs 'off'`, `loop-${mode}`, 'loop-off');
     f.ratio(`batches of 1, ${label[mode]} vs 'off'`, `b1-${mode}`, 'b1-off');
     f.ratio(`batches of 1,000, ${label[mode]} vs 'off'`, `b1000-${mode}`, 'b1000-off');
+    f.ratio(`one flush(), ${label[mode]} vs 'off'`, `flush-${mode}`, 'flush-off');
   }
   f.note(
-    "No tracer is attached (TracerPid 0), so 'auto' finds none at each announcement and re-announces nothing; 'always' really unlinks and relinks the link_map and calls ld.so's debugger hook (_dl_debug_state) twice each time. flush() with 'off' is a no-op, so 'off' is the anchor.",
+    "No tracer is attached (TracerPid 0), so 'auto' finds none at each announcement and re-announces nothing; 'always' really unlinks and relinks the link_map and calls ld.so's debugger hook (_dl_debug_state) twice each time. flush() with 'off' announces nothing, so 'off' is the anchor.",
   );
   f.note(
-    `Every sample is one run's total divided by its binds (or flushes); the loops and batches bind into data blocks of a library with room for ${n.toLocaleString('en-US')} symbols.`,
+    `Every sample is one run's total divided by its binds (or flushes); the loops and batches bind into data blocks of a library with room for ${n.toLocaleString('en-US')} symbols. One untimed warm-up run of every mode comes first, and the order of the modes turns from run to run.`,
   );
   return f.result();
 }

@@ -1,5 +1,5 @@
 // libc's loader through koffi, as the anchors use it, and the names every figure binds.
-import { RTLD_LOCAL, RTLD_NOW, getLibc } from '../../src/loader/libc.js';
+import { RTLD_LOCAL, RTLD_NOW, getLibc } from './dlbind.js';
 
 /** dlopen(path, RTLD_NOW | RTLD_LOCAL), throwing dlerror() when it fails. */
 export function dlopenOrThrow(path: string): bigint {

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type JitLibrary, SHF_WRITE, dlalloc, dlbind, dlcreate, dlsave } from '../../src/index.js';
+import { type JitLibrary, SHF_WRITE, dlalloc, dlbind, dlcreate, dlsave } from './dlbind.js';
 import type { Context, Figure } from './figure.js';
 import { dlopenOrThrow, symbolNames } from './native.js';
 import { collect, median, shuffled } from './stats.js';

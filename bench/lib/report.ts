@@ -18,6 +18,8 @@ export interface Results {
   command: string;
   date: string;
   seconds: number;
+  /** How the library under test was loaded. */
+  library: string;
   machine: Machine;
   figures: FigureResult[];
 }

@@ -1,0 +1,4 @@
+// Everything the bench uses from dlbind: the public API and the libc bindings.
+// The runner compiles this file (and all of src/ behind it) into one ESM bundle.
+export * from '../../src/index.js';
+export { RTLD_LOCAL, RTLD_NOW, getLibc } from '../../src/loader/libc.js';
