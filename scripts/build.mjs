@@ -6,7 +6,7 @@
 //   dist/cli/main.js       the dlbind command, bundled with commander by esbuild so that
 //                          koffi stays the only run-time dependency; it imports ../index.js
 import { execFileSync } from 'node:child_process';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,12 @@ rmSync('dist', { recursive: true, force: true });
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+
+const commanderLicense = readFileSync(join(dirname(createRequire(import.meta.url).resolve('commander')), 'LICENSE'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((line) => ` * ${line}`.trimEnd())
+  .join('\n');
 
 const common = { bundle: true, platform: 'node', target: 'node20', external: ['koffi'], logLevel: 'warning', legalComments: 'inline' };
 
@@ -36,8 +42,15 @@ await build({
   outfile: 'dist/cli/main.js',
   format: 'esm',
   plugins: [libraryIsExternal],
-  // commander is CommonJS and require()s Node's built-in modules.
-  banner: { js: "import { createRequire as __dlbindCreateRequire } from 'node:module';\nconst require = __dlbindCreateRequire(import.meta.url);" },
+  banner: {
+    js: [
+      // commander is bundled in, so its license travels with it.
+      `/*!\n * This file bundles commander (https://github.com/tj/commander.js):\n *\n${commanderLicense}\n */`,
+      // commander is CommonJS and require()s Node's built-in modules.
+      "import { createRequire as __dlbindCreateRequire } from 'node:module';",
+      'const require = __dlbindCreateRequire(import.meta.url);',
+    ].join('\n'),
+  },
 });
 chmodSync('dist/cli/main.js', 0o755);
 
