@@ -160,6 +160,16 @@ test("README's quick starts run as written (from 'dlbind', here the sources)", (
   assert.match(outputs[2]!, /PT_LOAD X 4096n\n[\s\S]*libanswer\.so 4096n\n$/);
 });
 
+test('the examples type-check (strict, as a user of the sources would compile them)', () => {
+  const files = readdirSync('examples')
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join('examples', f));
+  const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
+  const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,es2024.string'];
+  const r = run(process.execPath, [tsc, ...flags, '--types', 'node', '--skipLibCheck', '--verbatimModuleSyntax', ...files]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+});
+
 test('every example is run above', () => {
   const all = readdirSync('examples').filter((f) => f.endsWith('.ts'));
   assert.equal(
