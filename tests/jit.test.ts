@@ -224,6 +224,32 @@ test('RTLD_GLOBAL: found through RTLD_DEFAULT; glibc then pins the object, and a
   }
 });
 
+test('code written after a debugger-style write copied its page still runs (the page is mapped afresh)', async () => {
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const lib = dlcreate();
+  try {
+    const first = lib.addFunction('first', ANSWER);
+    // A write through /proc/self/mem is what ptrace does for a software breakpoint:
+    // the kernel gives the process a private copy of that r-x page.
+    const mem = openSync('/proc/self/mem', 'r+');
+    try {
+      writeSync(mem, Uint8Array.of(0xb8, 0x07), 0, 2, Number(first));
+    } finally {
+      closeSync(mem);
+    }
+    assert.is(dlfunc(first, 'int f()')(), 7, 'the private copy is what runs now');
+    const page = readMappings().find((m) => m.start <= first && first < m.end)!;
+    assert.is(page.perms, 'r-xp');
+    // New code in the same page is visible and runs, and the page is as the file says again.
+    const second = lib.addFunction('second', ADD);
+    assert.is((second & ~0xfffn) === (first & ~0xfffn), true, 'same page');
+    assert.is(dlfunc(second, 'int add(int, int)')(20, 22), 42);
+    assert.is(dlfunc(first, 'int f()')(), 42);
+  } finally {
+    lib.delete();
+  }
+});
+
 test('RTLD_LOCAL (the default) keeps names out of RTLD_DEFAULT', () => {
   const lib = dlcreate();
   try {

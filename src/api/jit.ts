@@ -2,6 +2,7 @@
 // original (dlcreate, dlalloc, dlbind, ...) and a class for everyday use; both
 // are the same code.
 import { randomBytes } from 'node:crypto';
+import { isMainThread } from 'node:worker_threads';
 import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT } from '../elf/constants.js';
 import type { ContentSectionName } from '../elf/layout.js';
 import { ARENA_GRANULE, Arena } from '../loader/arena.js';
@@ -40,7 +41,7 @@ export interface DlcreateOptions extends Partial<Capacity> {
   /**
    * Write perf's jitdump (jit-<pid>.dump, in `directory`, default the current
    * directory) for every function bound, for `perf record -k mono` followed by
-   * `perf inject --jit`. Off by default.
+   * `perf inject --jit`. Off by default; main thread only (ETHREAD in a worker).
    */
   perf?: boolean | { directory: string };
 }
@@ -168,6 +169,8 @@ export class JitLibrary implements Announceable {
   private readonly arch: 'x86_64' | 'aarch64';
   private clearCache: ((start: bigint, end: bigint) => void) | undefined;
   private jitdump: JitDump | undefined;
+  /** The text as ld.so mapped it (read+execute): only ever read, to check that writes show there. */
+  private loadedText: Uint8Array | undefined;
   /** The last block a bind or write landed in: consecutive binds into one block skip the search. */
   private lastStart = -1;
   private lastEnd = -1;
@@ -202,6 +205,8 @@ export class JitLibrary implements Announceable {
     if (options.perf) {
       const dir = options.perf === true ? process.cwd() : options.perf.directory;
       try {
+        // The dump is one file per process: a worker's own would truncate the main thread's and interleave with it.
+        if (!isMainThread) throw new DlbindError('ETHREAD', 'perf jitdump records can be written from the main thread only');
         this.jitdump = acquireJitDump(dir, this.arch);
       } catch (err) {
         o.close();
@@ -296,8 +301,15 @@ export class JitLibrary implements Announceable {
     const data = bytes instanceof Uint8Array ? bytes : ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
     if (data === undefined) throw new DlbindError('EINVAL', 'bytes must be a Uint8Array or another ArrayBuffer view');
     this.objectOffsetInBlock(checkAddress(addr), data.length);
-    o.mem.set(data, this.atOffset);
-    if (this.atArena === 'text' && this.arch === 'aarch64') this.syncInstructionCache(BigInt(this.atOffset), data.length);
+    const at = this.atOffset;
+    o.mem.set(data, at);
+    if (this.atArena === 'text') {
+      if (this.arch === 'aarch64') this.syncInstructionCache(BigInt(at), data.length);
+      if (!this.textShows(at, data)) {
+        o.refreshText(at, data.length);
+        if (!this.textShows(at, data)) throw new DlbindError('ELIBC', `code written at 0x${addr.toString(16)} does not show at its executable address`);
+      }
+    }
   }
 
   /** The writable alias of an address in a live block, for callers that write by themselves. */
@@ -511,9 +523,21 @@ export class JitLibrary implements Announceable {
     return o.close();
   }
 
-  /** The underlying object, for the loader's other parts (debugger hooks, save). */
+  /**
+   * The underlying object, for the loader's other parts (debugger hooks, save).
+   * @internal
+   */
   get liveObject(): LiveObject {
     return this.live();
+  }
+
+  /** Whether the executable mapping shows `data` at `objectOffset` (it does unless the page was copied on write). */
+  private textShows(objectOffset: number, data: Uint8Array): boolean {
+    this.loadedText ??= new Uint8Array(getLibc().view(this.base + BigInt(this.sectionStart.text), this.sectionEnd.text - this.sectionStart.text));
+    const from = objectOffset - this.sectionStart.text;
+    const loaded = this.loadedText;
+    for (let i = 0; i < data.length; i++) if (loaded[from + i] !== data[i]) return false;
+    return true;
   }
 
   private toLiveSymbol(name: string, value: number, size: number): LiveSymbol {

@@ -10,8 +10,10 @@ import {
   type Libc,
   MAP_FAILED,
   MAP_FIXED,
+  MAP_PRIVATE,
   MAP_SHARED,
   MFD_CLOEXEC,
+  PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
   RTLD_GLOBAL,
@@ -210,6 +212,24 @@ export class LiveObject {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * Maps [objectOffset, objectOffset+length) of the text afresh from the file,
+   * read+execute and private, over ld.so's mapping of it. A debugger's
+   * software breakpoint (a ptrace write) gives the process a private copy of
+   * the page it lands in; from then on writes through the alias no longer
+   * show there. Mapping the page again drops that copy (and any breakpoint
+   * still in it), so the code that runs is the code in the file again.
+   */
+  refreshText(objectOffset: number, length: number): void {
+    const page = this.layout.pageSize;
+    const start = Math.floor(objectOffset / page) * page;
+    const end = Math.ceil((objectOffset + length) / page) * page;
+    const c = getLibc();
+    const at = this.loadBase + BigInt(start);
+    const got = c.mmap(at, end - start, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, this.fd, start);
+    if (got !== at) throw libcFailure('mmap refreshing a text page');
   }
 
   /**
