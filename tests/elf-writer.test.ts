@@ -563,6 +563,10 @@ const badSpecs: Array<[string, string, () => SharedObjectSpec]> = [
   ['bad machine', 'machine', () => ({ machine: 'mips' as never, symbols: goodSymbols() })],
   ['bad hashStyle', 'hashStyle', () => ({ hashStyle: 'fast' as never, symbols: goodSymbols() })],
   ['pageSize 1000', 'pageSize', () => ({ pageSize: 1000, symbols: goodSymbols() })],
+  ['pointers not an array', 'pointers', () => ({ pointers: {} as never, symbols: goodSymbols() })],
+  ['a null pointer entry', 'pointers[0]', () => ({ pointers: [null as never], symbols: goodSymbols() })],
+  ['staticSymbols not a boolean', 'staticSymbols', () => ({ staticSymbols: 'no' as never, symbols: goodSymbols() })],
+  ['soname not a string', 'soname', () => ({ soname: 42 as never, symbols: goodSymbols() })],
 ];
 
 test('spec validation: each bad field throws ElfBuildError naming the field, and no file is written', () => {

@@ -26,4 +26,5 @@ export {
   type SymbolName,
 } from './jit.js';
 export { DlbindError, type DlbindErrorCode } from '../loader/errors.js';
+export type { DebugMode } from '../loader/debugger.js';
 export { DEFAULT_CAPACITY, type Capacity } from '../loader/zygote.js';

@@ -184,8 +184,15 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   };
 
   const relocations: PlanRelocation[] = [];
-  (spec.pointers ?? []).forEach((ptr, i) => {
+  const pointers = spec.pointers ?? [];
+  if (!Array.isArray(pointers)) throw new ElfBuildError('must be an array', 'pointers');
+  for (const key of ['staticSymbols', 'dynamicWritable'] as const) {
+    if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw new ElfBuildError(`must be a boolean, got ${JSON.stringify(spec[key])}`, key);
+  }
+  if (spec.soname !== undefined && typeof spec.soname !== 'string') throw new ElfBuildError('must be a string', 'soname');
+  pointers.forEach((ptr, i) => {
     const at = `pointers[${i}]`;
+    if (ptr === null || typeof ptr !== 'object') throw new ElfBuildError('must be an object', at);
     const holder = indexOf(checkSymbolName(ptr.symbol, `${at}.symbol`));
     const target = indexOf(checkSymbolName(ptr.target, `${at}.target`));
     if (holder === undefined) throw new ElfBuildError(`no symbol named '${ptr.symbol}'`, `${at}.symbol`);

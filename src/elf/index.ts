@@ -17,6 +17,6 @@ export {
 } from './builder.js';
 export { writeSharedObject, writeFileAtomic } from './file.js';
 export type { ObjectPlan, ObjectLayout, PlanSymbol, PlanSection, PlanRelocation, HashStyle } from './writer.js';
-export type { ContentSectionName } from './layout.js';
+export type { ContentSectionName, Placement, SegmentPlacement } from './layout.js';
 export { readElf } from './reader.js';
 export type { ElfFile, ReadOptions } from './reader.js';

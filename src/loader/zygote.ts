@@ -6,6 +6,7 @@ import { nextPrime } from '../elf/hash.js';
 import type { ObjectPlan } from '../elf/writer.js';
 import type { LoaderArch } from './platform.js';
 
+/** How much a live library can hold; fixed at dlcreate. Reserved capacity costs address space, not memory. */
 export interface Capacity {
   /** Bytes of executable code. */
   text: number;
@@ -19,6 +20,7 @@ export interface Capacity {
   stringTableSize: number;
 }
 
+/** The capacity dlcreate uses for every field its options leave out. */
 export const DEFAULT_CAPACITY: Readonly<Capacity> = Object.freeze({
   text: 1 << 20,
   rodata: 1 << 20,
