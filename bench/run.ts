@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [--only 1,5] [--out FILE] [--source]
-// npm run bench -- --markdown [FILE]   (prints FILE's figures as Markdown, for BENCHMARKS.md)
+// npm run bench -- --markdown [FILE] [--into BENCHMARKS.md]   (FILE's figures as Markdown, printed or
+//   written into the results block of BENCHMARKS.md)
 //
 // Compiles src/ into one ESM bundle (bench/out/dlbind.mjs; --source measures
 // src/ through tsx instead), runs every figure in bench/figures/ in a process
@@ -19,7 +20,20 @@ import { benchDir, version } from './lib/tools.js';
 
 function argValue(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
-  return i >= 0 ? args[i + 1] : undefined;
+  const value = i >= 0 ? args[i + 1] : undefined;
+  return value?.startsWith('--') ? undefined : value;
+}
+
+const BEGIN = '<!-- bench results: begin (npm run bench -- --markdown --into BENCHMARKS.md) -->';
+const END = '<!-- bench results: end -->';
+
+/** Replaces the results block of a Markdown file (between BEGIN and END) with `block`. */
+function writeInto(file: string, block: string): void {
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${file} has no results block (${BEGIN} … ${END})`);
+  writeFileSync(file, `${text.slice(0, a + BEGIN.length)}\n\n${block.trimEnd()}\n\n${text.slice(b)}`);
 }
 
 function machine(): Machine {
@@ -47,7 +61,9 @@ const args = process.argv.slice(2);
 if (args.includes('--markdown')) {
   const file = argValue(args, '--markdown') ?? join(benchDir, 'results.json');
   const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  process.stdout.write(`${renderMachineText(results.machine)}\n\n${renderMarkdown(results)}`);
+  const into = argValue(args, '--into');
+  if (into === undefined) process.stdout.write(renderMarkdown(results));
+  else writeInto(into, renderMarkdown(results));
   process.exit(0);
 }
 
@@ -123,7 +139,7 @@ const results: Results = {
   figures,
 };
 console.log('goals:');
-for (const g of goalLines(figures)) console.log(`  ${g.met ? 'met   ' : 'MISSED'}  ${g.text}`);
+for (const g of goalLines(figures)) console.log(`  ${g.met ? 'met   ' : 'MISSED'}  [${g.figure}] ${g.what}: ${g.result}; ${g.verdict}`);
 mkdirSync(join(outFile, '..'), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\n${figures.length} of ${files.length} figures in ${seconds.toFixed(0)} s; results in ${outFile}`);

@@ -36,7 +36,7 @@ export function run(ctx: Context) {
   f.ratio('koffi: live library vs gcc file', 'koffi-live', 'koffi-gcc', goal);
   f.ratio('koffi: dlsave file vs gcc file', 'koffi-saved', 'koffi-gcc');
   f.ratio('C: dlsave file vs gcc file', 'c-saved', 'c-gcc', goal);
-  f.ratio('C: live library vs gcc file', 'c-live', 'c-gcc');
+  f.ratio('C: live library vs gcc file', 'c-live', 'c-gcc', goal);
   f.note(
     `Names jit_obj_0 … jit_obj_${n - 1}, probed in one fixed random order, every one present; each koffi sample is one pass over all names (after an untimed one), each C sample the median of ${C_PASSES} timed passes after an untimed one, in a fresh process per object per run.`,
   );

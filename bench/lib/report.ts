@@ -103,26 +103,66 @@ export function renderMachineText(m: Machine): string {
   ].join('\n');
 }
 
-/** Every goal of every figure, one line each. */
-export function goalLines(figures: readonly FigureResult[]): { text: string; met: boolean }[] {
-  const lines: { text: string; met: boolean }[] = [];
+export interface GoalLine {
+  figure: number;
+  /** What is measured or compared. */
+  what: string;
+  /** The median (or ratio of medians) with its reading. */
+  result: string;
+  /** The goal and whether it is met, or how far off. */
+  verdict: string;
+  met: boolean;
+}
+
+/** Every goal of every figure. */
+export function goalLines(figures: readonly FigureResult[]): GoalLine[] {
+  const lines: GoalLine[] = [];
   for (const f of figures) {
-    for (const g of f.goals)
-      lines.push({ met: g.met, text: `[${f.id}] ${labelOf(f, g.of)}: ${show(f.measurements.find((m) => m.id === g.of)!, g.value)}; ${verdict(g.value, g)}` });
-    for (const r of f.ratios)
-      if (r.goal)
-        lines.push({
-          met: r.met === true,
-          text: `[${f.id}] ${r.label}: ${ratioValue(r.value)} (${reading(r.value, kindOf(f, r.of))}); ${verdict(r.value, r.goal)}`,
-        });
+    for (const g of f.goals) {
+      lines.push({
+        figure: f.id,
+        what: labelOf(f, g.of),
+        result: show(f.measurements.find((m) => m.id === g.of)!, g.value),
+        verdict: verdict(g.value, g),
+        met: g.met,
+      });
+    }
+    for (const r of f.ratios) {
+      if (r.goal === undefined) continue;
+      lines.push({
+        figure: f.id,
+        what: r.label,
+        result: `${ratioValue(r.value)} (${reading(r.value, kindOf(f, r.of))})`,
+        verdict: verdict(r.value, r.goal),
+        met: r.met === true,
+      });
+    }
   }
   return lines;
 }
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|');
 
+/** The run, the machine and the tools, as Markdown. */
+function markdownHeader(results: Results): string[] {
+  const m = results.machine;
+  return [
+    `- Run: ${results.mode}, ${results.date}, ${Math.round(results.seconds)} s, \`${results.command}\``,
+    `- Library under test: ${results.library}`,
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, Linux ${m.kernel}`,
+    `- node ${m.node}, glibc ${m.glibc}, koffi ${m.koffi}`,
+    `- Tools: ${Object.entries(m.tools)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('; ')}`,
+    '',
+  ];
+}
+
 export function renderMarkdown(results: Results): string {
-  const out: string[] = [];
+  const out: string[] = markdownHeader(results);
+  out.push('| figure | measured | result | goal |', '| ---: | --- | --- | --- |');
+  for (const g of goalLines(results.figures)) out.push(`| ${g.figure} | ${esc(g.what)} | ${esc(g.result)} | ${esc(g.verdict)} |`);
+  out.push('');
   for (const f of results.figures) {
     out.push(`### ${f.id}. ${esc(f.title)}`, '');
     if (f.unavailable !== undefined) {
