@@ -28,7 +28,7 @@ export type DlbindErrorCode =
   | 'EFREED'
   /** The bytes or the symbol do not fit inside the block. */
   | 'ERANGE'
-  /** The library is used from a thread that does not own it. */
+  /** The call needs the main thread (perf jitdump records; a library belongs to the thread that created it). */
   | 'ETHREAD'
   /** A libc call failed; the message carries dlerror() or errno. */
   | 'ELIBC';

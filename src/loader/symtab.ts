@@ -11,11 +11,14 @@ import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 
 /**
- * Freed symbol slots and string space wait in a FIFO this long before reuse,
- * so that a dlsym() on another thread that was standing on a removed entry
- * has long moved on before the entry holds another symbol.
+ * Freed symbol slots and string space wait in a FIFO for at least this many
+ * frees and this many milliseconds before reuse, so that a dlsym() on another
+ * thread that was standing on a removed entry (it may have been descheduled
+ * there for a whole time slice) has long moved on before the entry holds
+ * another symbol. Only a table with no fresh room left reuses sooner.
  */
 const QUARANTINE = 64;
+const QUARANTINE_MS = 50;
 
 export interface BoundSymbol {
   slot: number;
@@ -25,29 +28,41 @@ export interface BoundSymbol {
   size: number;
 }
 
+/** A FIFO of numbers, each with the time it was pushed. */
 class FifoQueue {
   private items: Int32Array;
+  private times: Float64Array;
   private head = 0;
   private tail = 0;
   constructor(capacity: number) {
     this.items = new Int32Array(Math.max(4, capacity));
+    this.times = new Float64Array(this.items.length);
   }
   get length(): number {
     return this.tail - this.head;
   }
-  push(v: number): void {
+  push(v: number, time: number): void {
     if (this.tail === this.items.length) {
       if (this.head > 0) {
         this.items.copyWithin(0, this.head, this.tail);
+        this.times.copyWithin(0, this.head, this.tail);
         this.tail -= this.head;
         this.head = 0;
       } else {
         const bigger = new Int32Array(this.items.length * 2);
         bigger.set(this.items);
         this.items = bigger;
+        const later = new Float64Array(bigger.length);
+        later.set(this.times);
+        this.times = later;
       }
     }
+    this.times[this.tail] = time;
     this.items[this.tail++] = v;
+  }
+  /** When the oldest item was pushed (the queue must not be empty). */
+  oldest(): number {
+    return this.times[this.head]!;
   }
   shift(): number {
     return this.items[this.head++]!;
@@ -63,6 +78,7 @@ export class LiveSymbolTable {
   private readonly symWords: BigUint64Array;
   private readonly symShndx: Uint16Array;
   private readonly symU32: Uint32Array;
+  private readonly symBytes: Uint8Array;
   private readonly strings: Uint8Array;
   private readonly buckets: Uint32Array;
   private readonly chains: Uint32Array;
@@ -77,6 +93,8 @@ export class LiveSymbolTable {
   private readonly slotSize: Float64Array;
   private readonly slotString: Int32Array;
   private nextFresh = 1;
+  /** performance.now() at the last release. */
+  private lastNow = 0;
   private readonly freeSlots: FifoQueue;
   private stringsNext: number;
   /** Freed string ranges by length (terminator included), each a FIFO of offsets. */
@@ -92,6 +110,7 @@ export class LiveSymbolTable {
     this.symWords = new BigUint64Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 8);
     this.symShndx = new Uint16Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 2);
     this.symU32 = new Uint32Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 4);
+    this.symBytes = new Uint8Array(buf, base + layout.dynsym.offset, this.capacity * SYM64_SIZE);
     this.strings = new Uint8Array(buf, base + layout.dynstr.offset, layout.dynstrCapacity);
     const hash = layout.sysvHash;
     if (hash === undefined) throw new Error('a live library needs a SysV hash table');
@@ -168,12 +187,14 @@ export class LiveSymbolTable {
     try {
       slot = this.takeSlot();
     } catch (err) {
-      this.giveBackString(str, byteLength + 1);
+      this.giveBackString(str, byteLength + 1, Number.NEGATIVE_INFINITY);
       throw err;
     }
     const written = writeString(this.strings, str, name);
     this.strings[str + written] = 0;
-    writeSymWords(this.symU32, slot * (SYM64_SIZE / 4), str, info, other, shndx, value, size);
+    // Binding LOCAL until the entry is whole: dladdr scans every entry, linked or not.
+    writeSymWords(this.symU32, slot * (SYM64_SIZE / 4), str, 0, other, shndx, value, size);
+    this.symBytes[slot * SYM64_SIZE + 4] = info;
     const b = hash % this.nbucket;
     this.chains[slot] = this.buckets[b]!;
     this.buckets[b] = slot;
@@ -216,18 +237,34 @@ export class LiveSymbolTable {
       while (at !== 0 && this.chains[at] !== slot && guard-- > 0) at = this.chains[at]!;
       if (at !== 0 && this.chains[at] === slot) this.chains[at] = this.chains[slot]!;
     }
-    this.clearEntry(slot);
+    this.retireEntry(slot);
     const name = this.slotName[slot]!;
     this.slotName[slot] = undefined;
-    this.freeSlots.push(slot);
-    this.giveBackString(this.slotString[slot]!, utf8Length(name) + 1);
+    const now = performance.now();
+    this.lastNow = now;
+    this.freeSlots.push(slot, now);
+    this.giveBackString(this.slotString[slot]!, utf8Length(name) + 1, now);
   }
 
-  private giveBackString(at: number, bytes: number): void {
+  /** `freedAt` is when a reader could last have reached it (-Infinity: never published). */
+  private giveBackString(at: number, bytes: number, freedAt: number): void {
     let q = this.freeStrings.get(bytes);
     if (q === undefined) this.freeStrings.set(bytes, (q = new FifoQueue(16)));
-    q.push(at);
+    q.push(at, freedAt);
     this.freeStringCount++;
+  }
+
+  /**
+   * Hides an unlinked entry without clearing its value. glibc checks an entry
+   * and then reads st_value again to make the address, so a dlsym() standing
+   * on it while st_value was zeroed would answer l_addr + 0. Binding LOCAL (one
+   * byte) makes that dlsym() ignore the entry and dladdr skip it; SHN_UNDEF
+   * keeps a debugger reading the file from naming it. The value goes when the
+   * slot holds another symbol, after the quarantine.
+   */
+  private retireEntry(slot: number): void {
+    this.symBytes[slot * SYM64_SIZE + 4] = 0;
+    this.symShndx[(slot * SYM64_SIZE + 6) / 2] = 0;
   }
 
   private clearEntry(slot: number): void {
@@ -240,10 +277,19 @@ export class LiveSymbolTable {
     this.symView.setUint8(slot * SYM64_SIZE + 4, 0);
   }
 
+  /**
+   * Whether the oldest item of `q` has waited out the quarantine. The time of
+   * the last release stands in for the clock: it is never later than now, so
+   * an age measured with it is never too long, and binds read no clock.
+   */
+  private aged(q: FifoQueue): boolean {
+    return this.lastNow - q.oldest() >= QUARANTINE_MS;
+  }
+
   private takeSlot(): number {
-    if (this.freeSlots.length > QUARANTINE || (this.nextFresh >= this.capacity && this.freeSlots.length > 0)) {
-      return this.freeSlots.shift();
-    }
+    const free = this.freeSlots;
+    if (free.length > QUARANTINE && this.aged(free)) return free.shift();
+    if (this.nextFresh >= this.capacity && free.length > 0) return free.shift();
     if (this.nextFresh < this.capacity) {
       // Growing by push keeps slotName a packed array (a preallocated one of a million holes would not be).
       this.slotName.push(undefined);
@@ -255,7 +301,7 @@ export class LiveSymbolTable {
   private takeString(bytes: number, name: string): number {
     const q = this.freeStrings.get(bytes);
     const exhausted = this.stringsNext + bytes > this.stringCapacity;
-    if (q !== undefined && q.length > 0 && (this.freeStringCount > QUARANTINE || exhausted)) {
+    if (q !== undefined && q.length > 0 && (exhausted || (this.freeStringCount > QUARANTINE && this.aged(q)))) {
       this.freeStringCount--;
       return q.shift();
     }
