@@ -8,6 +8,9 @@ import { run as runCli } from '../src/cli/program.js';
 import { readElf } from '../src/index.js';
 import { simulatePlatform } from '../src/loader/platform.js';
 import { have, run, tempDir } from './helpers/tools.js';
+import { assertNoWX } from './helpers/wx.js';
+
+test.after.each(() => assertNoWX('after the test'));
 
 const dir = tempDir('dlbind-cli-');
 const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;

@@ -9,6 +9,9 @@ import * as assert from 'uvu/assert';
 import { compile, evaluate, parse } from '../examples/expression-compiler.js';
 import { dlcreate, dlfunc } from '../src/index.js';
 import { have, run, skipBecause, tempDir } from './helpers/tools.js';
+import { assertNoWX } from './helpers/wx.js';
+
+test.after.each(() => assertNoWX('after the test'));
 
 const dir = tempDir('dlbind-examples-');
 const x64 = process.arch === 'x64';

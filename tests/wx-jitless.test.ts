@@ -5,6 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHF_EXECINSTR, dlcreate, dlfunc, dlsym } from '../src/index.js';
 import { readMappings, writableExecutableMappings } from '../src/loader/procmaps.js';
+import { assertNoWX } from './helpers/wx.js';
+
+test.after.each(() => assertNoWX('after the test'));
 
 test('no mapping of the process is ever writable and executable', () => {
   assert.ok(process.execArgv.includes('--jitless'));
