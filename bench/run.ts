@@ -9,14 +9,14 @@
 // bench/out/results-quick.json for --quick.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { build } from 'esbuild';
 import { join } from 'node:path';
 import { getLibc } from '../src/loader/libc.js';
 import type { Context, FigureResult } from './lib/figure.js';
 import { type Machine, type Results, goalLines, renderFigureText, renderMachineText, renderMarkdown } from './lib/report.js';
 import { bytes } from './lib/stats.js';
-import { benchDir, version } from './lib/tools.js';
+import { benchDir, run, version } from './lib/tools.js';
 
 function argValue(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
@@ -76,7 +76,19 @@ const files = readdirSync(figuresDir)
   .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))
   .filter((f) => only === undefined || only.includes(Number.parseInt(f, 10)));
 
+/** The commit measured, and whether src/ differs from it. */
+function revision(): string {
+  try {
+    const head = run('git', ['rev-parse', '--short', 'HEAD'], { cwd: benchDir }).trim();
+    const dirty = run('git', ['status', '--porcelain', '--', '../src'], { cwd: benchDir }).trim() !== '';
+    return dirty ? `${head} with uncommitted changes in src/` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 const started = Date.now();
+const loadAtStart = loadavg()[0]!;
 let library = 'src/ through tsx (--source)';
 delete process.env.DLBIND_BENCH_LIBRARY;
 if (!args.includes('--source')) {
@@ -134,6 +146,8 @@ const results: Results = {
   command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
   date: new Date().toISOString(),
   seconds,
+  revision: revision(),
+  loadAverage: { start: loadAtStart, end: loadavg()[0]! },
   library,
   machine: m,
   figures,

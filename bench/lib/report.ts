@@ -18,6 +18,10 @@ export interface Results {
   command: string;
   date: string;
   seconds: number;
+  /** The 1-minute load average when the run started and ended (the machine is shared). */
+  loadAverage: { start: number; end: number };
+  /** The commit measured. */
+  revision: string;
   /** How the library under test was loaded. */
   library: string;
   machine: Machine;
@@ -147,8 +151,8 @@ const esc = (s: string): string => s.replace(/\|/g, '\\|');
 function markdownHeader(results: Results): string[] {
   const m = results.machine;
   return [
-    `- Run: ${results.mode}, ${results.date}, ${Math.round(results.seconds)} s, \`${results.command}\``,
-    `- Library under test: ${results.library}`,
+    `- Run: ${results.mode}, ${results.date}, ${Math.round(results.seconds)} s, \`${results.command}\`; 1-minute load average ${results.loadAverage.start.toFixed(1)} at the start, ${results.loadAverage.end.toFixed(1)} at the end`,
+    `- Library under test: ${results.library}, at ${results.revision}`,
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, Linux ${m.kernel}`,
     `- node ${m.node}, glibc ${m.glibc}, koffi ${m.koffi}`,
     `- Tools: ${Object.entries(m.tools)
