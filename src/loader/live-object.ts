@@ -71,17 +71,21 @@ export function forceDynamicLayout(writable: boolean | undefined): void {
   forcedDynamicLayout = writable;
 }
 
+let unusableLibc: DlbindError | undefined;
 /**
  * The libc bindings, or EPLATFORM when this C library lacks a function dlbind
  * needs (memfd_create before glibc 2.27, say): koffi's own error would be a
  * plain Error naming the symbol.
  */
 export function bindLibc(): Libc {
+  if (unusableLibc !== undefined) throw unusableLibc;
   try {
     return getLibc();
   } catch (err) {
     if (err instanceof DlbindError) throw err;
-    throw new DlbindError('EPLATFORM', `the C library cannot be used: ${(err as Error).message}`);
+    // Kept: a second attempt would fail on koffi's half-made bindings with a misleading message.
+    unusableLibc = new DlbindError('EPLATFORM', `the C library cannot be used: ${(err as Error).message}`);
+    throw unusableLibc;
   }
 }
 

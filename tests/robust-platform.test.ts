@@ -1,0 +1,69 @@
+// The platform guard: where live libraries cannot work (not Linux, not glibc, another
+// architecture, a libc without a function dlbind binds), importing dlbind still works, the
+// offline ELF tools work, and dlcreate throws DlbindError EPLATFORM. Importing dlbind loads
+// nothing native: koffi is loaded by the first live library, not before.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { pool, runNode } from './fixtures/robust-children.js';
+
+const FIXTURE = 'tests/fixtures/robust-platform.ts';
+
+interface Report {
+  afterSetup: { module: boolean; native: boolean };
+  afterImport: { module: boolean; native: boolean };
+  built: string;
+  offline: { module: boolean; native: boolean };
+  created: string;
+  looked: string;
+  end: { module: boolean; native: boolean };
+}
+
+async function report(args: string[]): Promise<Report> {
+  const r = await runNode([FIXTURE, ...args]);
+  assert.is(r.signal, null, args.join(' '));
+  assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Report;
+}
+
+const notLoaded = { module: false, native: false };
+
+test('simulated platforms without live libraries: the import and the ELF tools work, dlcreate and dlsym throw EPLATFORM, koffi is never loaded', async () => {
+  const cases: [string[], RegExp][] = [
+    [['darwin', 'arm64', 'no'], /platform 'darwin' is not Linux/],
+    [['win32', 'x64', 'no'], /platform 'win32' is not Linux/],
+    [['linux', 'ia32', 'yes'], /architecture 'ia32'/],
+    [['linux', 'riscv64', 'yes'], /architecture 'riscv64'/],
+    [['linux', 'x64', 'no'], /not glibc/],
+  ];
+  const reports = await pool(cases, 2, ([args]) => report(['simulate', ...args]));
+  reports.forEach((r, i) => {
+    const [args, reason] = cases[i]!;
+    const what = args.join(' ');
+    assert.equal(r.afterImport, notLoaded, `${what}: koffi loaded by the import`);
+    assert.is(r.built, 'ok', `${what}: buildSharedObject and readElf`);
+    assert.match(r.created, /^EPLATFORM: /, what);
+    assert.match(r.created, reason, what);
+    assert.match(r.looked, /^EPLATFORM: /, what);
+    assert.equal(r.end, notLoaded, `${what}: koffi loaded after all`);
+  });
+});
+
+test('a libc without memfd_create or dlopen: EPLATFORM naming the missing function, the same at every try', async () => {
+  for (const fn of ['memfd_create', 'dlopen']) {
+    const r = await report(['lacks', fn]);
+    assert.is(r.built, 'ok', fn);
+    assert.match(r.created, /^EPLATFORM: the C library cannot be used: .*dlbind_no_such_function/, fn);
+    assert.is(r.looked, r.created, `${fn}: a second call says the same`);
+  }
+});
+
+test('on this machine the import and the offline tools load nothing native; the first live library loads koffi', async () => {
+  const r = await report(['real']);
+  assert.equal(r.afterSetup, notLoaded);
+  assert.equal(r.afterImport, notLoaded, 'koffi loaded by the import');
+  assert.equal(r.offline, notLoaded, 'koffi loaded by buildSharedObject or readElf');
+  assert.is(r.created, 'ok');
+  assert.equal(r.end, { module: true, native: true }, 'the check sees koffi once it is loaded');
+});
+
+test.run();
