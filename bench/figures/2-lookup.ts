@@ -7,7 +7,7 @@ import { OBJECT_KINDS, type ObjectKind, lookupObjects, measureObjects } from '..
 import { time } from '../lib/stats.js';
 
 const RUNS = 5;
-const C_PASSES = 3;
+const C_PASSES = 9;
 
 export function run(ctx: Context) {
   const n = 100_000;
@@ -18,7 +18,7 @@ export function run(ctx: Context) {
   });
   const o = lookupObjects(ctx, n);
   ctx.log('objects ready: live library, dlsave file, gcc -shared file');
-  const handles: Record<ObjectKind, Parameters<typeof dlsym>[0]> = { live: o.live, saved: o.savedHandle, gcc: o.gccHandle };
+  const handles: Record<ObjectKind, Parameters<typeof dlsym>[0]> = { live: o.live, saved: o.savedHandle, gcc: o.gccHandle, gccSysv: o.gccSysvHandle };
   const pass = (k: ObjectKind): number => {
     let missing = 0;
     const target = handles[k];
@@ -37,11 +37,14 @@ export function run(ctx: Context) {
   f.ratio('koffi: dlsave file vs gcc file', 'koffi-saved', 'koffi-gcc');
   f.ratio('C: dlsave file vs gcc file', 'c-saved', 'c-gcc', goal);
   f.ratio('C: live library vs gcc file', 'c-live', 'c-gcc', goal);
+  f.ratio('koffi: live library vs gcc --hash-style=sysv file', 'koffi-live', 'koffi-gccSysv');
+  f.ratio('C: live library vs gcc --hash-style=sysv file', 'c-live', 'c-gccSysv');
+  f.ratio('C: gcc --hash-style=sysv file vs gcc file (what SysV costs the toolchain)', 'c-gccSysv', 'c-gcc');
   f.note(
     `Names jit_obj_0 … jit_obj_${n - 1}, probed in one fixed random order, every one present; each koffi sample is one pass over all names (after an untimed one), each C sample the median of ${C_PASSES} timed passes after an untimed one, in a fresh process per object per run.`,
   );
   f.note(
-    "Hash tables: the live library can only use SysV DT_HASH (glibc fixes a table's shape at load, and only DT_HASH can grow in place), one bucket per symbol of capacity. gcc here links with --hash-style=gnu, so ld.so looks the gcc file up through DT_GNU_HASH (bloom filter, then a hash compare before each strcmp). dlsave writes both tables, and ld.so then uses the GNU one.",
+    "Hash tables: the live library can only use SysV DT_HASH (glibc fixes a table's shape at load, and only DT_HASH can grow in place), one bucket per symbol of capacity. gcc here links with --hash-style=gnu, so ld.so looks the gcc file up through DT_GNU_HASH (bloom filter, then a hash compare before each strcmp). dlsave writes both tables, and ld.so then uses the GNU one. The gcc --hash-style=sysv file is the same object with the only table a live library can have, as ld builds it (far fewer buckets than symbols), to tell the table's quality from its style.",
   );
   f.note('The C driver loads the live library through its /proc/<pid>/fd/<n> name: the same memfd, with the same table, as the bench process has loaded.');
   return f.result();

@@ -23,6 +23,7 @@ export function run(ctx: Context) {
     live: probes.map((name) => o.liveAddress.get(name)!),
     saved: probes.map((name) => dlsym(o.savedHandle, name)!),
     gcc: probes.map((name) => dlsym(o.gccHandle, name)!),
+    gccSysv: probes.map((name) => dlsym(o.gccSysvHandle, name)!),
   };
   // Untimed: every address is named back with its own symbol.
   for (const k of OBJECT_KINDS) {
@@ -39,6 +40,7 @@ export function run(ctx: Context) {
   f.ratio('koffi: dlsave file vs gcc file', 'koffi-saved', 'koffi-gcc');
   f.ratio('C: live library vs gcc file', 'c-live', 'c-gcc', goal);
   f.ratio('C: dlsave file vs gcc file', 'c-saved', 'c-gcc', goal);
+  f.ratio('C: live library vs gcc --hash-style=sysv file', 'c-live', 'c-gccSysv');
   f.note(
     `The addresses are those of the first ${count} names of figure 2's probe order. glibc's dladdr scans every symbol of the object that holds the address (DT_HASH: indexes 0 … nchain, i.e. the live library's whole capacity; DT_GNU_HASH: every bucket's chain), so a call costs in proportion to the symbol count, not a hash lookup.`,
   );

@@ -22,6 +22,9 @@ export interface LookupObjects {
   savedHandle: bigint;
   gccPath: string;
   gccHandle: bigint;
+  /** The same, linked with --hash-style=sysv: the only table a live library can have, as the toolchain builds it. */
+  gccSysvPath: string;
+  gccSysvHandle: bigint;
 }
 
 export function lookupObjects(ctx: Context, n: number): LookupObjects {
@@ -37,12 +40,25 @@ export function lookupObjects(ctx: Context, n: number): LookupObjects {
   const savedPath = join(ctx.workDir, `saved-${n}.so`);
   dlsave(live, savedPath);
   const gccPath = join(ctx.workDir, `gcc-${n}.so`);
+  const gccSysvPath = join(ctx.workDir, `gcc-sysv-${n}.so`);
   writeDataAssembly(join(ctx.workDir, `gcc-${n}.s`), names);
   run('gcc', ['-shared', '-o', gccPath, join(ctx.workDir, `gcc-${n}.s`)], { quiet: true });
+  run('gcc', ['-shared', '-Wl,--hash-style=sysv', '-o', gccSysvPath, join(ctx.workDir, `gcc-${n}.s`)], { quiet: true });
   const probes = shuffled(names);
   const probeFile = join(ctx.workDir, `probes-${n}.txt`);
   writeFileSync(probeFile, `${probes.join('\n')}\n`);
-  return { probes, probeFile, live, liveAddress, savedPath, savedHandle: dlopenOrThrow(savedPath), gccPath, gccHandle: dlopenOrThrow(gccPath) };
+  return {
+    probes,
+    probeFile,
+    live,
+    liveAddress,
+    savedPath,
+    savedHandle: dlopenOrThrow(savedPath),
+    gccPath,
+    gccHandle: dlopenOrThrow(gccPath),
+    gccSysvPath,
+    gccSysvHandle: dlopenOrThrow(gccSysvPath),
+  };
 }
 
 /**
@@ -57,9 +73,14 @@ export function cDriver(ctx: Context, mode: 'dlsym' | 'dladdr', path: string, pr
   return median(out.passNs) / 1e9 / out.count;
 }
 
-export const OBJECT_KINDS = ['live', 'saved', 'gcc'] as const;
+export const OBJECT_KINDS = ['live', 'saved', 'gcc', 'gccSysv'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
-const OBJECT_LABELS: Record<ObjectKind, string> = { live: 'live library', saved: 'dlsave file', gcc: 'gcc -shared file (anchor)' };
+const OBJECT_LABELS: Record<ObjectKind, string> = {
+  live: 'live library',
+  saved: 'dlsave file',
+  gcc: 'gcc -shared file (anchor)',
+  gccSysv: 'gcc -shared -Wl,--hash-style=sysv file',
+};
 
 /**
  * Measures `call` on each of the three objects, `runs` times, interleaved:
@@ -83,7 +104,7 @@ export function measureObjects(
     ) as Record<ObjectKind, (sample: number) => void>;
   const koffi = declare('koffi');
   const c = declare('C');
-  const paths: Record<ObjectKind, string> = { live: o.live.path, saved: o.savedPath, gcc: o.gccPath };
+  const paths: Record<ObjectKind, string> = { live: o.live.path, saved: o.savedPath, gcc: o.gccPath, gccSysv: o.gccSysvPath };
   for (let r = 0; r < options.runs; r++) {
     for (const k of OBJECT_KINDS) {
       collect();
