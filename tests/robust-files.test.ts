@@ -62,19 +62,28 @@ test('createBackingFile refuses an existing file and a planted symlink at its ex
   // A regular file already there: not opened, not truncated.
   const existing = join(dir, 'existing.so');
   writeFileSync(existing, 'someone else');
-  assert.is(code(() => createBackingFile(existing)), 'EINVAL');
+  assert.is(
+    code(() => createBackingFile(existing)),
+    'EINVAL',
+  );
   assert.is(readFileSync(existing, 'utf8'), 'someone else');
   // A symlink to an existing file: not followed, the target untouched.
   const planted = join(dir, 'planted.so');
   symlinkSync(victim, planted);
-  assert.is(code(() => createBackingFile(planted)), 'EINVAL');
+  assert.is(
+    code(() => createBackingFile(planted)),
+    'EINVAL',
+  );
   assert.is(readFileSync(victim, 'utf8'), 'precious');
   assert.ok(lstatSync(planted).isSymbolicLink());
   // A dangling symlink: the file it names is not created.
   const dangling = join(dir, 'dangling.so');
   const wouldBe = join(dir, 'created-through-the-link');
   symlinkSync(wouldBe, dangling);
-  assert.is(code(() => createBackingFile(dangling)), 'EINVAL');
+  assert.is(
+    code(() => createBackingFile(dangling)),
+    'EINVAL',
+  );
   assert.not.ok(existsSync(wouldBe));
   // A free name is created, empty, mode 0600.
   const fresh = join(dir, 'fresh.so');
@@ -92,14 +101,23 @@ test('a world-writable directory without the sticky bit is refused (EINVAL); wit
   const open = join(dir, 'world-writable');
   mkdirSync(open);
   chmodSync(open, 0o777);
-  assert.is(code(() => dlcreate(undefined, { backing: { directory: open } })), 'EINVAL');
+  assert.is(
+    code(() => dlcreate(undefined, { backing: { directory: open } })),
+    'EINVAL',
+  );
   assert.equal(readdirSync(open), [], 'nothing was created there');
   chmodSync(open, 0o1777);
   const sticky = dlcreate(undefined, { backing: { directory: open } });
   sticky.addFunction('answer', ANSWER);
   sticky.delete();
-  assert.is(code(() => dlcreate(undefined, { backing: { directory: join(dir, 'missing') } })), 'EINVAL');
-  assert.is(code(() => dlcreate(undefined, { backing: { directory: join(dir, 'victim.txt') } })), 'EINVAL');
+  assert.is(
+    code(() => dlcreate(undefined, { backing: { directory: join(dir, 'missing') } })),
+    'EINVAL',
+  );
+  assert.is(
+    code(() => dlcreate(undefined, { backing: { directory: join(dir, 'victim.txt') } })),
+    'EINVAL',
+  );
 });
 
 test('the backing file is removed when the process ends normally without dldelete: falling off the end, process.exit, an uncaught exception', async () => {

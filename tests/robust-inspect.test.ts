@@ -72,7 +72,8 @@ test(`dlbind inspect on ${REFUSED} refused and ${ACCEPTED} accepted hostile file
     const lines = r.stderr.trimEnd().split('\n');
     if (r.signal !== null) problems.push(`${where}: killed by ${r.signal}`);
     else if (s.refused !== undefined && r.status !== 1) problems.push(`${where}: exit ${r.status}, expected 1`);
-    else if (r.status === 1 && (lines.length !== 1 || !lines[0]!.startsWith('dlbind: ') || /\n\s+at /.test(r.stderr))) problems.push(`${where}: stderr is not one line: ${r.stderr.slice(0, 500)}`);
+    else if (r.status === 1 && (lines.length !== 1 || !lines[0]!.startsWith('dlbind: ') || /\n\s+at /.test(r.stderr)))
+      problems.push(`${where}: stderr is not one line: ${r.stderr.slice(0, 500)}`);
     else if (r.status === 0 && r.stderr !== '') problems.push(`${where}: exit 0 but stderr: ${r.stderr.slice(0, 300)}`);
     else if (r.status !== 0 && r.status !== 1) problems.push(`${where}: exit ${r.status}`);
   }

@@ -10,7 +10,11 @@ const FIXTURE = 'tests/fixtures/robust-misuse.ts';
 
 /** What each case must report: a DlbindError code, or what a case that must not throw found. */
 const EXPECTED: Record<string, string> = {
-  ...Object.fromEntries(Object.keys(CASES).filter((c) => c.startsWith('deleted.')).map((c) => [c, 'EDELETED'])),
+  ...Object.fromEntries(
+    Object.keys(CASES)
+      .filter((c) => c.startsWith('deleted.'))
+      .map((c) => [c, 'EDELETED']),
+  ),
   'write.partly-outside': 'ERANGE',
   'write.past-size-into-rounding': 'ERANGE',
   'write.wholly-outside-block': 'EFOREIGN',

@@ -38,7 +38,15 @@ test(`four threads call libc dlsym ${LOOKUPS.toLocaleString('en')}+ times while 
     const control = new Int32Array(new SharedArrayBuffer(4));
     const counts = new Float64Array(new SharedArrayBuffer(4 * 8));
     const workers = [0, 1, 2, 3].map((index) =>
-      tsWorker(WORKER, { role: 'lookup', handle: lib.handle, names, expected: expected.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer, counts: counts.buffer as SharedArrayBuffer, index } satisfies LookupData),
+      tsWorker(WORKER, {
+        role: 'lookup',
+        handle: lib.handle,
+        names,
+        expected: expected.buffer as SharedArrayBuffer,
+        control: control.buffer as SharedArrayBuffer,
+        counts: counts.buffer as SharedArrayBuffer,
+        index,
+      } satisfies LookupData),
     );
     const reports = workers.map((w) => message<LookupReport>(w));
     const total = () => counts.reduce((a, b) => a + b, 0);
@@ -48,9 +56,9 @@ test(`four threads call libc dlsym ${LOOKUPS.toLocaleString('en')}+ times while 
       await sleep(50);
     }
     const started = performance.now();
-    let ops = { bind: 0, unbind: 0, replace: 0 };
+    const ops = { bind: 0, unbind: 0, replace: 0 };
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     while (total() < LOOKUPS || performance.now() - started < 1000) {
       if (performance.now() - started > 40_000) break;
       for (let k = 0; k < 500; k++) {
@@ -78,7 +86,11 @@ test(`four threads call libc dlsym ${LOOKUPS.toLocaleString('en')}+ times while 
     console.log(
       `  ${sum('lookups').toLocaleString('en')} lookups in ${seconds.toFixed(1)} s (${sum('found')} found, ${sum('nulls')} null) against ${ops.bind} binds, ${ops.unbind} unbinds, ${ops.replace} replaces`,
     );
-    assert.equal(done.flatMap((r) => r.wrong), [], 'answers that were neither null nor the right address');
+    assert.equal(
+      done.flatMap((r) => r.wrong),
+      [],
+      'answers that were neither null nor the right address',
+    );
     assert.ok(sum('lookups') >= LOOKUPS, `only ${sum('lookups')} lookups`);
     assert.ok(sum('found') > 0 && sum('nulls') > 0, 'the workers saw names both bound and unbound');
     assert.ok(ops.replace > 1000 && ops.unbind > 1000, 'enough churn');
@@ -109,7 +121,10 @@ test('two worker threads each create a library and churn it at the same time; ea
   assert.is(dladdr(b!.addresses[42]!)?.fname, b!.path);
   for (const w of owners) w.postMessage('delete');
   const deleted = await Promise.all(owners.map((w) => message<OwnerMessage>(w)));
-  assert.equal(deleted, [{ kind: 'deleted', unloaded: true }, { kind: 'deleted', unloaded: true }]);
+  assert.equal(deleted, [
+    { kind: 'deleted', unloaded: true },
+    { kind: 'deleted', unloaded: true },
+  ]);
   assert.is(dladdr(a!.addresses[0]!), null, "alpha's library is unloaded");
   assert.is(dladdr(b!.addresses[0]!), null, "beta's library is unloaded");
   await Promise.all(exits);
