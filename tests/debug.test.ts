@@ -97,17 +97,29 @@ test('x/i disassembles the bytes that were written, as objdump reads them', () =
   if (skipped) return;
   const lines = (sections(output).get('x-answer') ?? '').split('\n').filter((l) => l.includes('<jit_answer'));
   assert.is(lines.length, 2, output);
-  const gdbInstructions = lines.map((l) => l.replace(/^.*>:\s*/, '').replace(/\s+/g, ' ').trim());
+  const gdbInstructions = lines.map((l) =>
+    l
+      .replace(/^.*>:\s*/, '')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
   assert.equal(gdbInstructions, objdumpInstructions([0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3]));
 });
 
 test('info sharedlibrary lists the library with an address range holding the functions', () => {
   if (skipped) return;
   const s = sections(output);
-  const [answer, add] = (s.get('addresses') ?? '').split('\n')[0]!.split(/\s+/).map((x) => BigInt(x));
+  const [answer, add] = (s.get('addresses') ?? '')
+    .split('\n')[0]!
+    .split(/\s+/)
+    .map((x) => BigInt(x));
   const row = (s.get('sharedlibrary') ?? '').split('\n').find((l) => /^0x[0-9a-f]+\s+0x[0-9a-f]+.*\/proc\/\d+\/fd\/\d+/.test(l));
   assert.ok(row, output);
-  const [from, to] = row!.trim().split(/\s+/).slice(0, 2).map((x) => BigInt(x));
+  const [from, to] = row!
+    .trim()
+    .split(/\s+/)
+    .slice(0, 2)
+    .map((x) => BigInt(x));
   assert.ok(from! <= answer! && answer! < to!, row);
   assert.ok(from! <= add! && add! < to!, row);
 });

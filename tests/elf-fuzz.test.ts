@@ -86,7 +86,12 @@ test(`${RUNS} mutated, truncated and spliced images: parse or ElfFormatError, ne
       : `  ${retried} inputs over ${BUDGET_MS} ms on the first try; the slowest of them took ${slowestRetry.toFixed(1)} ms at best on a retry`,
   );
   const common = [...reasons].sort((a, b) => b[1] - a[1]);
-  console.log(`  ${common.length} distinct errors; most common: ${common.slice(0, 6).map(([r, n]) => `${n}× ${r}`).join('; ')}`);
+  console.log(
+    `  ${common.length} distinct errors; most common: ${common
+      .slice(0, 6)
+      .map(([r, n]) => `${n}× ${r}`)
+      .join('; ')}`,
+  );
   for (const s of seeds) assert.equal(s.work, s.pristine, `${s.name} restored`);
   assert.equal(overBudget, [], `inputs over ${BUDGET_MS} ms on every try`);
 });
@@ -121,7 +126,10 @@ test('the hand-made object reads back, through both hash tables', () => {
   const h = handmadeElf(names, 2);
   for (const bytes of [h.bytes, without(h, DT_GNU_HASH).bytes, without(h, DT_HASH).bytes]) {
     const elf = readElf(bytes);
-    assert.equal(elf.dynamicSymbols.map((s) => s.name), ['', ...names]);
+    assert.equal(
+      elf.dynamicSymbols.map((s) => s.name),
+      ['', ...names],
+    );
     for (const n of names) assert.is(elf.lookup(n)?.name, n);
     assert.is(elf.lookup('epsilon'), undefined);
   }
@@ -179,11 +187,26 @@ test('hostile: e_shnum huge, section 0 sh_size huge, sh_size huge, e_shstrndx pa
   expectFormatError(edit(e_shnum(0, 2n ** 40n)), /section header table: 1099511627776 entries/);
   expectFormatError(edit(e_shnum(0, 2n ** 63n)), /section count .* out of range/);
   const dynsym = file.sections.findIndex((s) => s.name === '.dynsym');
-  expectFormatError(edit((v) => v.setBigUint64(shoff + 64 * dynsym + 32, 2n ** 62n * 3n, true)), /section \d+ \.dynsym .* lies outside the input/);
-  expectFormatError(edit((v) => v.setBigUint64(shoff + 64 * dynsym + 32, BigInt(SYM64_SIZE * 3 + 1), true)), /not a multiple of 24/);
-  expectFormatError(edit((v) => v.setBigUint64(shoff + 64 * dynsym + 56, 16n, true)), /sh_entsize is not 24/);
-  expectFormatError(edit((v) => v.setUint32(shoff + 64 * dynsym + 40, 9999, true)), /sh_link is not a section/);
-  expectFormatError(edit((v) => v.setUint16(62, file.header.e_shnum, true)), /e_shstrndx is past/);
+  expectFormatError(
+    edit((v) => v.setBigUint64(shoff + 64 * dynsym + 32, 2n ** 62n * 3n, true)),
+    /section \d+ \.dynsym .* lies outside the input/,
+  );
+  expectFormatError(
+    edit((v) => v.setBigUint64(shoff + 64 * dynsym + 32, BigInt(SYM64_SIZE * 3 + 1), true)),
+    /not a multiple of 24/,
+  );
+  expectFormatError(
+    edit((v) => v.setBigUint64(shoff + 64 * dynsym + 56, 16n, true)),
+    /sh_entsize is not 24/,
+  );
+  expectFormatError(
+    edit((v) => v.setUint32(shoff + 64 * dynsym + 40, 9999, true)),
+    /sh_link is not a section/,
+  );
+  expectFormatError(
+    edit((v) => v.setUint16(62, file.header.e_shnum, true)),
+    /e_shstrndx is past/,
+  );
 });
 
 test('hostile: e_phoff past the end, string index past the end, unterminated string', () => {

@@ -5,17 +5,7 @@ import * as assert from 'uvu/assert';
 import { GLIBC_RELOCATED_TAGS, readElf, type ElfFile } from '../src/elf/reader.js';
 import { ElfFormatError } from '../src/elf/errors.js';
 import { DT_INIT_ARRAY, DT_SYMTAB, PT_DYNAMIC, PT_LOAD, PT, SHT, STT_GNU_IFUNC, STT_TLS } from '../src/elf/constants.js';
-import {
-  SAMPLE_C,
-  buildSharedObject,
-  fileBytes,
-  handmadeElf,
-  memoryImage,
-  readelf,
-  readelfDynSyms,
-  sampleDir,
-  systemLibrary,
-} from './elf-samples.js';
+import { SAMPLE_C, buildSharedObject, fileBytes, handmadeElf, memoryImage, readelf, readelfDynSyms, sampleDir, systemLibrary } from './elf-samples.js';
 import { compileC, mustRun, skipBecause } from './helpers/tools.js';
 
 const libc = systemLibrary('libc.so.6');
@@ -65,7 +55,7 @@ int main(int argc, char **argv) {
     join(sampleDir, 'probe'),
   );
   return (path: string, names: string[]): { found: boolean; self: boolean }[] =>
-    mustRun(exe, [path], { input: names.join('\n') + '\n' })
+    mustRun(exe, [path], { input: `${names.join('\n')}\n` })
       .stdout.trim()
       .split('\n')
       .map((l) => ({ found: l[0] === '1', self: l[2] === '1' }));
@@ -121,7 +111,10 @@ for (const path of samples) {
     segs.forEach((m, i) => {
       const p = elf.segments[i]!;
       assert.is(PT.name(p.p_type).replace(/^PT_/, ''), m[1]);
-      assert.equal([p.p_offset, p.p_vaddr, p.p_filesz, p.p_memsz], [m[2], m[3], m[5], m[6]].map((x) => BigInt(x!)));
+      assert.equal(
+        [p.p_offset, p.p_vaddr, p.p_filesz, p.p_memsz],
+        [m[2], m[3], m[5], m[6]].map((x) => BigInt(x!)),
+      );
     });
 
     const secs = readelf(['-S'], path)
@@ -135,7 +128,10 @@ for (const path of samples) {
       const s = elf.sections[Number(m[1])]!;
       assert.is(s.name, tokens.slice(0, a - 1).join(' '));
       assert.is(readelfSectionType(s.sh_type), tokens[a - 1]);
-      assert.equal([s.sh_addr, s.sh_offset, s.sh_size], tokens.slice(a, a + 3).map((x) => BigInt(`0x${x}`)));
+      assert.equal(
+        [s.sh_addr, s.sh_offset, s.sh_size],
+        tokens.slice(a, a + 3).map((x) => BigInt(`0x${x}`)),
+      );
     }
     assert.is(elf.section('.dynsym')?.sh_type, 11);
     assert.is(elf.section('.no-such-section'), undefined);
@@ -176,7 +172,10 @@ test('the samples use the hash tables they were built with', () => {
 test('undefined, local, hidden and absent names are not found', () => {
   for (const path of [gnuSo, sysvSo]) {
     const { elf } = load(path);
-    assert.ok(elf.dynamicSymbols.some((s) => s.name === 'printf'), 'printf is an undefined dynamic symbol');
+    assert.ok(
+      elf.dynamicSymbols.some((s) => s.name === 'printf'),
+      'printf is an undefined dynamic symbol',
+    );
     for (const name of ['printf', 'local_fn', 'hidden_fn', 'nothing_here', '']) assert.is(elf.lookup(name), undefined, name);
     for (const name of ['add', 'counter', 'greeting', 'weak_fn', 'protected_fn', 'generated_0', 'generated_299']) {
       assert.is(elf.lookup(name)?.name, name);
@@ -216,7 +215,10 @@ for (const path of [gnuSo, sysvSo, libc]) {
     const moved = readElf(relocated, { layout: 'memory', dynamicRelocated: true, loadBase });
     assert.equal(moved.dynamicSymbols, elf.dynamicSymbols);
     assert.equal(moved.dynamic, elf.dynamic);
-    assert.throws(() => readElf(relocated, { layout: 'memory' }), (e: unknown) => e instanceof ElfFormatError);
+    assert.throws(
+      () => readElf(relocated, { layout: 'memory' }),
+      (e: unknown) => e instanceof ElfFormatError,
+    );
   });
 }
 
@@ -244,7 +246,10 @@ test('memory layout: the live libc of this process, .dynamic as glibc relocated 
   const linked = (tag: number) => elf.dynamic.find((e) => e.d_tag === tag)!.d_val;
   assert.is(raw.get(DT_SYMTAB), linked(DT_SYMTAB) + loadBase, 'glibc relocated DT_SYMTAB in place');
   assert.is(raw.get(DT_INIT_ARRAY), linked(DT_INIT_ARRAY), 'but not DT_INIT_ARRAY');
-  assert.throws(() => readElf(image, { layout: 'memory' }), (e: unknown) => e instanceof ElfFormatError);
+  assert.throws(
+    () => readElf(image, { layout: 'memory' }),
+    (e: unknown) => e instanceof ElfFormatError,
+  );
   const live = readElf(image, { layout: 'memory', dynamicRelocated: true, loadBase });
   assert.equal(live.dynamic, elf.dynamic);
   assert.equal(live.dynamicSymbols, elf.dynamicSymbols);
@@ -272,7 +277,10 @@ test('unsupported classes and byte orders are refused by name', () => {
   const be = bytes.slice();
   be[5] = 2;
   assert.throws(() => readElf(be), /unsupported byte order/);
-  assert.throws(() => readElf(bytes.subarray(0, 3)), (e: unknown) => e instanceof ElfFormatError);
+  assert.throws(
+    () => readElf(bytes.subarray(0, 3)),
+    (e: unknown) => e instanceof ElfFormatError,
+  );
 });
 
 test.run();

@@ -79,19 +79,21 @@ test('symbol counts around 0xffff and 0x10000 round-trip', () => {
 });
 
 const nameArb = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_.$]{0,24}$/);
-const symbolArb: fc.Arbitrary<SymbolSpec> = fc.record({
-  name: nameArb,
-  section: fc.constantFrom('text', 'rodata', 'data', 'bss'),
-  kind: fc.constantFrom('func', 'object', 'notype', undefined),
-  binding: fc.constantFrom('global', 'weak', undefined),
-  visibility: fc.constantFrom('default', 'protected', 'hidden', 'internal', undefined),
-  align: fc.constantFrom(1, 2, 8, 16, 64, undefined),
-  bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
-}).map((s): SymbolSpec => {
-  const clean = Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as unknown as SymbolSpec & { bytes: Uint8Array };
-  if (clean.section === 'bss') return { ...clean, bytes: undefined, size: clean.bytes.length };
-  return clean;
-});
+const symbolArb: fc.Arbitrary<SymbolSpec> = fc
+  .record({
+    name: nameArb,
+    section: fc.constantFrom('text', 'rodata', 'data', 'bss'),
+    kind: fc.constantFrom('func', 'object', 'notype', undefined),
+    binding: fc.constantFrom('global', 'weak', undefined),
+    visibility: fc.constantFrom('default', 'protected', 'hidden', 'internal', undefined),
+    align: fc.constantFrom(1, 2, 8, 16, 64, undefined),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+  })
+  .map((s): SymbolSpec => {
+    const clean = Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as unknown as SymbolSpec & { bytes: Uint8Array };
+    if (clean.section === 'bss') return { ...clean, bytes: undefined, size: clean.bytes.length };
+    return clean;
+  });
 
 test('random specs round-trip (fast-check)', () => {
   fc.assert(

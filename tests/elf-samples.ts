@@ -112,7 +112,7 @@ export function imageBase(elf: ElfFile): bigint {
 export function memoryImage(file: Uint8Array, elf: ElfFile): Uint8Array {
   const loads = elf.segments.filter((p) => p.p_type === PT_LOAD);
   const base = imageBase(elf);
-  const end = loads.reduce((e, p) => (p.p_vaddr + p.p_memsz > e ? p.p_vaddr + p.p_memsz : e), 0n);
+  const end = loads.reduce((e, p) => Math.max(p.p_vaddr + p.p_memsz, e), 0n);
   const image = new Uint8Array(Number(end - base));
   for (const p of loads) image.set(file.subarray(Number(p.p_offset), Number(p.p_offset + p.p_filesz)), Number(p.p_vaddr - base));
   return image;
@@ -156,7 +156,14 @@ export function handmadeElf(names: string[], nbucket = Math.max(1, names.length 
   w.u16(ET_DYN).u16(EM_X86_64).u32(1).u64(0).u64(EHDR64_SIZE).u64(0).u32(0);
   w.u16(EHDR64_SIZE).u16(PHDR64_SIZE).u16(2).u16(64).u16(0).u16(0);
   w.u32(PT_LOAD).u32(5).u64(0).u64(0).u64(0).u64(size).u64(size).u64(0x1000);
-  w.u32(PT_DYNAMIC).u32(6).u64(at.dynamic).u64(at.dynamic).u64(at.dynamic).u64(ndyn * 16).u64(ndyn * 16).u64(8);
+  w.u32(PT_DYNAMIC)
+    .u32(6)
+    .u64(at.dynamic)
+    .u64(at.dynamic)
+    .u64(at.dynamic)
+    .u64(ndyn * 16)
+    .u64(ndyn * 16)
+    .u64(8);
   for (const [tag, val] of [
     [DT_HASH, at.hash],
     [DT_GNU_HASH, at.gnuHash],
@@ -179,10 +186,24 @@ export function handmadeElf(names: string[], nbucket = Math.max(1, names.length 
   for (const v of buckets) w.u32(v);
   for (const v of chains) w.u32(v);
   // GNU: one bucket holding symbols 1.., the last one with the end bit.
-  w.seek(at.gnuHash).u32(1).u32(1).u32(1).u32(6).u64(2n ** 64n - 1n).u32(names.length > 0 ? 1 : 0);
+  w.seek(at.gnuHash)
+    .u32(1)
+    .u32(1)
+    .u32(1)
+    .u32(6)
+    .u64(2n ** 64n - 1n)
+    .u32(names.length > 0 ? 1 : 0);
   nameBytes.forEach((b, i) => w.u32((gnuHash(b) & ~1) | (i === names.length - 1 ? 1 : 0)));
   w.seek(at.dynsym + SYM64_SIZE);
-  nameBytes.forEach((_, i) => w.u32(strOffsets[i]!).u8(ELF64_ST_INFO(STB_GLOBAL, STT_FUNC)).u8(0).u16(5).u64(0x100 + i).u64(1));
+  nameBytes.forEach((_, i) =>
+    w
+      .u32(strOffsets[i]!)
+      .u8(ELF64_ST_INFO(STB_GLOBAL, STT_FUNC))
+      .u8(0)
+      .u16(5)
+      .u64(0x100 + i)
+      .u64(1),
+  );
   w.seek(at.dynstr + 1);
   nameBytes.forEach((b) => w.raw(b).u8(0));
   return { bytes, at };

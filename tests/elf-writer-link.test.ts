@@ -236,7 +236,7 @@ const decodeName = (h: string): string | undefined => (h === '-' ? undefined : h
 /** dlopens `lib` in a C program and looks up each name; size is how many bytes to dump and where to probe dladdr's last byte. */
 function probeLibrary(lib: string, queries: ReadonlyArray<{ name: string; size: number }>): ProbeResult {
   const list = join(dir, `names-${Math.random().toString(36).slice(2)}.txt`);
-  writeFileSync(list, queries.map((q) => `${toHex(utf8(q.name))} ${q.size}`).join('\n') + '\n');
+  writeFileSync(list, `${queries.map((q) => `${toHex(utf8(q.name))} ${q.size}`).join('\n')}\n`);
   const r = run(probe(), [lib, list]);
   assert.is(r.status, 0, `probe ${lib} exit ${r.signal ?? r.status}:\n${r.stdout.slice(0, 2000)}${r.stderr}`);
   const result: ProbeResult = { found: new Map(), absent: new Set(), calls: new Map() };
@@ -244,7 +244,13 @@ function probeLibrary(lib: string, queries: ReadonlyArray<{ name: string; size: 
     const w = line.split(' ');
     if (w[0] === 'absent') result.absent.add(decodeName(w[1]!)!);
     else if (w[0] === 'found') {
-      result.found.set(decodeName(w[1]!)!, { offset: BigInt(`0x${w[2]}`), saddrOk: w[3] === '1', sname: decodeName(w[4]!), snameLast: decodeName(w[5]!), bytes: fromHex(w[6] ?? '') });
+      result.found.set(decodeName(w[1]!)!, {
+        offset: BigInt(`0x${w[2]}`),
+        saddrOk: w[3] === '1',
+        sname: decodeName(w[4]!),
+        snameLast: decodeName(w[5]!),
+        bytes: fromHex(w[6] ?? ''),
+      });
     } else if (w[0] === 'call') result.calls.set(w[1]!, Number(w[2]));
   }
   return result;
@@ -350,7 +356,26 @@ function manySymbols(): SymbolSpec[] {
   for (let i = 0; i < 200; i++) out.push({ name: `日本${i}`, section: 'bss', size: 1 + (i % 5), align: 1 });
   return out;
 }
-const MANY_ABSENT = ['foo2000', 'x_foo2000', 'oo1', 'o1', '1', 'x_foo', 'foo', 'x_', 'f400', 'x_f400', 'F1', 'foo1 ', '日本', '本1', 'printf', 'malloc', 'x_x_foo1', 'foo01'];
+const MANY_ABSENT = [
+  'foo2000',
+  'x_foo2000',
+  'oo1',
+  'o1',
+  '1',
+  'x_foo',
+  'foo',
+  'x_',
+  'f400',
+  'x_f400',
+  'F1',
+  'foo1 ',
+  '日本',
+  '本1',
+  'printf',
+  'malloc',
+  'x_x_foo1',
+  'foo01',
+];
 
 for (const hashStyle of ['sysv', 'gnu', 'both'] as const) {
   test(`${hashStyle}: 5,000 symbols with shared suffixes are all found, absent names are not`, () => {
@@ -362,7 +387,11 @@ for (const hashStyle of ['sysv', 'gnu', 'both'] as const) {
     writeSharedObject(lib, spec);
     const res = probeLibrary(lib, [...symbols.map((s) => ({ name: s.name, size: sizeOf(s) })), ...MANY_ABSENT.map((name) => ({ name, size: 1 }))]);
     checkAllFound(spec, res);
-    assert.equal(MANY_ABSENT.filter((n) => !res.absent.has(n)), [], 'absent names found by dlsym');
+    assert.equal(
+      MANY_ABSENT.filter((n) => !res.absent.has(n)),
+      [],
+      'absent names found by dlsym',
+    );
     assert.is(res.found.size, 5000);
   });
 }
@@ -394,7 +423,11 @@ test('100,000 symbols: the object is written, readelf reads it, and a sample is 
   if (have('readelf')) {
     const r = run('readelf', ['-W', '-a', lib]);
     assert.is(r.stderr, '', 'readelf -W -a stderr');
-    assert.equal(r.stdout.split('\n').filter((l) => /warning|error/i.test(l)), [], 'readelf -W -a warnings');
+    assert.equal(
+      r.stdout.split('\n').filter((l) => /warning|error/i.test(l)),
+      [],
+      'readelf -W -a warnings',
+    );
     assert.match(r.stdout, /Symbol table '\.dynsym' contains 100001 entries/);
   } else skipBecause('readelf of 100,000 symbols', 'readelf not installed');
   if (have('eu-elflint')) {
@@ -410,7 +443,11 @@ test('100,000 symbols: the object is written, readelf reads it, and a sample is 
   const absent = ['jit_fn_1', 'jit_data_0', 'jit_ro_1', 'jit_bss_100000', 'jit_fn_', 'fn_3', 'jit_fn_00'];
   const res = probeLibrary(lib, [...picked.map((s) => ({ name: s.name, size: sizeOf(s) })), ...absent.map((name) => ({ name, size: 1 }))]);
   checkAllFound({ symbols: picked }, res);
-  assert.equal(absent.filter((n) => !res.absent.has(n)), [], 'absent names found by dlsym');
+  assert.equal(
+    absent.filter((n) => !res.absent.has(n)),
+    [],
+    'absent names found by dlsym',
+  );
 });
 
 test.run();

@@ -101,7 +101,13 @@ const x86Cases: Case[] = [
   { name: 'empty symbol list, gnu hash, read-only .dynamic', spec: { hashStyle: 'gnu', dynamicWritable: false, symbols: [] } },
   {
     name: 'functions only (no rodata, data or bss)',
-    spec: { hashStyle: 'gnu', symbols: [{ name: 'answer', section: 'text', bytes: X86_ANSWER }, { name: 'add', section: 'text', bytes: X86_ADD }] },
+    spec: {
+      hashStyle: 'gnu',
+      symbols: [
+        { name: 'answer', section: 'text', bytes: X86_ANSWER },
+        { name: 'add', section: 'text', bytes: X86_ADD },
+      ],
+    },
   },
 ];
 
@@ -140,7 +146,15 @@ function segments(path: string): Segment[] {
   const out: Segment[] = [];
   for (const line of mustRun('readelf', ['-lW', path]).stdout.split('\n')) {
     const m = /^\s+([A-Z_]+)\s+0x([0-9a-f]+) 0x([0-9a-f]+) 0x[0-9a-f]+ 0x([0-9a-f]+) 0x([0-9a-f]+) ([RWE ]+?)\s+0x[0-9a-f]+$/.exec(line);
-    if (m) out.push({ type: m[1]!, offset: BigInt(`0x${m[2]}`), vaddr: BigInt(`0x${m[3]}`), filesz: BigInt(`0x${m[4]}`), memsz: BigInt(`0x${m[5]}`), flags: m[6]!.replace(/ /g, '') });
+    if (m)
+      out.push({
+        type: m[1]!,
+        offset: BigInt(`0x${m[2]}`),
+        vaddr: BigInt(`0x${m[3]}`),
+        filesz: BigInt(`0x${m[4]}`),
+        memsz: BigInt(`0x${m[5]}`),
+        flags: m[6]!.replace(/ /g, ''),
+      });
   }
   return out;
 }
@@ -179,7 +193,13 @@ function disassembly(path: string, addr: bigint, length: number): { bytes: numbe
     const l = /^([0-9a-f]+) <(.+)>:$/.exec(line);
     if (l && BigInt(`0x${l[1]}`) === addr) label = l[2];
     const m = /^\s*[0-9a-f]+:\t((?:[0-9a-f]{2} )+)/.exec(line);
-    if (m) bytes.push(...m[1]!.trim().split(' ').map((b) => parseInt(b, 16)));
+    if (m)
+      bytes.push(
+        ...m[1]!
+          .trim()
+          .split(' ')
+          .map((b) => parseInt(b, 16)),
+      );
   }
   return { bytes, label };
 }
@@ -205,7 +225,9 @@ function elflintFlagsProtected(): boolean {
     if (have('gcc')) {
       const so = join(dir, 'libgccprotected.so');
       compileC(dir, 'gccprotected', '__attribute__((visibility("protected"))) int pf(void) { return 1; }\n', ['-shared', '-fPIC'], so);
-      elflintFlagsLdProtected = run('eu-elflint', ['--gnu-ld', so]).stdout.split('\n').some((l) => PROTECTED_COMPLAINT.exec(l)?.[1] === 'pf');
+      elflintFlagsLdProtected = run('eu-elflint', ['--gnu-ld', so])
+        .stdout.split('\n')
+        .some((l) => PROTECTED_COMPLAINT.exec(l)?.[1] === 'pf');
     }
   }
   return elflintFlagsLdProtected;
@@ -226,7 +248,6 @@ function assertElflintClean(path: string, protectedNames: readonly string[] = []
   assert.ok(r.status === 0 && r.stdout.trim() === 'No errors', `eu-elflint --gnu-ld ${path} (exit ${r.status}):\n${errors.join('\n')}${r.stderr}${hint}`);
 }
 
-const alignUp = (v: bigint, a: bigint) => ((v + a - 1n) / a) * a;
 const SECTION_LETTER: Record<string, string> = { text: 't', rodata: 'r', data: 'd', bss: 'b' };
 
 /** The `nm` letter the spec implies: T/R/D/B for globals, W for weak functions, V for weak objects, lower case for locals. */
@@ -322,12 +343,17 @@ function checkObject(c: Case, path: string): void {
     assert.is(hex(got), hex(want), `contents of ${s.name}`);
   }
   const relocs = mustRun('readelf', ['-rW', path]).stdout;
-  const relative = [...relocs.matchAll(/^([0-9a-f]{16})\s+[0-9a-f]+\s+R_X86_64_RELATIVE\s+([0-9a-f]+)$/gm)].map((m) => `${BigInt(`0x${m[1]}`)}->${BigInt(`0x${m[2]}`)}`);
+  const relative = [...relocs.matchAll(/^([0-9a-f]{16})\s+[0-9a-f]+\s+R_X86_64_RELATIVE\s+([0-9a-f]+)$/gm)].map(
+    (m) => `${BigInt(`0x${m[1]}`)}->${BigInt(`0x${m[2]}`)}`,
+  );
   const pointers = spec.pointers ?? [];
   assert.is(relative.length, pointers.length, 'one R_X86_64_RELATIVE per pointer');
   for (const p of pointers.filter((x) => known(x.symbol) && known(x.target))) {
     const want = `${addrOf(p.symbol) + BigInt(p.offset ?? 0)}->${addrOf(p.target) + BigInt(p.addend ?? 0)}`;
-    assert.ok(relative.includes(want), `RELATIVE relocation for ${p.symbol}+${p.offset ?? 0} -> ${p.target}+${p.addend ?? 0} (${want}) among ${relative.join(', ')}`);
+    assert.ok(
+      relative.includes(want),
+      `RELATIVE relocation for ${p.symbol}+${p.offset ?? 0} -> ${p.target}+${p.addend ?? 0} (${want}) among ${relative.join(', ')}`,
+    );
   }
 
   // objdump -d finds each function's bytes at the symbol's address, under the symbol's name.
@@ -404,7 +430,10 @@ function optimalSize(strings: readonly string[]): number {
 }
 
 test('StringTableBuilder: "bar" shares the bytes of "foobar"', () => {
-  for (const order of [['foobar', 'bar'], ['bar', 'foobar']]) {
+  for (const order of [
+    ['foobar', 'bar'],
+    ['bar', 'foobar'],
+  ]) {
     const t = buildTable(order);
     assert.is(t.size, 8);
     assert.is(hex(t.bytes), hex(utf8('\0foobar\0')));
@@ -443,12 +472,19 @@ test('StringTableBuilder: past the sharing limit only exact duplicates are share
 test('StringTableBuilder: random string sets read back and are as small as brute force says', () => {
   const alphabet = fc.constantFrom('a', 'b', 'o', 'ö', '_', '😀', 'x');
   fc.assert(
-    fc.property(fc.array(fc.array(alphabet, { maxLength: 6 }).map((a) => a.join('')), { maxLength: 40 }), fc.boolean(), (strings, limited) => {
-      const t = buildTable(strings, limited ? 3 : undefined);
-      strings.forEach((s, i) => assert.is(cString(t.bytes, t.offsets[i]!), s));
-      if (!limited || new Set(strings).size <= 3) assert.is(t.size, optimalSize(strings));
-      else assert.is(t.size, 1 + [...new Set(strings)].filter((s) => s).reduce((n, s) => n + utf8(s).length + 1, 0));
-    }),
+    fc.property(
+      fc.array(
+        fc.array(alphabet, { maxLength: 6 }).map((a) => a.join('')),
+        { maxLength: 40 },
+      ),
+      fc.boolean(),
+      (strings, limited) => {
+        const t = buildTable(strings, limited ? 3 : undefined);
+        strings.forEach((s, i) => assert.is(cString(t.bytes, t.offsets[i]!), s));
+        if (!limited || new Set(strings).size <= 3) assert.is(t.size, optimalSize(strings));
+        else assert.is(t.size, 1 + [...new Set(strings)].filter((s) => s).reduce((n, s) => n + utf8(s).length + 1, 0));
+      },
+    ),
     { numRuns: 300, seed: 0x5eed },
   );
 });
@@ -519,7 +555,7 @@ test('elfHash and gnuHash agree with textbook C over ASCII, non-ASCII and raw by
     const bytes = Array.from({ length: len }, () => 1 + rand(255));
     names.push(new Uint8Array(bytes));
   }
-  const input = names.map((b) => (b.length === 0 ? '-' : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(''))).join('\n') + '\n';
+  const input = `${names.map((b) => (b.length === 0 ? '-' : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(''))).join('\n')}\n`;
   const lines = mustRun(exe, [], { input }).stdout.trim().split('\n');
   assert.is(lines.length, names.length);
   const decoder = new TextDecoder('utf-8', { fatal: true });

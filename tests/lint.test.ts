@@ -7,13 +7,10 @@ import * as assert from 'uvu/assert';
 import { run } from './helpers/tools.js';
 
 const ENFORCED = [
-  'src/cli',
+  'src',
   'examples',
   'scripts',
-  'tests/cli.test.ts',
-  'tests/examples.test.ts',
-  'tests/package.test.ts',
-  'tests/lint.test.ts',
+  'tests',
   'biome.json',
   'typedoc.json',
   'tsconfig.build.json',

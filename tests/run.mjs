@@ -25,7 +25,11 @@ function runOne(file) {
   return new Promise((resolve) => {
     const started = Date.now();
     // A test file may ask for Node flags on a line `// node-flags: --jitless ...`.
-    const flags = /^\/\/ node-flags: (.*)$/m.exec(readFileSync(join(here, file), 'utf8'))?.[1]?.trim().split(/\s+/) ?? [];
+    const flags =
+      /^\/\/ node-flags: (.*)$/m
+        .exec(readFileSync(join(here, file), 'utf8'))?.[1]
+        ?.trim()
+        .split(/\s+/) ?? [];
     const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(here, file)], {
       cwd: join(here, '..'),
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },

@@ -160,7 +160,13 @@ test('a saved library passes readelf with no warning and eu-elflint --gnu-ld, an
   const parsed = readElf(bytes);
   assert.ok(parsed.sysvHash && parsed.gnuHash, 'both hash tables');
   assert.is(parsed.soname, 'libjitsaved.so');
-  assert.equal(parsed.dynamicSymbols.slice(1).map((s) => s.name).sort(), ['add', 'answer', 'table', 'value', 'value_ptr']);
+  assert.equal(
+    parsed.dynamicSymbols
+      .slice(1)
+      .map((s) => s.name)
+      .sort(),
+    ['add', 'answer', 'table', 'value', 'value_ptr'],
+  );
   if (have('readelf')) {
     const r = mustRun('readelf', ['-W', '-a', so]);
     assert.is(r.stderr, '');

@@ -7,7 +7,7 @@ import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTY
 import type { ContentSectionName } from '../elf/layout.js';
 import { ARENA_GRANULE, Arena } from '../loader/arena.js';
 import { DlbindError } from '../loader/errors.js';
-import { type DlInfo, getLibc } from '../loader/libc.js';
+import { type DlInfo, type KoffiType, getLibc } from '../loader/libc.js';
 import { type Backing, LiveObject, bindLibc } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
@@ -117,12 +117,14 @@ function checkCapacity(options: DlcreateOptions, page: number): Capacity {
   for (const key of ['text', 'rodata', 'data', 'stringTableSize'] as const) {
     const v = options[key];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > 2 ** 40) throw new DlbindError('EINVAL', `option ${key} must be a positive integer, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > 2 ** 40)
+      throw new DlbindError('EINVAL', `option ${key} must be a positive integer, got ${String(v)}`);
     capacity[key] = key === 'stringTableSize' ? v : Math.ceil(v / page) * page;
   }
   const m = options.maxSymbols;
   if (m !== undefined) {
-    if (typeof m !== 'number' || !Number.isSafeInteger(m) || m <= 0 || m >= 2 ** 31) throw new DlbindError('EINVAL', `option maxSymbols must be a positive integer, got ${String(m)}`);
+    if (typeof m !== 'number' || !Number.isSafeInteger(m) || m <= 0 || m >= 2 ** 31)
+      throw new DlbindError('EINVAL', `option maxSymbols must be a positive integer, got ${String(m)}`);
     capacity.maxSymbols = m;
   }
   return capacity;
@@ -194,11 +196,13 @@ export class JitLibrary implements Announceable {
     let backing: Backing = { kind: 'memfd' };
     const b = options.backing;
     if (b !== undefined && b !== 'memfd') {
-      if (typeof b !== 'object' || b === null || typeof b.directory !== 'string') throw new DlbindError('EINVAL', "option backing must be 'memfd' or { directory }");
+      if (typeof b !== 'object' || b === null || typeof b.directory !== 'string')
+        throw new DlbindError('EINVAL', "option backing must be 'memfd' or { directory }");
       backing = { kind: 'file', directory: b.directory };
     }
     const debug = options.debug ?? 'auto';
-    if (debug !== 'auto' && debug !== 'always' && debug !== 'off') throw new DlbindError('EINVAL', `option debug must be 'auto', 'always' or 'off', got ${String(debug)}`);
+    if (debug !== 'auto' && debug !== 'always' && debug !== 'off')
+      throw new DlbindError('EINVAL', `option debug must be 'auto', 'always' or 'off', got ${String(debug)}`);
     this.debugMode = debug;
     this.object = new LiveObject({ soname: this.name, capacity: this.capacity, global: options.global === true, backing });
     const o = this.object;
@@ -265,7 +269,10 @@ export class JitLibrary implements Announceable {
     }
     const offset = this.arenas[arena].alloc(n, a);
     if (offset < 0) {
-      throw new DlbindError('ENOSPACE', `no free block of ${n} bytes in .${arena} (${this.arenas[arena].bytesInUse} of ${this.capacity[arena]} in use; raise the ${arena} capacity)`);
+      throw new DlbindError(
+        'ENOSPACE',
+        `no free block of ${n} bytes in .${arena} (${this.arenas[arena].bytesInUse} of ${this.capacity[arena]} in use; raise the ${arena} capacity)`,
+      );
     }
     const objectOffset = this.sectionStart[arena] + offset;
     this.freed.delete(objectOffset);
@@ -333,7 +340,8 @@ export class JitLibrary implements Announceable {
     const arena = this.atArena;
     const block = this.atBlock;
     const stt = type ?? (arena === 'text' ? STT_FUNC : STT_OBJECT);
-    if (stt !== STT_FUNC && stt !== STT_OBJECT && stt !== STT_NOTYPE) throw new DlbindError('EINVAL', `symbol type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${String(stt)}`);
+    if (stt !== STT_FUNC && stt !== STT_OBJECT && stt !== STT_NOTYPE)
+      throw new DlbindError('EINVAL', `symbol type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${String(stt)}`);
     const replace = options !== undefined && options.replace === true;
     const previous = replace ? this.symtab.slotOfName(n) : 0;
     const slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
@@ -550,8 +558,10 @@ export class JitLibrary implements Announceable {
   }
 
   private arenaFor(flags: number): ArenaName {
-    if (typeof flags !== 'number' || !Number.isInteger(flags)) throw new DlbindError('EINVAL', `flags must be SHF_EXECINSTR, SHF_WRITE or 0, got ${String(flags)}`);
-    if ((flags & SHF_WRITE) !== 0 && (flags & SHF_EXECINSTR) !== 0) throw new DlbindError('EWX', 'memory is never both writable and executable (SHF_WRITE | SHF_EXECINSTR)');
+    if (typeof flags !== 'number' || !Number.isInteger(flags))
+      throw new DlbindError('EINVAL', `flags must be SHF_EXECINSTR, SHF_WRITE or 0, got ${String(flags)}`);
+    if ((flags & SHF_WRITE) !== 0 && (flags & SHF_EXECINSTR) !== 0)
+      throw new DlbindError('EWX', 'memory is never both writable and executable (SHF_WRITE | SHF_EXECINSTR)');
     if ((flags & ~(SHF_WRITE | SHF_EXECINSTR)) !== 0) throw new DlbindError('EINVAL', `unknown flags 0x${flags.toString(16)}`);
     return flags & SHF_EXECINSTR ? 'text' : flags & SHF_WRITE ? 'data' : 'rodata';
   }
@@ -701,7 +711,7 @@ export function dladdr(addr: bigint): AddressInfo | null {
   return { fname: info.dli_fname, fbase: info.dli_fbase, sname: info.dli_sname, saddr: info.dli_sname === null ? null : info.dli_saddr };
 }
 
-const protoCache = new Map<string, unknown>();
+const protoCache = new Map<string, KoffiType>();
 
 /** A callable for the machine code at `addr`, with a C signature such as 'int add(int a, int b)'. */
 export function dlfunc(addr: bigint, signature: string): (...args: unknown[]) => unknown {

@@ -154,7 +154,8 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const section = rawSection as ContentSectionName;
     const type = s.kind === undefined ? (section === 'text' ? STT_FUNC : STT_OBJECT) : KINDS[oneOf<SymbolKind>(s.kind, KIND_NAMES, field(i, 'kind'), 'func')];
     const binding = s.binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(s.binding, BINDING_NAMES, field(i, 'binding'), 'global')];
-    const visibility = s.visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(s.visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
+    const visibility =
+      s.visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(s.visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
     const align = s.align ?? (section === 'text' ? 16 : 8);
     if (!isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
     let bytes: Uint8Array | undefined;

@@ -189,14 +189,10 @@ export const STT_FILE = 4;
 export const STT_COMMON = 5;
 export const STT_TLS = 6;
 export const STT_GNU_IFUNC = 10;
-export const STT = new ConstantTable(
-  'STT',
-  { STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS, STT_GNU_IFUNC },
-  [
-    ['STT_LOOS', 10],
-    ['STT_LOPROC', 13],
-  ],
-);
+export const STT = new ConstantTable('STT', { STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS, STT_GNU_IFUNC }, [
+  ['STT_LOOS', 10],
+  ['STT_LOPROC', 13],
+]);
 export const STV_DEFAULT = 0;
 export const STV_INTERNAL = 1;
 export const STV_HIDDEN = 2;

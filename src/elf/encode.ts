@@ -1,16 +1,7 @@
 // Stateless encoders: one ELF64 record to bytes at the writer's cursor.
 // Each field is written in spec order and named beside it.
 import type { ByteWriter } from './bytes.js';
-import {
-  EI_NIDENT,
-  ELFCLASS64,
-  ELFDATA2LSB,
-  ELFMAG,
-  EV_CURRENT,
-  EHDR64_SIZE,
-  PHDR64_SIZE,
-  SHDR64_SIZE,
-} from './constants.js';
+import { EI_NIDENT, ELFCLASS64, ELFDATA2LSB, ELFMAG, EV_CURRENT, EHDR64_SIZE, PHDR64_SIZE, SHDR64_SIZE } from './constants.js';
 import type { DynamicEntry, ElfHeader, ProgramHeader, SectionHeader } from './types.js';
 
 export function writeEhdr(w: ByteWriter, h: ElfHeader): void {

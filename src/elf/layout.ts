@@ -113,7 +113,8 @@ export function layoutObject(req: LayoutRequest): Layout {
     const natural = alignUp(pos + delta, page);
     pos = alignUp(pos, page);
     if (forced !== undefined) {
-      if (forced % page !== 0 || forced < natural) throw new ElfBuildError(`forced address 0x${forced.toString(16)} must be page-aligned and at least 0x${natural.toString(16)}`);
+      if (forced % page !== 0 || forced < natural)
+        throw new ElfBuildError(`forced address 0x${forced.toString(16)} must be page-aligned and at least 0x${natural.toString(16)}`);
       delta = forced - pos;
     } else delta = natural - pos;
   };

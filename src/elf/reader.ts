@@ -68,16 +68,7 @@ import {
 } from './constants.js';
 import { ElfFormatError } from './errors.js';
 import { elfHash, gnuHash } from './hash.js';
-import type {
-  DynamicEntry,
-  ElfHeader,
-  ElfSymbol,
-  GnuHashTable,
-  ProgramHeader,
-  Relocation,
-  SectionHeader,
-  SysvHashTable,
-} from './types.js';
+import type { DynamicEntry, ElfHeader, ElfSymbol, GnuHashTable, ProgramHeader, Relocation, SectionHeader, SysvHashTable } from './types.js';
 
 /** How readElf reads its input. */
 export interface ReadOptions {
@@ -158,8 +149,7 @@ export const GLIBC_RELOCATED_TAGS: ReadonlySet<number> = new Set([
 const PN_XNUM = 0xffff;
 const STN_UNDEF = 0;
 const VERSYM_HIDDEN = 0x8000;
-const ALLOWED_STT =
-  (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC);
+const ALLOWED_STT = (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC);
 const hostLittleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** A byte range already checked to lie inside the input. */
@@ -177,7 +167,7 @@ function regionOf(r: ByteReader, offset: bigint, size: bigint, what: string, at:
 }
 
 /** `count` records of `size` bytes at `offset`, capped by the input before anything is allocated. */
-function tableRegion(r: ByteReader, offset: number, count: number, size: number, limit: number, what: string): Region {
+function tableRegion(offset: number, count: number, size: number, limit: number, what: string): Region {
   if (count > Math.floor((limit - offset) / size)) {
     throw new ElfFormatError(`${what}: ${count} entries of ${size} bytes do not fit in the ${Math.max(0, limit - offset)} bytes left`, offset, count);
   }
@@ -303,7 +293,7 @@ function readSections(r: ByteReader, h: ElfHeader): SectionHeader[] {
   const shoff = regionOf(r, h.e_shoff, BigInt(SHDR64_SIZE), 'section header 0', 40).offset;
   // Extended numbering: section 0 holds the counts that do not fit in the ELF header.
   const count = h.e_shnum !== 0 ? h.e_shnum : toNumber(r.u64(shoff + 32), 'section count in section 0 sh_size', shoff + 32);
-  const table = tableRegion(r, shoff, count, SHDR64_SIZE, r.length, 'section header table');
+  const table = tableRegion(shoff, count, SHDR64_SIZE, r.length, 'section header table');
   const sections: SectionHeader[] = [];
   for (let o = table.offset; o < table.end; o += SHDR64_SIZE) {
     sections.push({
@@ -344,7 +334,7 @@ function readSegments(r: ByteReader, h: ElfHeader, sections: SectionHeader[]): P
   if (count === 0) return [];
   if (h.e_phentsize !== PHDR64_SIZE) throw new ElfFormatError(`e_phentsize is not ${PHDR64_SIZE}`, 54, h.e_phentsize);
   const phoff = toNumber(h.e_phoff, 'e_phoff', 32);
-  const table = tableRegion(r, phoff, count, PHDR64_SIZE, r.length, 'program header table');
+  const table = tableRegion(phoff, count, PHDR64_SIZE, r.length, 'program header table');
   const segments: ProgramHeader[] = [];
   for (let o = table.offset; o < table.end; o += PHDR64_SIZE) {
     segments.push({
@@ -463,11 +453,11 @@ class Dynamic {
 }
 
 function readSysvHash(r: ByteReader, loc: Located): SysvHashTable {
-  tableRegion(r, loc.offset, 2, 4, loc.limit, 'DT_HASH header');
+  tableRegion(loc.offset, 2, 4, loc.limit, 'DT_HASH header');
   const nbucket = r.u32(loc.offset);
   const nchain = r.u32(loc.offset + 4);
   if (nbucket === 0) throw new ElfFormatError('DT_HASH nbucket is 0', loc.offset, nbucket);
-  const all = tableRegion(r, loc.offset + 8, nbucket + nchain, 4, loc.limit, 'DT_HASH buckets and chains');
+  const all = tableRegion(loc.offset + 8, nbucket + nchain, 4, loc.limit, 'DT_HASH buckets and chains');
   const split = all.offset + 4 * nbucket;
   return {
     nbucket,
@@ -483,7 +473,7 @@ function readSysvHash(r: ByteReader, loc: Located): SysvHashTable {
  * bucket empty the count is symoffset.
  */
 function readGnuHash(r: ByteReader, loc: Located): { table: GnuHashTable; symbolCount: number } {
-  tableRegion(r, loc.offset, 4, 4, loc.limit, 'DT_GNU_HASH header');
+  tableRegion(loc.offset, 4, 4, loc.limit, 'DT_GNU_HASH header');
   const nbuckets = r.u32(loc.offset);
   const symoffset = r.u32(loc.offset + 4);
   const bloomSize = r.u32(loc.offset + 8);
@@ -493,8 +483,8 @@ function readGnuHash(r: ByteReader, loc: Located): { table: GnuHashTable; symbol
   if (bloomSize === 0 || (bloomSize & (bloomSize - 1)) !== 0) {
     throw new ElfFormatError('DT_GNU_HASH bloom size is not a power of two', loc.offset + 8, bloomSize);
   }
-  const bloom = tableRegion(r, loc.offset + 16, bloomSize, 8, loc.limit, 'DT_GNU_HASH bloom filter');
-  const buckets = copyU32(r, tableRegion(r, bloom.end, nbuckets, 4, loc.limit, 'DT_GNU_HASH buckets'));
+  const bloom = tableRegion(loc.offset + 16, bloomSize, 8, loc.limit, 'DT_GNU_HASH bloom filter');
+  const buckets = copyU32(r, tableRegion(bloom.end, nbuckets, 4, loc.limit, 'DT_GNU_HASH buckets'));
   const chainStart = bloom.end + 4 * nbuckets;
   let top = 0;
   for (let i = 0; i < buckets.length; i++) if (buckets[i]! > top) top = buckets[i]!;
@@ -560,7 +550,8 @@ function readSymbolSection(r: ByteReader, sections: SectionHeader[], index: numb
 }
 
 function readRelocations(r: ByteReader, table: Region): Relocation[] {
-  if ((table.end - table.offset) % RELA64_SIZE !== 0) throw new ElfFormatError(`relocation table size is not a multiple of ${RELA64_SIZE}`, table.offset, table.end - table.offset);
+  if ((table.end - table.offset) % RELA64_SIZE !== 0)
+    throw new ElfFormatError(`relocation table size is not a multiple of ${RELA64_SIZE}`, table.offset, table.end - table.offset);
   const relocations: Relocation[] = [];
   for (let o = table.offset; o < table.end; o += RELA64_SIZE) {
     const r_info = r.u64(o + 8);
@@ -640,14 +631,14 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
     if (dynstr === undefined) throw new ElfFormatError('DT_SYMTAB needs DT_STRTAB', at);
     const count = sysvHash?.nchain ?? gnu?.symbolCount ?? 0;
     const loc = addresses.locate(symtabAddr, 'DT_SYMTAB', at);
-    dynamicSymbols = readSymbols(r, tableRegion(r, loc.offset, count, SYM64_SIZE, loc.limit, 'DT_SYMTAB'), dynstr);
+    dynamicSymbols = readSymbols(r, tableRegion(loc.offset, count, SYM64_SIZE, loc.limit, 'DT_SYMTAB'), dynstr);
   }
 
   const versymAddr = dyn.value(DT_VERSYM);
   let versym: Uint16Array | undefined;
   if (versymAddr !== undefined && dynamicSymbols.length > 0) {
     const loc = addresses.locate(versymAddr, 'DT_VERSYM', dyn.where(DT_VERSYM));
-    const table = tableRegion(r, loc.offset, dynamicSymbols.length, 2, loc.limit, 'DT_VERSYM');
+    const table = tableRegion(loc.offset, dynamicSymbols.length, 2, loc.limit, 'DT_VERSYM');
     versym = new Uint16Array(dynamicSymbols.length);
     for (let i = 0; i < versym.length; i++) versym[i] = r.u16(table.offset + 2 * i);
   }
@@ -703,7 +694,7 @@ function lookup(file: ElfFile, name: string, at: { sysv: number; gnu: number }):
       const link = i - gnu.symoffset;
       if (link >= gnu.chain.length) throw new ElfFormatError('DT_GNU_HASH chain runs off the table with no end bit', at.gnu, i);
       const ch = gnu.chain[link]!;
-      if (((ch ^ h) >>> 1) === 0 && m.test(i, at.gnu)) break;
+      if ((ch ^ h) >>> 1 === 0 && m.test(i, at.gnu)) break;
       if ((ch & 1) !== 0) break;
     }
     return m.result();

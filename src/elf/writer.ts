@@ -233,7 +233,21 @@ export function prepareObject(plan: ObjectPlan): Prepared {
 
   const shstrtab = new StringTableBuilder();
   const shstrIds = new Map<string, number>();
-  for (const name of ['.hash', '.gnu.hash', '.dynsym', '.dynstr', '.rela.dyn', '.dynamic', '.text', '.rodata', '.data', '.bss', '.symtab', '.strtab', '.shstrtab']) {
+  for (const name of [
+    '.hash',
+    '.gnu.hash',
+    '.dynsym',
+    '.dynstr',
+    '.rela.dyn',
+    '.dynamic',
+    '.text',
+    '.rodata',
+    '.data',
+    '.bss',
+    '.symtab',
+    '.strtab',
+    '.shstrtab',
+  ]) {
     shstrIds.set(name, shstrtab.add(name));
   }
   shstrtab.finish();
@@ -434,7 +448,16 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
   for (let k = 0; k < dynCount; k++) {
     const i = p.dynOrder[k]!;
     const s = symbols[i]!;
-    writeSymWords(dynsymWords, (k + 1) * 6, p.dynstr.offsetOf(p.nameIds[i]!), ELF64_ST_INFO(s.bind, s.type), s.visibility & 3, shndx[s.section], addrOf(i), s.size);
+    writeSymWords(
+      dynsymWords,
+      (k + 1) * 6,
+      p.dynstr.offsetOf(p.nameIds[i]!),
+      ELF64_ST_INFO(s.bind, s.type),
+      s.visibility & 3,
+      shndx[s.section],
+      addrOf(i),
+      s.size,
+    );
   }
   p.dynstr.write(out, layout.dynstr.offset);
 
@@ -548,7 +571,19 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
       });
     switch (k) {
       case '':
-        writeShdr(w, { name: '', sh_name: 0, sh_type: SHT_NULL, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 0n, sh_entsize: 0n });
+        writeShdr(w, {
+          name: '',
+          sh_name: 0,
+          sh_type: SHT_NULL,
+          sh_flags: 0n,
+          sh_addr: 0n,
+          sh_offset: 0n,
+          sh_size: 0n,
+          sh_link: 0,
+          sh_info: 0,
+          sh_addralign: 0n,
+          sh_entsize: 0n,
+        });
         break;
       case '.hash':
         section(SHT_HASH, SHF_ALLOC, layout.sysvHash!, dynsymIndex, 0, 4);

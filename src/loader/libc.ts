@@ -35,11 +35,15 @@ export interface DlInfo {
   dli_saddr: bigint;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/** koffi's module, typed by its own declarations; loaded only on first use. */
+export type Koffi = typeof import('koffi');
+/** A koffi type, such as a function prototype. */
+export type KoffiType = ReturnType<Koffi['proto']>;
+// biome-ignore lint/suspicious/noExplicitAny: koffi checks each call against its C declaration at run time
 type Fn = (...args: any[]) => any;
 
 export interface Libc {
-  koffi: any;
+  koffi: Koffi;
   dlopen(path: string, flags: number): bigint;
   dlclose(handle: bigint): number;
   dlsym(handle: bigint, name: string): bigint;
@@ -63,17 +67,17 @@ export interface Libc {
   /** Reads a pointer-sized word. */
   readPointer(addr: bigint): bigint;
   /** Calls a function pointer. */
-  call(addr: bigint, proto: unknown, ...args: unknown[]): unknown;
-  proto(signature: string): unknown;
+  call(addr: bigint, proto: KoffiType, ...args: unknown[]): unknown;
+  proto(signature: string): KoffiType;
 }
 
 let libc: Libc | undefined;
 
 function bind(): Libc {
   requireSupportedPlatform();
-  let koffi: any;
+  let koffi: Koffi;
   try {
-    koffi = createRequire(import.meta.url)('koffi');
+    koffi = createRequire(import.meta.url)('koffi') as Koffi;
   } catch (err) {
     throw new DlbindError('EPLATFORM', `koffi could not be loaded: ${(err as Error).message}`);
   }

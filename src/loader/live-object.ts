@@ -122,7 +122,7 @@ export function createBackingFile(path: string): number {
 
 function openBackingFile(directory: string, soname: string): { fd: number; path: string } {
   const dir = resolve(directory);
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(dir);
   } catch (err) {
@@ -278,7 +278,9 @@ export function sharedDataRange(layout: ObjectLayout): { addr: number; offset: n
   const dynStart = Math.floor(layout.dynamic.addr / page) * page;
   const dynEnd = Math.ceil((layout.dynamic.addr + layout.dynamic.size) / page) * page;
   if (data.addr % page !== 0 || data.offset % page !== 0 || (data.addr < dynEnd && dynStart < data.addr + length)) {
-    throw new Error(`zygote layout: the data pages [0x${data.addr.toString(16)}, +0x${length.toString(16)}) cannot be shared apart from .dynamic at 0x${layout.dynamic.addr.toString(16)}`);
+    throw new Error(
+      `zygote layout: the data pages [0x${data.addr.toString(16)}, +0x${length.toString(16)}) cannot be shared apart from .dynamic at 0x${layout.dynamic.addr.toString(16)}`,
+    );
   }
   return { addr: data.addr, offset: data.offset, length };
 }

@@ -71,7 +71,10 @@ export function savePlan(
     const rel = value - base;
     const target = rel >= 0n && rel < BigInt(layout.imageSize) ? sectionOf(Number(rel)) : undefined;
     if (target === undefined) {
-      throw new DlbindError('EINVAL', `the word at 0x${(base + BigInt(word)).toString(16)} was marked with dlreloc but holds 0x${value.toString(16)}, which is not inside the library's text, rodata or data`);
+      throw new DlbindError(
+        'EINVAL',
+        `the word at 0x${(base + BigInt(word)).toString(16)} was marked with dlreloc but holds 0x${value.toString(16)}, which is not inside the library's text, rodata or data`,
+      );
     }
     relocations.push({
       section: 'data',

@@ -11,7 +11,11 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): RunResult {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): RunResult {
   const r = spawnSync(cmd, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
