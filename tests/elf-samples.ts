@@ -112,7 +112,8 @@ export function imageBase(elf: ElfFile): bigint {
 export function memoryImage(file: Uint8Array, elf: ElfFile): Uint8Array {
   const loads = elf.segments.filter((p) => p.p_type === PT_LOAD);
   const base = imageBase(elf);
-  const end = loads.reduce((e, p) => Math.max(p.p_vaddr + p.p_memsz, e), 0n);
+  // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max cannot take
+  const end = loads.reduce((e, p) => (p.p_vaddr + p.p_memsz > e ? p.p_vaddr + p.p_memsz : e), 0n);
   const image = new Uint8Array(Number(end - base));
   for (const p of loads) image.set(file.subarray(Number(p.p_offset), Number(p.p_offset + p.p_filesz)), Number(p.p_vaddr - base));
   return image;

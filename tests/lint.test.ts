@@ -6,16 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { run } from './helpers/tools.js';
 
-const ENFORCED = [
-  'src',
-  'examples',
-  'scripts',
-  'tests',
-  'biome.json',
-  'typedoc.json',
-  'tsconfig.build.json',
-  'package.json',
-];
+const ENFORCED = ['src', 'examples', 'scripts', 'tests', 'biome.json', 'typedoc.json', 'tsconfig.build.json', 'package.json'];
 
 const biome = createRequire(import.meta.url).resolve('@biomejs/biome/bin/biome');
 const check = (paths: string[], reporter = 'default') => run(process.execPath, [biome, 'check', `--reporter=${reporter}`, '--max-diagnostics=50', ...paths]);
