@@ -80,7 +80,7 @@ export function renderFigureText(f: FigureResult): string {
   if (f.unavailable !== undefined) {
     out.push(`  not available: ${f.unavailable}`);
   } else {
-    out.push(table([['measurement', 'median', 'min', 'max', 'runs'], ...f.measurements.map((m) => [m.label, ...cells(m), String(m.runs)])], 1));
+    out.push(table([['measurement', 'median', 'min', 'max', 'samples'], ...f.measurements.map((m) => [m.label, ...cells(m), String(m.runs)])], 1));
     if (f.ratios.length > 0) {
       out.push('');
       out.push(
@@ -172,7 +172,7 @@ export function renderMarkdown(results: Results): string {
     if (f.unavailable !== undefined) {
       out.push(`Not available: ${esc(f.unavailable)}`, '');
     } else {
-      out.push('| measurement | median | min | max | runs |', '| --- | ---: | ---: | ---: | ---: |');
+      out.push('| measurement | median | min | max | samples |', '| --- | ---: | ---: | ---: | ---: |');
       for (const m of f.measurements) out.push(`| ${esc(m.label)} | ${cells(m).join(' | ')} | ${m.runs} |`);
       out.push('');
       if (f.ratios.length > 0) {
