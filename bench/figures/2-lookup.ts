@@ -6,7 +6,7 @@ import { type Context, Figure } from '../lib/figure.js';
 import { OBJECT_KINDS, type ObjectKind, lookupObjects, measureObjects } from '../lib/objects.js';
 import { time } from '../lib/stats.js';
 
-const RUNS = 5;
+const RUNS = 7;
 const C_PASSES = 9;
 
 export function run(ctx: Context) {

@@ -1,8 +1,13 @@
 // What a figure reports: measurements (samples of one quantity), ratios
-// between two of them measured in the same run, and goals. Every quantity is
+// between two of them measured in the same runs, and goals. Every quantity is
 // kept as "lower is better" (seconds per operation, or bytes); rates are only
 // a way of printing seconds per operation.
 import { type Summary, summarize } from './stats.js';
+
+function spread(ratios: number[]): { value: number; min: number; max: number } {
+  const s = summarize(ratios);
+  return { value: s.median, min: s.min, max: s.max };
+}
 
 /** How a measurement's samples are printed: as a duration, as operations per second, or as bytes. */
 export type Show = 'time' | 'rate' | 'bytes';
@@ -27,10 +32,20 @@ export interface Goal {
 
 export interface Ratio {
   label: string;
-  /** median(of) / median(to): below 1, dlbind takes less time (or fewer bytes) than the anchor. */
+  /** dlbind's measurement and its anchor's: below 1, dlbind takes less time (or fewer bytes). */
   of: string;
   to: string;
+  /**
+   * 'run': both were sampled once per run, side by side, so each run gives
+   * its own ratio and `value` is their median (a slow stretch of a shared
+   * machine then hurts both sides of the same ratio); 'medians': the samples
+   * do not pair up, and `value` is median(of) / median(to).
+   */
+  pairing: 'run' | 'medians';
   value: number;
+  /** The smallest and largest per-run ratio ('run' pairing only). */
+  min?: number;
+  max?: number;
   goal?: Goal;
   met?: boolean;
 }
@@ -108,8 +123,13 @@ export class Figure {
     const ratios: Ratio[] = this.ratioSpecs
       .filter((r) => byId.has(r.of) && byId.has(r.to))
       .map((r) => {
-        const value = get(r.of).median / get(r.to).median;
-        return r.goal === undefined ? { ...r, value } : { ...r, value, met: value <= r.goal.max };
+        const of = get(r.of).samples;
+        const to = get(r.to).samples;
+        const ratio: Ratio =
+          of.length === to.length
+            ? { ...r, pairing: 'run', ...spread(of.map((x, i) => x / to[i]!)) }
+            : { ...r, pairing: 'medians', value: get(r.of).median / get(r.to).median };
+        return r.goal === undefined ? ratio : { ...ratio, met: ratio.value <= r.goal.max };
       });
     const goals: AbsoluteGoal[] = this.goalSpecs
       .filter((g) => byId.has(g.of))

@@ -1,5 +1,5 @@
 // Printing figures: a plain-text table for the terminal and Markdown for BENCHMARKS.md.
-import type { FigureResult, Goal, Measurement } from './figure.js';
+import type { FigureResult, Goal, Measurement, Ratio } from './figure.js';
 import { bytes, duration, num } from './stats.js';
 
 export interface Machine {
@@ -56,6 +56,11 @@ function ratioValue(v: number): string {
   return v >= 0.01 ? v.toFixed(v >= 10 ? 1 : 3) : v.toPrecision(3);
 }
 
+/** The per-run range of a paired ratio, or how an unpaired one was made. */
+function ratioRange(r: Ratio): string {
+  return r.pairing === 'run' ? `${ratioValue(r.min!)} – ${ratioValue(r.max!)}` : 'of medians';
+}
+
 /** "≥ 1,000× faster: met", or how far off a missed goal is (value ÷ limit). */
 function verdict(value: number, goal: Goal): string {
   return value <= goal.max ? `${goal.text}: met` : `${goal.text}: MISSED (${num(value / goal.max)}× off)`;
@@ -86,8 +91,8 @@ export function renderFigureText(f: FigureResult): string {
       out.push(
         table(
           [
-            ['ratio (dlbind ÷ anchor, medians)', 'value', 'reading', 'goal'],
-            ...f.ratios.map((r) => [r.label, ratioValue(r.value), reading(r.value, kindOf(f, r.of)), r.goal ? verdict(r.value, r.goal) : '']),
+            ['ratio (dlbind ÷ anchor)', 'median', 'per-run range', 'reading', 'goal'],
+            ...f.ratios.map((r) => [r.label, ratioValue(r.value), ratioRange(r), reading(r.value, kindOf(f, r.of)), r.goal ? verdict(r.value, r.goal) : '']),
           ],
           1,
         ),
@@ -176,9 +181,11 @@ export function renderMarkdown(results: Results): string {
       for (const m of f.measurements) out.push(`| ${esc(m.label)} | ${cells(m).join(' | ')} | ${m.runs} |`);
       out.push('');
       if (f.ratios.length > 0) {
-        out.push('| ratio (dlbind ÷ anchor, medians) | value | reading | goal |', '| --- | ---: | --- | --- |');
+        out.push('| ratio (dlbind ÷ anchor) | median | per-run range | reading | goal |', '| --- | ---: | ---: | --- | --- |');
         for (const r of f.ratios)
-          out.push(`| ${esc(r.label)} | ${ratioValue(r.value)} | ${reading(r.value, kindOf(f, r.of))} | ${r.goal ? esc(verdict(r.value, r.goal)) : ''} |`);
+          out.push(
+            `| ${esc(r.label)} | ${ratioValue(r.value)} | ${ratioRange(r)} | ${reading(r.value, kindOf(f, r.of))} | ${r.goal ? esc(verdict(r.value, r.goal)) : ''} |`,
+          );
         out.push('');
       }
       for (const g of f.goals)
