@@ -160,9 +160,10 @@ export class JitLibrary implements Announceable {
   // The head of the block binds went to last, which the map may not hold yet: consecutive binds into one block skip the map.
   private headBlock = -1;
   private headSlot = 0;
-  private readonly slotBlock: Float64Array;
-  private readonly slotNext: Int32Array;
-  private readonly slotPrev: Int32Array;
+  // Sized for the slots used so far, not the capacity: an idle library stays small.
+  private slotBlock = new Float64Array(64);
+  private slotNext = new Int32Array(64);
+  private slotPrev = new Int32Array(64);
   private readonly capacity: Capacity;
   private readonly sectionStart: Record<ContentSectionName, number>;
   private readonly sectionEnd: Record<ContentSectionName, number>;
@@ -225,10 +226,6 @@ export class JitLibrary implements Announceable {
     this.base = o.loadBase;
     this.baseNumber = Number(o.loadBase);
     this.aliasBase = o.aliasBase;
-    const slots = o.layout.dynsymCapacity;
-    this.slotBlock = new Float64Array(slots);
-    this.slotNext = new Int32Array(slots);
-    this.slotPrev = new Int32Array(slots);
   }
 
   private live(): LiveObject {
@@ -346,6 +343,7 @@ export class JitLibrary implements Announceable {
     const previous = replace ? this.symtab.slotOfName(n) : 0;
     const slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
     if (previous !== 0) this.unlinkFromBlock(previous);
+    if (slot >= this.slotNext.length) this.growSlotLists(slot);
     const head = this.headOf(block);
     this.slotBlock[slot] = block;
     this.slotPrev[slot] = 0;
@@ -356,6 +354,18 @@ export class JitLibrary implements Announceable {
     if (this.jitdump !== undefined && stt === STT_FUNC) {
       this.jitdump.codeLoad(n, this.base + BigInt(objectOffset), this.object!.mem.slice(objectOffset, objectOffset + bytes));
     }
+  }
+
+  private growSlotLists(slot: number): void {
+    const length = Math.max(slot + 1, this.slotNext.length * 2);
+    const grow = <T extends Float64Array | Int32Array>(old: T, make: (n: number) => T): T => {
+      const next = make(length);
+      next.set(old);
+      return next;
+    };
+    this.slotBlock = grow(this.slotBlock, (n) => new Float64Array(n));
+    this.slotNext = grow(this.slotNext, (n) => new Int32Array(n));
+    this.slotPrev = grow(this.slotPrev, (n) => new Int32Array(n));
   }
 
   private unlinkFromBlock(slot: number): void {

@@ -76,10 +76,16 @@ export function gnuHashString(name: string): number {
 
 /** `elfHash` of a name given as a string (its UTF-8 bytes), without allocating for ASCII names. */
 export function elfHashString(name: string): number {
+  const h = elfHashAscii(name);
+  return h >= 0 ? h : elfHash(hashEncoder.encode(name));
+}
+
+/** `elfHash` of an ASCII name, or -1 when the name is not ASCII (its UTF-8 bytes differ from its char codes). */
+export function elfHashAscii(name: string): number {
   let h = 0;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c >= 0x80) return elfHash(hashEncoder.encode(name));
+    if (c >= 0x80) return -1;
     h = ((h << 4) + c) >>> 0;
     const g = h & 0xf0000000;
     if (g !== 0) h ^= g >>> 24;

@@ -147,6 +147,7 @@ interface Prepared {
   /** Plan indexes of exported symbols in .dynsym order (slot 1 first). */
   dynOrder: Int32Array;
   gnuHashes: Uint32Array;
+  /** Plan indexes of the local symbols, in .symtab order (the globals follow, as in .dynsym). */
   staticOrder: number[];
   staticLocals: number;
   nameIds: Int32Array;
@@ -227,7 +228,6 @@ export function prepareObject(plan: ObjectPlan): Prepared {
       }
     }
     staticLocals = staticOrder.length + 1;
-    for (let k = 0; k < dynCount; k++) staticOrder.push(dynOrder[k]!);
     strtabSize = strtabLocalBase + strtab.finish();
   }
 
@@ -287,7 +287,7 @@ export function prepareObject(plan: ObjectPlan): Prepared {
     dynamicCount: dynamic.length,
     dynamicWritable: plan.dynamicWritable,
     content,
-    symtabCount: plan.staticSymbols ? staticOrder.length + 1 : 0,
+    symtabCount: plan.staticSymbols ? staticLocals + dynCount : 0,
     strtabSize,
     shstrtabSize: shstrtab.byteSize,
   };
@@ -533,10 +533,12 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
     let word = 6;
     for (const i of p.staticOrder) {
       const s = symbols[i]!;
-      const st_name = s.bind === STB_LOCAL ? localBase + p.strtab.offsetOf(p.staticNameIds[i]!) : p.dynstr.offsetOf(p.nameIds[i]!);
-      writeSymWords(symtabWords, word, st_name, ELF64_ST_INFO(s.bind, s.type), s.visibility & 3, shndx[s.section], addrOf(i), s.size);
+      writeSymWords(symtabWords, word, localBase + p.strtab.offsetOf(p.staticNameIds[i]!), ELF64_ST_INFO(s.bind, s.type), s.visibility & 3, shndx[s.section], addrOf(i), s.size);
       word += 6;
     }
+    // The globals are .dynsym's entries byte for byte: .strtab starts with .dynstr's bytes.
+    const globals = layout.dynsym.offset + SYM64_SIZE;
+    out.copyWithin(layout.symtab.offset + p.staticLocals * SYM64_SIZE, globals, globals + dynCount * SYM64_SIZE);
     out.copyWithin(layout.strtab.offset, layout.dynstr.offset, layout.dynstr.offset + layout.dynstrUsed);
     p.strtab.write(out, layout.strtab.offset + localBase);
   }

@@ -25,6 +25,8 @@ const L_PREV = 32;
 interface Rendezvous {
   rDebug: bigint;
   brk: bigint;
+  /** Whether a breakpoint instruction sits at r_brk right now: then a debugger is listening. */
+  breakpointAtBrk: () => boolean;
   callBrk: () => void;
   iterate: (cb: () => void) => void;
 }
@@ -44,9 +46,25 @@ function getRendezvous(): Rendezvous | undefined {
   const voidProto = c.proto('void dlbind_r_brk()');
   const callbackProto = koffi.proto('int dlbind_phdr_cb(void *info, size_t size, void *data)');
   const dlIteratePhdr = koffi.load('libc.so.6').func('int dl_iterate_phdr(dlbind_phdr_cb *cb, void *data)');
+  // A debugger that follows the link map plants a software breakpoint on r_brk
+  // (gdb: int3 on x86_64, brk #0 on aarch64) for as long as it is attached.
+  // Reading that code word is far cheaper than asking /proc who traces us.
+  const rDebugWords = new DataView(c.view(rDebug, 32));
+  let brkAddress = 0n;
+  let brkCode: DataView | undefined;
+  const arm = process.arch === 'arm64';
   rendezvous = {
     rDebug,
     brk,
+    breakpointAtBrk: () => {
+      const now = rDebugWords.getBigUint64(R_BRK, true);
+      if (now === 0n) return false;
+      if (now !== brkAddress || brkCode === undefined) {
+        brkAddress = now;
+        brkCode = new DataView(c.view(now, 4));
+      }
+      return arm ? brkCode.getUint32(0, true) === 0xd4200000 : brkCode.getUint8(0) === 0xcc;
+    },
     callBrk: () => {
       // r_brk is re-read each time: ld.so may set it late on some versions.
       const now = c.readPointer(rDebug + BigInt(R_BRK));
@@ -71,6 +89,15 @@ function getRendezvous(): Rendezvous | undefined {
     },
   };
   return rendezvous;
+}
+
+/**
+ * Whether a debugger is watching the link map: a breakpoint on r_brk, where
+ * gdb and lldb put one. Without a rendezvous, any ptrace tracer counts.
+ */
+export function debuggerListening(): boolean {
+  const r = getRendezvous();
+  return r !== undefined ? r.breakpointAtBrk() : tracerAttached();
 }
 
 /** Whether a debugger (any ptrace tracer) is attached to this process right now. */
@@ -161,7 +188,7 @@ export function forget(obj: Announceable): void {
 
 /**
  * Announces every pending change now. In 'auto' mode nothing is done unless a
- * debugger is attached: one that attaches later reads the files as they are.
+ * debugger is listening at r_brk: one that attaches later reads the files as they are.
  * Returns how many objects were announced.
  */
 export function flushAnnouncements(only?: Announceable): number {
@@ -171,7 +198,7 @@ export function flushAnnouncements(only?: Announceable): number {
     pending.delete(t);
     t.announceQueued = false;
   }
-  const traced = targets.some((t) => t.debugMode === 'auto') ? tracerAttached() : false;
+  const traced = targets.some((t) => t.debugMode === 'auto') ? debuggerListening() : false;
   const maps: bigint[] = [];
   for (const t of targets) {
     if (t.debugMode === 'always' || (t.debugMode === 'auto' && traced)) {

@@ -58,9 +58,13 @@ function removeAtExit(path: string): void {
 
 /** True when glibc relocates a writable .dynamic in place and faults on a read-only one (before 2.35). */
 export function glibcRelocatesDynamic(): boolean {
-  const [major, minor] = glibcVersion();
-  return major < 2 || (major === 2 && minor < 35);
+  if (relocatesDynamic === undefined) {
+    const [major, minor] = glibcVersion();
+    relocatesDynamic = major < 2 || (major === 2 && minor < 35);
+  }
+  return relocatesDynamic;
 }
+let relocatesDynamic: boolean | undefined;
 
 let forcedDynamicLayout: boolean | undefined;
 /**
@@ -101,8 +105,9 @@ function closeLibcFd(fd: number): void {
 }
 
 /** A page-aligned address somewhere in the upper user address space, so the alias is not at a fixed distance from the text. */
+const hintWord = new Uint32Array(1);
 function randomHint(pageSize: number): bigint {
-  const r = randomBytes(4).readUInt32LE(0);
+  const r = crypto.getRandomValues(hintWord)[0]!;
   return (0x2000_0000_0000n + BigInt(r) * BigInt(pageSize)) & ~BigInt(pageSize - 1);
 }
 

@@ -5,7 +5,7 @@
 // read live, so publishing a symbol is a few stores in the right order.
 import { SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
-import { elfHashString } from '../elf/hash.js';
+import { elfHashAscii, elfHashString } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
@@ -89,9 +89,6 @@ export class LiveSymbolTable {
   /** The name in each slot (undefined when free): lookups walk the hash chain and compare these, as ld.so does. */
   private readonly slotName: (string | undefined)[] = [undefined];
   private bound = 0;
-  private readonly slotValue: Float64Array;
-  private readonly slotSize: Float64Array;
-  private readonly slotString: Int32Array;
   private nextFresh = 1;
   /** performance.now() at the last release. */
   private lastNow = 0;
@@ -117,9 +114,6 @@ export class LiveSymbolTable {
     this.nbucket = layout.sysvBuckets;
     this.buckets = new Uint32Array(buf, base + hash.offset + 8, this.nbucket);
     this.chains = new Uint32Array(buf, base + hash.offset + 8 + this.nbucket * 4, this.capacity);
-    this.slotValue = new Float64Array(this.capacity);
-    this.slotSize = new Float64Array(this.capacity);
-    this.slotString = new Int32Array(this.capacity);
     this.freeSlots = new FifoQueue(1024);
     // The zygote's own strings (its soname) sit at the start of .dynstr.
     this.stringsNext = layout.dynstrUsed;
@@ -149,7 +143,15 @@ export class LiveSymbolTable {
   get(name: string): BoundSymbol | undefined {
     const slot = this.slotOfName(name);
     if (slot === 0) return undefined;
-    return { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
+    return { slot, name, value: this.valueAt(slot), size: this.sizeAt(slot) };
+  }
+
+  private valueAt(slot: number): number {
+    return this.symU32[slot * 6 + 2]! + this.symU32[slot * 6 + 3]! * 4294967296;
+  }
+
+  private sizeAt(slot: number): number {
+    return this.symU32[slot * 6 + 4]! + this.symU32[slot * 6 + 5]! * 4294967296;
   }
 
   /** The name bound in a slot, or undefined. */
@@ -166,7 +168,7 @@ export class LiveSymbolTable {
   *entries(): IterableIterator<BoundSymbol> {
     for (let slot = 1; slot < this.nextFresh; slot++) {
       const name = this.slotName[slot];
-      if (name !== undefined) yield { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
+      if (name !== undefined) yield { slot, name, value: this.valueAt(slot), size: this.sizeAt(slot) };
     }
   }
 
@@ -178,10 +180,13 @@ export class LiveSymbolTable {
    * chain, then the old one is unlinked: every lookup sees one or the other.
    */
   bind(name: string, value: number, size: number, info: number, other: number, shndx: number, replace: boolean): number {
-    const hash = elfHashString(name);
+    // One pass for the usual ASCII name gives both the hash and the byte length.
+    const asciiHash = elfHashAscii(name);
+    const ascii = asciiHash >= 0;
+    const hash = ascii ? asciiHash : elfHashString(name);
     const old = this.slotOfName(name, hash);
     if (old !== 0 && !replace) throw new DlbindError('EEXIST', `symbol '${name}' is already bound (pass { replace: true } to repoint it)`);
-    const byteLength = utf8Length(name);
+    const byteLength = ascii ? name.length : utf8Length(name);
     const str = this.takeString(byteLength + 1, name);
     let slot: number;
     try {
@@ -200,9 +205,6 @@ export class LiveSymbolTable {
     this.buckets[b] = slot;
     if (old === 0) this.bound++;
     this.slotName[slot] = name;
-    this.slotValue[slot] = value;
-    this.slotSize[slot] = size;
-    this.slotString[slot] = str;
     if (old !== 0) this.release(old, b);
     return slot;
   }
@@ -212,7 +214,7 @@ export class LiveSymbolTable {
     const hash = elfHashString(name);
     const slot = this.slotOfName(name, hash);
     if (slot === 0) return undefined;
-    const result = { slot, name, value: this.slotValue[slot]!, size: this.slotSize[slot]! };
+    const result = { slot, name, value: this.valueAt(slot), size: this.sizeAt(slot) };
     this.bound--;
     this.release(slot, hash % this.nbucket);
     return result;
@@ -220,7 +222,14 @@ export class LiveSymbolTable {
 
   /** Unlinks every symbol at once (bucket words first), as dldelete does before dlclose. */
   clear(): void {
-    this.buckets.fill(0);
+    // Only bound names' buckets hold anything; zeroing the whole array would first
+    // fault in every page of it that was never written, just before it is unmapped.
+    if (this.bound * 16 < this.nbucket) {
+      for (let slot = 1; slot < this.nextFresh; slot++) {
+        const name = this.slotName[slot];
+        if (name !== undefined) this.buckets[elfHashString(name) % this.nbucket] = 0;
+      }
+    } else this.buckets.fill(0);
     for (let slot = 1; slot < this.nextFresh; slot++) if (this.slotName[slot] !== undefined) this.clearEntry(slot);
     this.slotName.fill(undefined);
     this.bound = 0;
@@ -243,7 +252,7 @@ export class LiveSymbolTable {
     const now = performance.now();
     this.lastNow = now;
     this.freeSlots.push(slot, now);
-    this.giveBackString(this.slotString[slot]!, utf8Length(name) + 1, now);
+    this.giveBackString(this.symU32[slot * 6]!, utf8Length(name) + 1, now);
   }
 
   /** `freedAt` is when a reader could last have reached it (-Infinity: never published). */
