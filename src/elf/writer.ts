@@ -533,7 +533,16 @@ export function writeObject(p: Prepared, out: Uint8Array): void {
     let word = 6;
     for (const i of p.staticOrder) {
       const s = symbols[i]!;
-      writeSymWords(symtabWords, word, localBase + p.strtab.offsetOf(p.staticNameIds[i]!), ELF64_ST_INFO(s.bind, s.type), s.visibility & 3, shndx[s.section], addrOf(i), s.size);
+      writeSymWords(
+        symtabWords,
+        word,
+        localBase + p.strtab.offsetOf(p.staticNameIds[i]!),
+        ELF64_ST_INFO(s.bind, s.type),
+        s.visibility & 3,
+        shndx[s.section],
+        addrOf(i),
+        s.size,
+      );
       word += 6;
     }
     // The globals are .dynsym's entries byte for byte: .strtab starts with .dynstr's bytes.
