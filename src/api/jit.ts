@@ -1,7 +1,6 @@
 // The public run-time API: live JIT libraries. Functions in the style of the C
 // original (dlcreate, dlalloc, dlbind, ...) and a class for everyday use; both
 // are the same code.
-import { randomBytes } from 'node:crypto';
 import { isMainThread } from 'node:worker_threads';
 import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT } from '../elf/constants.js';
 import type { ContentSectionName } from '../elf/layout.js';
@@ -131,6 +130,7 @@ function checkCapacity(options: DlcreateOptions, page: number): Capacity {
 }
 
 let counter = 0;
+const nameNoise = new Uint32Array(1);
 
 /**
  * A live JIT library: a real shared object, loaded by ld.so, whose code and
@@ -191,7 +191,7 @@ export class JitLibrary implements Announceable {
     if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9._+-]{1,200}$/.test(name))) {
       throw new DlbindError('EINVAL', `library name must be 1-200 characters of [A-Za-z0-9._+-], got ${JSON.stringify(name)}`);
     }
-    this.name = name ?? `libdlbind-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}.so`;
+    this.name = name ?? `libdlbind-${process.pid}-${++counter}-${(crypto.getRandomValues(nameNoise)[0]! & 0xffffff).toString(16).padStart(6, '0')}.so`;
     const page = this.arch === 'aarch64' ? 65536 : 4096;
     this.capacity = checkCapacity(options, page);
     let backing: Backing = { kind: 'memfd' };

@@ -20,12 +20,11 @@ export class Arena {
   /** Free blocks: offset → size, and end → offset for merging with the block before. */
   private readonly freeByStart = new Map<number, number>();
   private readonly freeByEnd = new Map<number, number>();
-  /** Free block offsets binned by floor(log2(size)). */
-  private readonly bins: Set<number>[] = [];
+  /** Free block offsets binned by floor(log2(size)); a bin's set is made when first needed. */
+  private readonly bins: (Set<number> | undefined)[] = new Array(54).fill(undefined);
   private usedBytes = 0;
 
   constructor(readonly capacity: number) {
-    for (let i = 0; i < 54; i++) this.bins.push(new Set());
     if (capacity >= ARENA_GRANULE) this.insertFree(0, Math.floor(capacity / ARENA_GRANULE) * ARENA_GRANULE);
   }
 
@@ -42,7 +41,9 @@ export class Arena {
     const need = granules(size);
     const a = Math.max(align, ARENA_GRANULE);
     for (let bin = binOf(need); bin < this.bins.length; bin++) {
-      for (const start of this.bins[bin]!) {
+      const set = this.bins[bin];
+      if (set === undefined) continue;
+      for (const start of set) {
         const blockSize = this.freeByStart.get(start)!;
         const aligned = Math.ceil(start / a) * a;
         if (aligned + need > start + blockSize) continue;
@@ -157,13 +158,14 @@ export class Arena {
   private insertFree(start: number, size: number): void {
     this.freeByStart.set(start, size);
     this.freeByEnd.set(start + size, start);
-    this.bins[binOf(size)]!.add(start);
+    const bin = binOf(size);
+    (this.bins[bin] ??= new Set()).add(start);
   }
 
   private removeFree(start: number, size: number): void {
     this.freeByStart.delete(start);
     this.freeByEnd.delete(start + size);
-    this.bins[binOf(size)]!.delete(start);
+    this.bins[binOf(size)]?.delete(start);
   }
 }
 

@@ -114,7 +114,7 @@ export class LiveSymbolTable {
     this.nbucket = layout.sysvBuckets;
     this.buckets = new Uint32Array(buf, base + hash.offset + 8, this.nbucket);
     this.chains = new Uint32Array(buf, base + hash.offset + 8 + this.nbucket * 4, this.capacity);
-    this.freeSlots = new FifoQueue(1024);
+    this.freeSlots = new FifoQueue(64);
     // The zygote's own strings (its soname) sit at the start of .dynstr.
     this.stringsNext = layout.dynstrUsed;
   }
