@@ -495,23 +495,20 @@ export class JitLibrary implements Announceable {
 
   /** Allocates code, writes it and binds it as a function. Returns its address. */
   addFunction(name: SymbolName, code: Uint8Array, options: BindOptions & { align?: number } = {}): bigint {
-    const addr = this.alloc(code.length, SHF_EXECINSTR, options.align);
-    try {
-      this.write(addr, code);
-      this.bind(name, addr, code.length, STT_FUNC, options);
-    } catch (err) {
-      this.free(addr);
-      throw err;
-    }
-    return addr;
+    return this.place(name, code, SHF_EXECINSTR, STT_FUNC, options);
   }
 
   /** Allocates data (read-only unless `writable`), writes it and binds it as an object. Returns its address. */
   addData(name: SymbolName, bytes: Uint8Array, options: BindOptions & { writable?: boolean; align?: number } = {}): bigint {
-    const addr = this.alloc(bytes.length, options.writable ? SHF_WRITE : 0, options.align);
+    return this.place(name, bytes, options.writable ? SHF_WRITE : 0, STT_OBJECT, options);
+  }
+
+  /** alloc + write + bind, giving the block back if the write or the bind fails. */
+  private place(name: SymbolName, bytes: Uint8Array, flags: number, type: number, options: BindOptions & { align?: number }): bigint {
+    const addr = this.alloc(bytes.length, flags, options.align);
     try {
       this.write(addr, bytes);
-      this.bind(name, addr, bytes.length, STT_OBJECT, options);
+      this.bind(name, addr, bytes.length, type, options);
     } catch (err) {
       this.free(addr);
       throw err;
