@@ -175,7 +175,7 @@ export class LiveObject {
     if (options.backing.kind === 'memfd') {
       fd = c.memfd_create(options.soname, MFD_CLOEXEC);
       if (fd < 0) throw libcFailure('memfd_create');
-      fd = unclaimedFdName(fd);
+      if (namesMayBeClaimed) fd = unclaimedFdName(fd);
       path = `/proc/${c.getpid()}/fd/${fd}`;
       this.ownedFile = undefined;
     } else {
@@ -254,7 +254,10 @@ export class LiveObject {
     const failures: string[] = [];
     if (c.dlclose(this.handle) !== 0) failures.push(`dlclose: ${c.dlerror() ?? 'unknown error'}`);
     const still = c.dlopen(this.path, RTLD_NOW | RTLD_NOLOAD);
-    if (still !== 0n) c.dlclose(still);
+    if (still !== 0n) {
+      c.dlclose(still);
+      namesMayBeClaimed = true;
+    }
     if (c.munmap(this.aliasBase, this.fileSize) !== 0) failures.push('munmap of the alias');
     try {
       if (this.ownedFile === undefined) closeLibcFd(this.fd);
@@ -289,6 +292,9 @@ export function sharedDataRange(layout: ObjectLayout): { addr: number; offset: n
   }
   return { addr: data.addr, offset: data.offset, length };
 }
+
+/** Set once an object outlived its dldelete: only then can a /proc/<pid>/fd/<n> name be taken. */
+let namesMayBeClaimed = false;
 
 /**
  * ld.so knows loaded objects by name first. An object that outlived its
