@@ -33,8 +33,8 @@ export interface DlcreateOptions extends Partial<Capacity> {
   /**
    * Tell debuggers about symbol changes by re-announcing the library in ld.so's
    * link map, batched once per event-loop turn (see `flush`). 'auto' (default)
-   * does it only while a debugger is attached; 'always' even when none is;
-   * 'off' never.
+   * does it only while a debugger listens (a breakpoint sits on ld.so's r_brk,
+   * as gdb keeps one while attached); 'always' even when none does; 'off' never.
    */
   debug?: DebugMode;
   /**
