@@ -250,6 +250,23 @@ test('code written after a debugger-style write copied its page still runs (the 
   }
 });
 
+test("flush(): 'auto' announces nothing without a debugger, 'always' re-announces through the link map, 'off' never", () => {
+  const modes = { auto: false, always: true, off: false } as const;
+  for (const [mode, announces] of Object.entries(modes)) {
+    const lib = dlcreate(undefined, { debug: mode as 'auto' });
+    try {
+      lib.addFunction('announced', ANSWER);
+      assert.is(lib.flush(), announces, mode);
+      assert.is(lib.flush(), false, `${mode}: nothing left to announce`);
+      // The library is still whole after its link_map left the list and came back.
+      assert.is(dlfunc(dlsym(lib, 'announced')!, 'int f()')(), 42);
+      assert.is(dladdr(lib.lookup('announced')!.address)?.sname, 'announced');
+    } finally {
+      lib.delete();
+    }
+  }
+});
+
 test('RTLD_LOCAL (the default) keeps names out of RTLD_DEFAULT', () => {
   const lib = dlcreate();
   try {
