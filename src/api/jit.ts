@@ -7,7 +7,7 @@ import type { ContentSectionName } from '../elf/layout.js';
 import { ARENA_GRANULE, Arena } from '../loader/arena.js';
 import { DlbindError } from '../loader/errors.js';
 import { type DlInfo, type KoffiType, getLibc } from '../loader/libc.js';
-import { type Backing, LiveObject, bindLibc } from '../loader/live-object.js';
+import { type Backing, LiveObject, bindLibc, randomWord } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
@@ -130,7 +130,6 @@ function checkCapacity(options: DlcreateOptions, page: number): Capacity {
 }
 
 let counter = 0;
-const nameNoise = new Uint32Array(1);
 
 /**
  * A live JIT library: a real shared object, loaded by ld.so, whose code and
@@ -191,7 +190,7 @@ export class JitLibrary implements Announceable {
     if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9._+-]{1,200}$/.test(name))) {
       throw new DlbindError('EINVAL', `library name must be 1-200 characters of [A-Za-z0-9._+-], got ${JSON.stringify(name)}`);
     }
-    this.name = name ?? `libdlbind-${process.pid}-${++counter}-${(crypto.getRandomValues(nameNoise)[0]! & 0xffffff).toString(16).padStart(6, '0')}.so`;
+    this.name = name ?? `libdlbind-${process.pid}-${++counter}-${(randomWord() & 0xffffff).toString(16).padStart(6, '0')}.so`;
     const page = this.arch === 'aarch64' ? 65536 : 4096;
     this.capacity = checkCapacity(options, page);
     let backing: Backing = { kind: 'memfd' };

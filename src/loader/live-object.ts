@@ -105,9 +105,19 @@ function closeLibcFd(fd: number): void {
 }
 
 /** A page-aligned address somewhere in the upper user address space, so the alias is not at a fixed distance from the text. */
-const hintWord = new Uint32Array(1);
+const randomPool = new Uint32Array(256);
+let randomLeft = 0;
+/** 32 random bits, from a pool refilled by the OS 256 words at a time. */
+export function randomWord(): number {
+  if (randomLeft === 0) {
+    crypto.getRandomValues(randomPool);
+    randomLeft = randomPool.length;
+  }
+  return randomPool[--randomLeft]!;
+}
+
 function randomHint(pageSize: number): bigint {
-  const r = crypto.getRandomValues(hintWord)[0]!;
+  const r = randomWord();
   return (0x2000_0000_0000n + BigInt(r) * BigInt(pageSize)) & ~BigInt(pageSize - 1);
 }
 
