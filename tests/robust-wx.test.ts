@@ -87,23 +87,28 @@ function churn(lib: JitLibrary, round: number, live: bigint[]): void {
 test('while another thread samples /proc/self/maps, no library mapping is ever writable+executable, through 2 s of alloc, write, bind, call, free, create and delete', async () => {
   const sampler = startSampler();
   await sampler.started;
-  const libs = [dlcreate(undefined, { text: 1 << 20 }), dlcreate(undefined, { text: 1 << 16, backing: 'memfd' })];
-  const live = libs.map(() => [] as bigint[]);
-  const started = performance.now();
   let rounds = 0;
   let created = 0;
-  while (performance.now() - started < 2000) {
-    for (let k = 0; k < 50; k++, rounds++) libs.forEach((lib, i) => churn(lib, rounds, live[i]!));
-    if (rounds % 500 === 0) {
-      // A library comes and goes: ld.so maps and unmaps, we add and drop the alias and the shared data.
-      const extra = dlcreate();
-      extra.addFunction('short_lived', ret(7));
-      extra.delete();
-      created++;
+  let report: SamplerReport;
+  try {
+    const libs = [dlcreate(undefined, { text: 1 << 20 }), dlcreate(undefined, { text: 1 << 16, backing: 'memfd' })];
+    const live = libs.map(() => [] as bigint[]);
+    const started = performance.now();
+    while (performance.now() - started < 2000) {
+      for (let k = 0; k < 50; k++, rounds++) libs.forEach((lib, i) => churn(lib, rounds, live[i]!));
+      if (rounds % 500 === 0) {
+        // A library comes and goes: ld.so maps and unmaps, we add and drop the alias and the shared data.
+        const extra = dlcreate();
+        extra.addFunction('short_lived', ret(7));
+        extra.delete();
+        created++;
+      }
     }
+    for (const lib of libs) lib.delete();
+  } finally {
+    // Stopped whatever happened, so that a failure above ends the test instead of leaving the sampler spinning.
+    report = await sampler.stop();
   }
-  const report = await sampler.stop();
-  for (const lib of libs) lib.delete();
   console.log(`  ${rounds} rounds, ${created} extra libraries; ${report.samples} samples of /proc/self/maps, ${report.sawText} showing library text`);
   assert.equal(report.violations, [], 'writable+executable mappings seen by the sampler');
   assert.ok(report.samples >= 200, `only ${report.samples} samples`);

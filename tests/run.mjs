@@ -15,6 +15,7 @@ const files = readdirSync(here)
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 
+const FILE_TIMEOUT_MS = Number(process.env.DLBIND_TEST_TIMEOUT_MS ?? 300_000);
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 let passed = 0;
 let failed = 0;
@@ -36,9 +37,17 @@ function runOne(file) {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    // A test file that hangs must not hang CI: it is killed and counted as failed.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, FILE_TIMEOUT_MS);
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) out += `\n  killed: no end after ${FILE_TIMEOUT_MS / 1000} s\n`;
       const text = strip(out);
       const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? NaN);
       const ok = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? NaN);
