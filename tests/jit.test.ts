@@ -267,6 +267,20 @@ test("flush(): 'auto' announces nothing without a debugger, 'always' re-announce
   }
 });
 
+test('libraries of the same shape share one plan but each carries its own soname', async () => {
+  const { readElf } = await import('../src/index.js');
+  const libs = ['libsame1.so', 'libsame2.so', 'libother-name.so'].map((name) => dlcreate(name));
+  try {
+    for (const lib of libs) {
+      const f = readElf(readFileSync(lib.path));
+      assert.is(f.soname, lib.name);
+      assert.is(dladdr(lib.addFunction('probe', ANSWER))?.sname, 'probe');
+    }
+  } finally {
+    for (const lib of libs) lib.delete();
+  }
+});
+
 test('RTLD_LOCAL (the default) keeps names out of RTLD_DEFAULT', () => {
   const lib = dlcreate();
   try {

@@ -137,7 +137,8 @@ const MACHINES: Record<Machine, { e_machine: number; relative: number }> = {
   aarch64: { e_machine: EM_AARCH64, relative: R_AARCH64_RELATIVE },
 };
 
-interface Prepared {
+/** A plan with every table and offset reserved: what `writeObject` writes. */
+export interface PreparedObject {
   plan: ObjectPlan;
   layout: ObjectLayout;
   dynstr: StringTableBuilder;
@@ -163,7 +164,7 @@ interface Prepared {
  * Reserves every table and offset for a plan. Call `writeObject` with the
  * result to produce the bytes; the layout alone is what the loader needs.
  */
-export function prepareObject(plan: ObjectPlan): Prepared {
+export function prepareObject(plan: ObjectPlan): PreparedObject {
   const m = MACHINES[plan.machine];
   if (m === undefined) throw new ElfBuildError(`unsupported machine '${String(plan.machine)}'`, 'machine');
   const symbols = plan.symbols;
@@ -394,7 +395,7 @@ function sectionIndexes(plan: ObjectPlan, layout: Layout, content: LayoutRequest
 }
 
 /** Writes a prepared object into `out` (at least `layout.fileSize` bytes, zero-filled). */
-export function writeObject(p: Prepared, out: Uint8Array): void {
+export function writeObject(p: PreparedObject, out: Uint8Array): void {
   const { plan, layout } = p;
   if (out.length < layout.fileSize) throw new ElfBuildError(`output buffer is ${out.length} bytes, the object needs ${layout.fileSize}`);
   const w = new ByteWriter(out);

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ObjectLayout, prepareObject, writeObject } from '../elf/writer.js';
+import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 import {
   type Libc,
@@ -25,7 +25,7 @@ import {
   libcFailure,
 } from './libc.js';
 import { requireSupportedPlatform } from './platform.js';
-import { type Capacity, zygotePlan } from './zygote.js';
+import { type Capacity, preparedZygote, writeZygote } from './zygote.js';
 
 export type Backing = { kind: 'memfd' } | { kind: 'file'; directory: string };
 
@@ -175,7 +175,7 @@ export class LiveObject {
     const arch = requireSupportedPlatform();
     const c = bindLibc();
     const dynamicWritable = options.dynamicWritable ?? forcedDynamicLayout ?? glibcRelocatesDynamic();
-    const prepared = prepareObject(zygotePlan(arch, options.soname, options.capacity, dynamicWritable));
+    const prepared = preparedZygote(arch, options.soname, options.capacity, dynamicWritable);
     this.layout = prepared.layout;
     this.fileSize = this.layout.fileSize;
     const page = this.layout.pageSize;
@@ -205,7 +205,7 @@ export class LiveObject {
       }
       this.aliasBase = alias;
       this.mem = new Uint8Array(c.view(alias, this.fileSize));
-      writeObject(prepared, this.mem);
+      writeZygote(this.mem, prepared, options.soname);
       handle = c.dlopen(path, RTLD_NOW | (options.global ? RTLD_GLOBAL : RTLD_LOCAL));
       if (handle === 0n) throw new DlbindError('ELIBC', `dlopen(${path}) failed: ${c.dlerror() ?? 'unknown error'}`);
       this.handle = handle;

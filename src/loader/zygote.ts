@@ -3,7 +3,8 @@
 // every reserved byte is a hole in the memfd until something is put there.
 import { DEFAULT_PAGE_SIZE } from '../elf/builder.js';
 import { nextPrime } from '../elf/hash.js';
-import type { ObjectPlan } from '../elf/writer.js';
+import { utf8Length, writeString } from '../elf/strtab.js';
+import { type ObjectPlan, type PreparedObject, prepareObject, writeObject } from '../elf/writer.js';
 import type { LoaderArch } from './platform.js';
 
 /** How much a live library can hold; fixed at dlcreate. Reserved capacity costs address space, not memory. */
@@ -54,4 +55,29 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
     // About one symbol per bucket when full keeps chains short for dlsym.
     sysvBuckets: nextPrime(Math.max(3, capacity.maxSymbols)),
   };
+}
+
+const prepared = new Map<string, PreparedObject>();
+
+/**
+ * The reserved layout of a zygote. Zygotes that differ only in their soname's
+ * bytes have the same layout, so it is planned once per shape, with a
+ * placeholder name of the same length; `writeZygote` writes the real name over it.
+ */
+export function preparedZygote(arch: LoaderArch, soname: string, capacity: Capacity, dynamicWritable: boolean): PreparedObject {
+  const length = utf8Length(soname);
+  const key = `${arch}|${capacity.text}|${capacity.rodata}|${capacity.data}|${capacity.maxSymbols}|${capacity.stringTableSize}|${dynamicWritable}|${length}`;
+  let p = prepared.get(key);
+  if (p === undefined) {
+    p = prepareObject(zygotePlan(arch, 's'.repeat(length), capacity, dynamicWritable));
+    if (prepared.size >= 16) prepared.delete(prepared.keys().next().value!);
+    prepared.set(key, p);
+  }
+  return p;
+}
+
+/** Writes a prepared zygote named `soname` into `out`, the zero-filled mapping of its file. */
+export function writeZygote(out: Uint8Array, p: PreparedObject, soname: string): void {
+  writeObject(p, out);
+  writeString(out, p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId), soname);
 }
