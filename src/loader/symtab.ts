@@ -89,6 +89,8 @@ export class LiveSymbolTable {
   /** The name in each slot (undefined when free): lookups walk the hash chain and compare these, as ld.so does. */
   private readonly slotName: (string | undefined)[] = [undefined];
   private bound = 0;
+  // DLBIND_FORCE_RELEASE_STORES=1 takes the aarch64 path on x86_64, so that it runs somewhere.
+  private readonly weakMemoryOrder = process.arch === 'arm64' || process.env.DLBIND_FORCE_RELEASE_STORES === '1';
   private nextFresh = 1;
   /** performance.now() at the last release. */
   private lastNow = 0;
@@ -199,10 +201,19 @@ export class LiveSymbolTable {
     this.strings[str + written] = 0;
     // Binding LOCAL until the entry is whole: dladdr scans every entry, linked or not.
     writeSymWords(this.symU32, slot * (SYM64_SIZE / 4), str, 0, other, shndx, value, size);
-    this.symBytes[slot * SYM64_SIZE + 4] = info;
     const b = hash % this.nbucket;
     this.chains[slot] = this.buckets[b]!;
-    this.buckets[b] = slot;
+    if (this.weakMemoryOrder) {
+      // On aarch64 a plain store may become visible before the ones above it:
+      // Atomics.store is a store-release there (stlr), so a reader that sees the
+      // bucket word or the binding also sees the whole entry. x86's stores are
+      // seen in program order already.
+      Atomics.store(this.symBytes, slot * SYM64_SIZE + 4, info);
+      Atomics.store(this.buckets, b, slot);
+    } else {
+      this.symBytes[slot * SYM64_SIZE + 4] = info;
+      this.buckets[b] = slot;
+    }
     if (old === 0) this.bound++;
     this.slotName[slot] = name;
     if (old !== 0) this.release(old, b);
