@@ -23,8 +23,8 @@ const L_NEXT = 24;
 const L_PREV = 32;
 
 interface Rendezvous {
-  rDebug: bigint;
-  brk: bigint;
+  /** struct r_debug itself, through one view kept for the process's life. */
+  words: DataView;
   /** Whether a breakpoint instruction sits at r_brk right now: then a debugger is listening. */
   breakpointAtBrk: () => boolean;
   callBrk: () => void;
@@ -42,7 +42,6 @@ function getRendezvous(): Rendezvous | undefined {
     rendezvous = null;
     return undefined;
   }
-  const brk = c.readPointer(rDebug + BigInt(R_BRK));
   const voidProto = c.proto('void dlbind_r_brk()');
   const callbackProto = koffi.proto('int dlbind_phdr_cb(void *info, size_t size, void *data)');
   const dlIteratePhdr = koffi.load('libc.so.6').func('int dl_iterate_phdr(dlbind_phdr_cb *cb, void *data)');
@@ -54,8 +53,7 @@ function getRendezvous(): Rendezvous | undefined {
   let brkCode: DataView | undefined;
   const arm = process.arch === 'arm64';
   rendezvous = {
-    rDebug,
-    brk,
+    words: rDebugWords,
     breakpointAtBrk: () => {
       const now = rDebugWords.getBigUint64(R_BRK, true);
       if (now === 0n) return false;
@@ -67,7 +65,7 @@ function getRendezvous(): Rendezvous | undefined {
     },
     callBrk: () => {
       // r_brk is re-read each time: ld.so may set it late on some versions.
-      const now = c.readPointer(rDebug + BigInt(R_BRK));
+      const now = rDebugWords.getBigUint64(R_BRK, true);
       if (now !== 0n) c.call(now, voidProto);
     },
     iterate: (cb) => {
@@ -119,7 +117,7 @@ export function reannounce(linkMaps: readonly bigint[]): boolean {
   if (r === undefined || linkMaps.length === 0) return r !== undefined;
   const c = getLibc();
   const word = (addr: bigint) => new DataView(c.view(addr, 8));
-  const setState = (state: number) => new DataView(c.view(r.rDebug + BigInt(R_STATE), 4)).setInt32(0, state, true);
+  const setState = (state: number) => r.words.setInt32(R_STATE, state, true);
   r.iterate(() => {
     const unlinked: { map: bigint; prev: bigint; next: bigint }[] = [];
     for (const map of linkMaps) {

@@ -73,7 +73,6 @@ class FifoQueue {
 }
 
 export class LiveSymbolTable {
-  private readonly symView: DataView;
   /** st_value and st_size as 64-bit words, so that a clear is one store a reader cannot see half of. */
   private readonly symWords: BigUint64Array;
   private readonly symShndx: Uint16Array;
@@ -105,7 +104,6 @@ export class LiveSymbolTable {
     const base = mem.byteOffset;
     this.capacity = layout.dynsymCapacity;
     this.stringCapacity = layout.dynstrCapacity;
-    this.symView = new DataView(buf, base + layout.dynsym.offset, this.capacity * SYM64_SIZE);
     this.symWords = new BigUint64Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 8);
     this.symShndx = new Uint16Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 2);
     this.symU32 = new Uint32Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 4);
@@ -163,7 +161,7 @@ export class LiveSymbolTable {
 
   /** STT_* of the symbol in a slot. */
   typeOf(slot: number): number {
-    return this.symView.getUint8(slot * SYM64_SIZE + 4) & 0xf;
+    return this.symBytes[slot * SYM64_SIZE + 4]! & 0xf;
   }
 
   /** Every bound symbol, in slot order. */
@@ -293,8 +291,8 @@ export class LiveSymbolTable {
     this.symShndx[(slot * SYM64_SIZE + 6) / 2] = 0;
     this.symWords[(slot * SYM64_SIZE + 8) / 8] = 0n;
     this.symWords[(slot * SYM64_SIZE + 16) / 8] = 0n;
-    this.symView.setUint32(slot * SYM64_SIZE, 0, true);
-    this.symView.setUint8(slot * SYM64_SIZE + 4, 0);
+    this.symU32[slot * (SYM64_SIZE / 4)] = 0;
+    this.symBytes[slot * SYM64_SIZE + 4] = 0;
   }
 
   /**
