@@ -155,7 +155,6 @@ export interface PreparedObject {
   staticNameIds: Int32Array;
   dynamic: DynamicEntry[];
   sonameId: number;
-  neededIds: number[];
   gnuBloomWordsCount: number;
   content: LayoutRequest['content'];
 }
@@ -254,7 +253,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   shstrtab.finish();
 
   const dynamic: DynamicEntry[] = [];
-  for (const id of neededIds) dynamic.push({ d_tag: DT_NEEDED, d_val: 0n + BigInt(id) });
+  for (const id of neededIds) dynamic.push({ d_tag: DT_NEEDED, d_val: BigInt(id) });
   if (sonameId >= 0) dynamic.push({ d_tag: DT_SONAME, d_val: BigInt(sonameId) });
   if (useSysv) dynamic.push({ d_tag: DT_HASH, d_val: 0n });
   if (useGnu) dynamic.push({ d_tag: DT_GNU_HASH, d_val: 0n });
@@ -341,7 +340,6 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     staticNameIds,
     dynamic,
     sonameId,
-    neededIds,
     gnuBloomWordsCount: bloomWords,
     content,
   };
