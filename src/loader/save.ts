@@ -2,7 +2,7 @@
 // the same addresses (so code that reaches data PC-relative keeps working),
 // unused capacity trimmed, fresh SysV and GNU hash tables, and RELATIVE
 // relocations for the words marked as pointers into the library.
-import { STB_GLOBAL, STT_NOTYPE, STV_DEFAULT } from '../elf/constants.js';
+import { STB_GLOBAL, STV_DEFAULT } from '../elf/constants.js';
 import type { ContentSectionName } from '../elf/layout.js';
 import type { ObjectPlan, PlanRelocation, PlanSymbol } from '../elf/writer.js';
 import type { Arena } from './arena.js';
@@ -54,7 +54,7 @@ export function savePlan(
       section,
       offset: s.value - layout.content[section].addr,
       size: Math.min(s.size, sections[section].size - (s.value - layout.content[section].addr)),
-      type: s.type === STT_NOTYPE ? STT_NOTYPE : s.type,
+      type: s.type,
       bind: STB_GLOBAL,
       visibility: STV_DEFAULT,
     });
