@@ -329,13 +329,190 @@ export const DT_PTR_TAGS: ReadonlySet<number> = new Set([
   DT_VERNEED,
 ]);
 
-// Relocation types used for self-pointers in saved libraries.
+// Relocation types of the two machines dlbind writes and reads (glibc elf.h; the x86-64
+// psABI; ARM's ELF for the Arm 64-bit Architecture).
 export const R_X86_64_NONE = 0;
 export const R_X86_64_64 = 1;
+export const R_X86_64_PC32 = 2;
+export const R_X86_64_GOT32 = 3;
+export const R_X86_64_PLT32 = 4;
+export const R_X86_64_COPY = 5;
+export const R_X86_64_GLOB_DAT = 6;
+export const R_X86_64_JUMP_SLOT = 7;
 export const R_X86_64_RELATIVE = 8;
+export const R_X86_64_GOTPCREL = 9;
+export const R_X86_64_32 = 10;
+export const R_X86_64_32S = 11;
+export const R_X86_64_16 = 12;
+export const R_X86_64_PC16 = 13;
+export const R_X86_64_8 = 14;
+export const R_X86_64_PC8 = 15;
+export const R_X86_64_DTPMOD64 = 16;
+export const R_X86_64_DTPOFF64 = 17;
+export const R_X86_64_TPOFF64 = 18;
+export const R_X86_64_TLSGD = 19;
+export const R_X86_64_TLSLD = 20;
+export const R_X86_64_DTPOFF32 = 21;
+export const R_X86_64_GOTTPOFF = 22;
+export const R_X86_64_TPOFF32 = 23;
+export const R_X86_64_PC64 = 24;
+export const R_X86_64_GOTOFF64 = 25;
+export const R_X86_64_GOTPC32 = 26;
+export const R_X86_64_GOT64 = 27;
+export const R_X86_64_GOTPCREL64 = 28;
+export const R_X86_64_GOTPC64 = 29;
+export const R_X86_64_GOTPLT64 = 30;
+export const R_X86_64_PLTOFF64 = 31;
+export const R_X86_64_SIZE32 = 32;
+export const R_X86_64_SIZE64 = 33;
+export const R_X86_64_GOTPC32_TLSDESC = 34;
+export const R_X86_64_TLSDESC_CALL = 35;
+export const R_X86_64_TLSDESC = 36;
+export const R_X86_64_IRELATIVE = 37;
+export const R_X86_64_RELATIVE64 = 38;
+export const R_X86_64_GOTPCRELX = 41;
+export const R_X86_64_REX_GOTPCRELX = 42;
+
+export const R_X86_64 = new ConstantTable('R_X86_64', {
+  R_X86_64_NONE,
+  R_X86_64_64,
+  R_X86_64_PC32,
+  R_X86_64_GOT32,
+  R_X86_64_PLT32,
+  R_X86_64_COPY,
+  R_X86_64_GLOB_DAT,
+  R_X86_64_JUMP_SLOT,
+  R_X86_64_RELATIVE,
+  R_X86_64_GOTPCREL,
+  R_X86_64_32,
+  R_X86_64_32S,
+  R_X86_64_16,
+  R_X86_64_PC16,
+  R_X86_64_8,
+  R_X86_64_PC8,
+  R_X86_64_DTPMOD64,
+  R_X86_64_DTPOFF64,
+  R_X86_64_TPOFF64,
+  R_X86_64_TLSGD,
+  R_X86_64_TLSLD,
+  R_X86_64_DTPOFF32,
+  R_X86_64_GOTTPOFF,
+  R_X86_64_TPOFF32,
+  R_X86_64_PC64,
+  R_X86_64_GOTOFF64,
+  R_X86_64_GOTPC32,
+  R_X86_64_GOT64,
+  R_X86_64_GOTPCREL64,
+  R_X86_64_GOTPC64,
+  R_X86_64_GOTPLT64,
+  R_X86_64_PLTOFF64,
+  R_X86_64_SIZE32,
+  R_X86_64_SIZE64,
+  R_X86_64_GOTPC32_TLSDESC,
+  R_X86_64_TLSDESC_CALL,
+  R_X86_64_TLSDESC,
+  R_X86_64_IRELATIVE,
+  R_X86_64_RELATIVE64,
+  R_X86_64_GOTPCRELX,
+  R_X86_64_REX_GOTPCRELX,
+});
+
 export const R_AARCH64_NONE = 0;
 export const R_AARCH64_ABS64 = 257;
+export const R_AARCH64_ABS32 = 258;
+export const R_AARCH64_ABS16 = 259;
+export const R_AARCH64_PREL64 = 260;
+export const R_AARCH64_PREL32 = 261;
+export const R_AARCH64_PREL16 = 262;
+export const R_AARCH64_MOVW_UABS_G0 = 263;
+export const R_AARCH64_MOVW_UABS_G0_NC = 264;
+export const R_AARCH64_MOVW_UABS_G1 = 265;
+export const R_AARCH64_MOVW_UABS_G1_NC = 266;
+export const R_AARCH64_MOVW_UABS_G2 = 267;
+export const R_AARCH64_MOVW_UABS_G2_NC = 268;
+export const R_AARCH64_MOVW_UABS_G3 = 269;
+export const R_AARCH64_LD_PREL_LO19 = 273;
+export const R_AARCH64_ADR_PREL_LO21 = 274;
+export const R_AARCH64_ADR_PREL_PG_HI21 = 275;
+export const R_AARCH64_ADR_PREL_PG_HI21_NC = 276;
+export const R_AARCH64_ADD_ABS_LO12_NC = 277;
+export const R_AARCH64_LDST8_ABS_LO12_NC = 278;
+export const R_AARCH64_TSTBR14 = 279;
+export const R_AARCH64_CONDBR19 = 280;
+export const R_AARCH64_JUMP26 = 282;
+export const R_AARCH64_CALL26 = 283;
+export const R_AARCH64_LDST16_ABS_LO12_NC = 284;
+export const R_AARCH64_LDST32_ABS_LO12_NC = 285;
+export const R_AARCH64_LDST64_ABS_LO12_NC = 286;
+export const R_AARCH64_LDST128_ABS_LO12_NC = 299;
+export const R_AARCH64_ADR_GOT_PAGE = 311;
+export const R_AARCH64_LD64_GOT_LO12_NC = 312;
+export const R_AARCH64_TLSDESC_ADR_PAGE21 = 562;
+export const R_AARCH64_TLSDESC_LD64_LO12 = 563;
+export const R_AARCH64_TLSDESC_ADD_LO12 = 564;
+export const R_AARCH64_TLSDESC_CALL = 569;
+export const R_AARCH64_COPY = 1024;
+export const R_AARCH64_GLOB_DAT = 1025;
+export const R_AARCH64_JUMP_SLOT = 1026;
 export const R_AARCH64_RELATIVE = 1027;
+export const R_AARCH64_TLS_DTPMOD = 1028;
+export const R_AARCH64_TLS_DTPREL = 1029;
+export const R_AARCH64_TLS_TPREL = 1030;
+export const R_AARCH64_TLSDESC = 1031;
+export const R_AARCH64_IRELATIVE = 1032;
+
+export const R_AARCH64 = new ConstantTable('R_AARCH64', {
+  R_AARCH64_NONE,
+  R_AARCH64_ABS64,
+  R_AARCH64_ABS32,
+  R_AARCH64_ABS16,
+  R_AARCH64_PREL64,
+  R_AARCH64_PREL32,
+  R_AARCH64_PREL16,
+  R_AARCH64_MOVW_UABS_G0,
+  R_AARCH64_MOVW_UABS_G0_NC,
+  R_AARCH64_MOVW_UABS_G1,
+  R_AARCH64_MOVW_UABS_G1_NC,
+  R_AARCH64_MOVW_UABS_G2,
+  R_AARCH64_MOVW_UABS_G2_NC,
+  R_AARCH64_MOVW_UABS_G3,
+  R_AARCH64_LD_PREL_LO19,
+  R_AARCH64_ADR_PREL_LO21,
+  R_AARCH64_ADR_PREL_PG_HI21,
+  R_AARCH64_ADR_PREL_PG_HI21_NC,
+  R_AARCH64_ADD_ABS_LO12_NC,
+  R_AARCH64_LDST8_ABS_LO12_NC,
+  R_AARCH64_TSTBR14,
+  R_AARCH64_CONDBR19,
+  R_AARCH64_JUMP26,
+  R_AARCH64_CALL26,
+  R_AARCH64_LDST16_ABS_LO12_NC,
+  R_AARCH64_LDST32_ABS_LO12_NC,
+  R_AARCH64_LDST64_ABS_LO12_NC,
+  R_AARCH64_LDST128_ABS_LO12_NC,
+  R_AARCH64_ADR_GOT_PAGE,
+  R_AARCH64_LD64_GOT_LO12_NC,
+  R_AARCH64_TLSDESC_ADR_PAGE21,
+  R_AARCH64_TLSDESC_LD64_LO12,
+  R_AARCH64_TLSDESC_ADD_LO12,
+  R_AARCH64_TLSDESC_CALL,
+  R_AARCH64_COPY,
+  R_AARCH64_GLOB_DAT,
+  R_AARCH64_JUMP_SLOT,
+  R_AARCH64_RELATIVE,
+  R_AARCH64_TLS_DTPMOD,
+  R_AARCH64_TLS_DTPREL,
+  R_AARCH64_TLS_TPREL,
+  R_AARCH64_TLSDESC,
+  R_AARCH64_IRELATIVE,
+});
+
+/** The name of relocation type `type` on machine `e_machine`: `R_X86_64_JUMP_SLOT`, or `R(0x99)` for an unknown machine. */
+export function relocationTypeName(e_machine: number, type: number): string {
+  if (e_machine === EM_X86_64) return R_X86_64.name(type);
+  if (e_machine === EM_AARCH64) return R_AARCH64.name(type);
+  return `R(0x${type.toString(16)})`;
+}
 
 /** r_info from a symbol index and a relocation type. */
 export function ELF64_R_INFO(sym: number, type: number): bigint {
