@@ -416,6 +416,11 @@ export class JitLibrary implements Announceable {
     return this.object?.linkMap;
   }
 
+  /** @internal */
+  announceFd(): number | undefined {
+    return this.object?.fd;
+  }
+
   /**
    * Marks the 8-byte word at `addr` (in a writable data block) as a pointer
    * into this library: `save` writes a RELATIVE relocation for it, so that the

@@ -9,7 +9,7 @@
 // shared mapping). The list surgery runs inside a dl_iterate_phdr callback,
 // which holds ld.so's load-write lock, so no dlopen/dlclose on another thread
 // can walk or edit the list at the same moment.
-import { readFileSync } from 'node:fs';
+import { futimesSync, readFileSync } from 'node:fs';
 import { getLibc } from './libc.js';
 
 // struct r_debug (64-bit): int r_version; struct link_map *r_map; ElfW(Addr) r_brk; int r_state; ElfW(Addr) r_ldbase;
@@ -90,6 +90,15 @@ function getRendezvous(): Rendezvous | undefined {
 }
 
 /**
+ * The per-bind test: whether a breakpoint sits at r_brk, from one code byte
+ * (word) read through a view kept between calls. False without a rendezvous:
+ * there is then nobody to announce to at once.
+ */
+function listeningNow(): boolean {
+  return getRendezvous()?.breakpointAtBrk() === true;
+}
+
+/**
  * Whether a debugger is watching the link map: a breakpoint on r_brk, where
  * gdb and lldb put one. Without a rendezvous, any ptrace tracer counts.
  */
@@ -108,13 +117,38 @@ export function tracerAttached(): boolean {
   }
 }
 
+let lastMtime = 0;
+
 /**
- * Makes the debugger drop and re-read the objects whose link_maps are given.
+ * Gives each backing file a modification time it never had before. lldb keeps
+ * a module, and gdb's BFD cache an open file, until the file's mtime (or size)
+ * changes; stores through a shared mapping update a memfd's mtime only at a
+ * page's first write fault, so a symbol bound later into a page already
+ * written would leave the old module in place. The kernel's file clock is
+ * coarse (a tick), so the time is forced forward by at least a microsecond.
+ */
+export function touchFiles(fds: readonly number[]): void {
+  if (fds.length === 0) return;
+  const now = Date.now() / 1000;
+  lastMtime = Math.max(now, lastMtime + 1e-6);
+  for (const fd of fds) {
+    try {
+      futimesSync(fd, lastMtime, lastMtime);
+    } catch {
+      // A file we cannot touch is still announced: gdb rereads it anyway.
+    }
+  }
+}
+
+/**
+ * Makes the debugger drop and re-read the objects whose link_maps are given,
+ * after moving their files' mtime forward (`fds`, see touchFiles).
  * Returns false when this ld.so offers no rendezvous (then nothing was done).
  */
-export function reannounce(linkMaps: readonly bigint[]): boolean {
+export function reannounce(linkMaps: readonly bigint[], fds: readonly number[] = []): boolean {
   const r = getRendezvous();
   if (r === undefined || linkMaps.length === 0) return r !== undefined;
+  touchFiles(fds);
   const c = getLibc();
   const word = (addr: bigint) => new DataView(c.view(addr, 8));
   const setState = (state: number) => r.words.setInt32(R_STATE, state, true);
@@ -160,17 +194,32 @@ export interface Announceable {
   announceQueued: boolean;
   /** The link_map, or undefined once the object is gone. */
   announceLinkMap(): bigint | undefined;
+  /** The backing file's descriptor, whose mtime each announcement moves; undefined once the object is gone. */
+  announceFd(): number | undefined;
 }
 
 const pending = new Set<Announceable>();
 let scheduled = false;
 
 /**
- * Notes that an object's symbols changed. Announcements are batched: at most
- * one per turn of the event loop, covering every object changed in that turn.
+ * Notes that an object's symbols changed. While a debugger listens at r_brk
+ * the change is announced at once, before the caller can run the new code: a
+ * crash or a breakpoint in it then finds the debugger already knowing it.
+ * Otherwise announcements are batched, at most one per turn of the event loop
+ * covering every object changed in that turn ('always' mode, for a debugger
+ * that does not listen at r_brk).
  */
 export function markChanged(obj: Announceable): void {
-  if (obj.announceQueued || obj.debugMode === 'off') return;
+  if (obj.debugMode === 'off') return;
+  if (listeningNow()) {
+    if (!obj.announceQueued) {
+      obj.announceQueued = true;
+      pending.add(obj);
+    }
+    flushAnnouncements();
+    return;
+  }
+  if (obj.announceQueued) return;
   obj.announceQueued = true;
   pending.add(obj);
   if (!scheduled) {
@@ -198,12 +247,15 @@ export function flushAnnouncements(only?: Announceable): number {
   }
   const traced = targets.some((t) => t.debugMode === 'auto') ? debuggerListening() : false;
   const maps: bigint[] = [];
+  const fds: number[] = [];
   for (const t of targets) {
     if (t.debugMode === 'always' || (t.debugMode === 'auto' && traced)) {
       const m = t.announceLinkMap();
+      const fd = t.announceFd();
       if (m !== undefined) maps.push(m);
+      if (fd !== undefined) fds.push(fd);
     }
   }
-  if (maps.length > 0) reannounce(maps);
+  if (maps.length > 0) reannounce(maps, fds);
   return maps.length;
 }
