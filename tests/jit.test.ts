@@ -1,3 +1,4 @@
+// arch: aarch64
 // Live JIT libraries, checked through libc's own dlsym/dladdr and real calls.
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
@@ -22,14 +23,8 @@ import {
 } from '../src/index.js';
 import { getLibc } from '../src/loader/libc.js';
 import { openFdCount, readMappings } from '../src/loader/procmaps.js';
+import { ADD, ANSWER, MUL, PAGE, returns } from './helpers/code.js';
 import { assertNoWX } from './helpers/wx.js';
-
-// lea eax, [rdi+rsi]; ret
-const ADD = Uint8Array.of(0x8d, 0x04, 0x37, 0xc3);
-// mov eax, 42; ret
-const ANSWER = Uint8Array.of(0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3);
-// imul edi, esi; mov eax, edi; ret
-const MUL = Uint8Array.of(0x0f, 0xaf, 0xfe, 0x89, 0xf8, 0xc3);
 
 function code(err: unknown): string {
   assert.instance(err, DlbindError);
@@ -139,26 +134,28 @@ test('replace repoints a name in one step; without replace a duplicate bind is E
 });
 
 test('free gives memory back: freed blocks are reused and neighbours coalesce', () => {
-  const lib = dlcreate(undefined, { data: 4096 });
+  // Capacities are whole segment pages: 4 KiB on x86_64, 64 KiB on aarch64.
+  const lib = dlcreate(undefined, { data: PAGE });
+  const q = PAGE / 4;
   try {
-    const blocks = [0, 1, 2, 3].map(() => dlalloc(lib, 1024, SHF_WRITE));
+    const blocks = [0, 1, 2, 3].map(() => dlalloc(lib, q, SHF_WRITE));
     throwsCode(() => dlalloc(lib, 16, SHF_WRITE), 'ENOSPACE');
-    dlbind(lib, 'second', blocks[1]!, 1024);
+    dlbind(lib, 'second', blocks[1]!, q);
     assert.is(dlsym(lib, 'second'), blocks[1]);
     dlfree(lib, blocks[1]!);
     // Symbols inside a freed block are unbound with it.
     assert.is(dlsym(lib, 'second'), null);
-    const again = dlalloc(lib, 1024, SHF_WRITE);
+    const again = dlalloc(lib, q, SHF_WRITE);
     assert.is(again, blocks[1], 'the freed block is reused');
     dlfree(lib, again);
     dlfree(lib, blocks[2]!);
-    // 1024 + 1024 coalesced: a 2048-byte block fits where the two were.
-    const big = dlalloc(lib, 2048, SHF_WRITE);
+    // Two quarters coalesced: a half-page block fits where the two were.
+    const big = dlalloc(lib, 2 * q, SHF_WRITE);
     assert.is(big, blocks[1]);
-    dlwrite(lib, big, new Uint8Array(2048).fill(7));
-    dlbind(lib, 'big', big, 2048);
+    dlwrite(lib, big, new Uint8Array(2 * q).fill(7));
+    dlbind(lib, 'big', big, 2 * q);
     assert.is(dlsym(lib, 'big'), big);
-    assert.is(peek32(big + 2044n), 0x07070707);
+    assert.is(peek32(big + BigInt(2 * q - 4)), 0x07070707);
   } finally {
     lib.delete();
   }
@@ -233,7 +230,8 @@ test('code written after a debugger-style write copied its page still runs (the 
     // the kernel gives the process a private copy of that r-x page.
     const mem = openSync('/proc/self/mem', 'r+');
     try {
-      writeSync(mem, Uint8Array.of(0xb8, 0x07), 0, 2, Number(first));
+      const seven = returns(7);
+      writeSync(mem, seven, 0, seven.length, Number(first));
     } finally {
       closeSync(mem);
     }

@@ -1,6 +1,6 @@
 // Running the real tools that dlbind claims to interoperate with.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,7 +16,8 @@ export function run(
   args: readonly string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
 ): RunResult {
-  const r = spawnSync(cmd, args, {
+  const [file, argv] = onTarget(cmd, args);
+  const r = spawnSync(file, argv, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     input: options.input,
@@ -26,6 +27,49 @@ export function run(
   });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${cmd} is not installed`);
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/**
+ * The arm64 suite (`npm run test:aarch64`) runs Node under qemu-user, which the kernel cannot
+ * start by itself (no binfmt_misc here): DLBIND_EMULATOR names the emulator, and a program of
+ * this process's own architecture (this Node, a C program built for it) is run through it.
+ * Host tools (gcc, readelf) are x86_64 and run as they are.
+ */
+export function onTarget(cmd: string, args: readonly string[]): [string, string[]] {
+  const emulator = process.env.DLBIND_EMULATOR?.trim().split(/\s+/);
+  if (emulator === undefined || emulator[0] === '' || !isTargetElf(cmd)) return [cmd, [...args]];
+  return [emulator[0]!, [...emulator.slice(1), cmd, ...args]];
+}
+
+function isTargetElf(cmd: string): boolean {
+  if (cmd !== process.execPath && !cmd.includes('/')) return false;
+  const head = Buffer.alloc(20);
+  try {
+    const fd = openSync(cmd, 'r');
+    try {
+      readSync(fd, head, 0, 20, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  // e_machine of an ELF file: EM_AARCH64 (183) or EM_X86_64 (62).
+  const machine = head.readUInt16LE(18);
+  return head.readUInt32BE(0) === 0x7f454c46 && machine === (process.arch === 'arm64' ? 183 : 62);
+}
+
+let cc: string | undefined;
+/**
+ * The C compiler for this process's architecture: gcc, or under the arm64 suite on an x86_64
+ * host, aarch64-linux-gnu-gcc (its programs then run through the emulator, see onTarget).
+ */
+export function targetCC(): string {
+  if (cc === undefined) {
+    const hostMachine = () => spawnSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+    cc = process.arch === 'arm64' && !hostMachine().startsWith('aarch64') ? 'aarch64-linux-gnu-gcc' : 'gcc';
+  }
+  return cc;
 }
 
 /** Runs a command and throws with its output if it fails. */
@@ -57,10 +101,10 @@ export function tempDir(prefix = 'dlbind-test-'): string {
   return dir;
 }
 
-/** Compiles C source with gcc into `out` and returns its path. */
+/** Compiles C source with gcc (targetCC) into `out` and returns its path. */
 export function compileC(dir: string, name: string, source: string, args: readonly string[], out: string): string {
   const src = join(dir, `${name}.c`);
   writeFileSync(src, source);
-  mustRun('gcc', ['-O1', '-Wall', '-o', out, src, ...args], { cwd: dir });
+  mustRun(targetCC(), ['-O1', '-Wall', '-o', out, src, ...args], { cwd: dir });
   return out;
 }
