@@ -183,12 +183,21 @@ test('undefined, local, hidden and absent names are not found', () => {
   }
 });
 
-test('relocations come from DT_RELA/DT_RELASZ', () => {
+test('relocations: DT_RELA then DT_JMPREL, as .rela.dyn and .rela.plt', () => {
   const { elf } = load(libc);
   const out = readelf(['-r'], libc);
-  const m = /Relocation section '\.rela\.dyn' at offset 0x[0-9a-f]+ contains (\d+) entries/.exec(out);
-  assert.is(elf.relocations.length, Number(m![1]));
-  const first = /^([0-9a-f]{16})\s+([0-9a-f]{16})\s+\S+\s+([0-9a-f]+)?/m.exec(out.slice(m!.index))!;
+  const count = (name: string) => Number(new RegExp(`Relocation section '\\${name}' at offset 0x[0-9a-f]+ contains (\\d+) entries`).exec(out)![1]);
+  assert.equal(
+    elf.relocationTables.map((t) => [t.source, t.entries.length]),
+    [
+      ['DT_RELA', count('.rela.dyn')],
+      ['DT_JMPREL', count('.rela.plt')],
+      ['DT_RELR', 0],
+    ],
+  );
+  assert.is(elf.relocations.length, count('.rela.dyn') + count('.rela.plt'));
+  const m = /Relocation section '\.rela\.dyn'/.exec(out)!;
+  const first = /^([0-9a-f]{16})\s+([0-9a-f]{16})\s+\S+\s+([0-9a-f]+)?/m.exec(out.slice(m.index))!;
   assert.is(elf.relocations[0]!.r_offset, BigInt(`0x${first[1]}`));
   assert.is(elf.relocations[0]!.r_info, BigInt(`0x${first[2]}`));
 });

@@ -12,8 +12,6 @@ import {
   DT_PLTGOT,
   DT_REL,
   DT_RELA,
-  DT_RELAENT,
-  DT_RELASZ,
   DT_RELR,
   DT_SONAME,
   DT_STRSZ,
@@ -21,6 +19,10 @@ import {
   DT_SYMENT,
   DT_SYMTAB,
   DT_VERSYM,
+  DT_VERDEF,
+  DT_VERDEFNUM,
+  DT_VERNEED,
+  DT_VERNEEDNUM,
   DT,
   DYN64_SIZE,
   EHDR64_SIZE,
@@ -30,8 +32,6 @@ import {
   EI_NIDENT,
   EI_OSABI,
   EI_VERSION,
-  ELF64_R_SYM,
-  ELF64_R_TYPE,
   ELFCLASS64,
   ELFDATA2LSB,
   ELFMAG,
@@ -42,15 +42,17 @@ import {
   PHDR64_SIZE,
   PT_DYNAMIC,
   PT_LOAD,
-  RELA64_SIZE,
+  PT_NOTE,
   SHDR64_SIZE,
   SHN_ABS,
   SHN_UNDEF,
   SHN_XINDEX,
   SHT_DYNAMIC,
   SHT_DYNSYM,
+  SHT_GNU_VERDEF,
+  SHT_GNU_VERNEED,
   SHT_NOBITS,
-  SHT_RELA,
+  SHT_NOTE,
   SHT_STRTAB,
   SHT_SYMTAB,
   STB_GLOBAL,
@@ -67,8 +69,26 @@ import {
   SYM64_SIZE,
 } from './constants.js';
 import { ElfFormatError } from './errors.js';
+import { type Region, regionOf, tableRegion } from './read-region.js';
 import { elfHash, gnuHash } from './hash.js';
-import type { DynamicEntry, ElfHeader, ElfSymbol, GnuHashTable, ProgramHeader, Relocation, SectionHeader, SysvHashTable } from './types.js';
+import { type DecodedNote, decodeNote } from './read-notes.js';
+import { readNotes } from './notes.js';
+import { readRelocationTables } from './read-relocations.js';
+import { type VersionArea, type VersionSlot, readVersionDefinitions, readVersionNeeds, symbolVersions, versionSlots, versionedName } from './read-versions.js';
+import type {
+  DynamicEntry,
+  ElfHeader,
+  ElfSymbol,
+  GnuHashTable,
+  ProgramHeader,
+  Relocation,
+  RelocationTable,
+  SectionHeader,
+  SymbolVersion,
+  SysvHashTable,
+  VersionDefinition,
+  VersionNeed,
+} from './types.js';
 
 /** How readElf reads its input. */
 export interface ReadOptions {
@@ -115,8 +135,26 @@ export interface ElfFile {
   gnuHash?: GnuHashTable;
   /** DT_VERSYM, one entry per dynamic symbol, when present. */
   versym?: Uint16Array;
-  /** From DT_RELA/DT_RELASZ, or the .rela.dyn section when there is no DT_RELA (file layout). */
+  /** DT_VERDEF (or .gnu.version_d): the versions this object defines, the BASE one (its soname) first. */
+  versionDefinitions: VersionDefinition[];
+  /** DT_VERNEED (or .gnu.version_r): the versions it needs, by file. */
+  versionNeeds: VersionNeed[];
+  /** One per dynamic symbol when there is DT_VERSYM, else empty. */
+  symbolVersions: SymbolVersion[];
+  /**
+   * Every relocation table, by input offset: DT_RELA, DT_REL, DT_JMPREL (as DT_PLTREL says) and
+   * DT_RELR from the dynamic array, and in file layout the SHT_RELA/SHT_REL/SHT_RELR sections no
+   * dynamic tag covers (an ET_REL object's .rela.text, with the section it applies to).
+   */
+  relocationTables: RelocationTable[];
+  /** The entries of every table but RELR's, in table order. */
   relocations: Relocation[];
+  /** The notes: of the SHT_NOTE sections when there are section headers, else of the PT_NOTE segments. */
+  notes: DecodedNote[];
+  /** The first NT_GNU_BUILD_ID note's bytes, in hex. */
+  buildId?: string;
+  /** What the reader tolerated as the loader would (a table naming symbols it lacks, a misplaced PT_DYNAMIC). */
+  warnings: string[];
   /** The first section with this name. */
   section(name: string): SectionHeader | undefined;
   /**
@@ -125,8 +163,13 @@ export interface ElfFile {
    * with no value, types ld.so does not bind, and non-default versions (DT_VERSYM); and
    * answering undefined when the match is local or hidden. Malformed tables (chain loops,
    * indexes past the symbol table) throw ElfFormatError.
+   * With `version`, finds it as dlvsym does: only the definition of exactly that version
+   * (`lookup('memcpy', 'GLIBC_2.2.5')` is the old memcpy); an object without DT_VERSYM
+   * offers every symbol under any version.
    */
-  lookup(name: string): ElfSymbol | undefined;
+  lookup(name: string, version?: string): ElfSymbol | undefined;
+  /** Dynamic symbol `index` as readelf names it: `memcpy@@GLIBC_2.14`, `memcpy@GLIBC_2.2.5`, `puts@GLIBC_2.2.5` (needed). */
+  versionedName(index: number): string;
 }
 
 /**
@@ -151,28 +194,6 @@ const STN_UNDEF = 0;
 const VERSYM_HIDDEN = 0x8000;
 const ALLOWED_STT = (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC);
 const hostLittleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
-/** A byte range already checked to lie inside the input. */
-interface Region {
-  readonly offset: number;
-  readonly end: number;
-}
-
-/** Checks that [offset, offset+size) lies inside the input; `at` is where the offending field was read. */
-function regionOf(r: ByteReader, offset: bigint, size: bigint, what: string, at: number): Region {
-  if (offset < 0n || size < 0n || offset + size > BigInt(r.length)) {
-    throw new ElfFormatError(`${what} [0x${offset.toString(16)}, +0x${size.toString(16)}) lies outside the input (${r.length} bytes)`, at);
-  }
-  return { offset: Number(offset), end: Number(offset + size) };
-}
-
-/** `count` records of `size` bytes at `offset`, capped by the input before anything is allocated. */
-function tableRegion(offset: number, count: number, size: number, limit: number, what: string): Region {
-  if (count > Math.floor((limit - offset) / size)) {
-    throw new ElfFormatError(`${what}: ${count} entries of ${size} bytes do not fit in the ${Math.max(0, limit - offset)} bytes left`, offset, count);
-  }
-  return { offset, end: offset + count * size };
-}
 
 /**
  * A string table decoded once: names are slices of one latin1 string, found by binary search
@@ -316,6 +337,11 @@ function readSections(r: ByteReader, h: ElfHeader): SectionHeader[] {
   const names = new StringTable(r.bytes, sectionRegion(r, sections, shstrndx, shoff), 'the section name table');
   for (let i = 0; i < count; i++) sections[i]!.name = names.get(sections[i]!.sh_name, shoff + i * SHDR64_SIZE);
   return sections;
+}
+
+/** A section as messages name it: by name, or by index when it has none. */
+function sectionLabel(s: SectionHeader, index: number): string {
+  return s.name === '' ? `section ${index}` : s.name;
 }
 
 function sectionRegion(r: ByteReader, sections: SectionHeader[], index: number, shoff: number): Region {
@@ -549,17 +575,6 @@ function readSymbolSection(r: ByteReader, sections: SectionHeader[], index: numb
   return readSymbols(r, table, new StringTable(r.bytes, sectionRegion(r, sections, s.sh_link, shoff), `${s.name}'s string table`));
 }
 
-function readRelocations(r: ByteReader, table: Region): Relocation[] {
-  if ((table.end - table.offset) % RELA64_SIZE !== 0)
-    throw new ElfFormatError(`relocation table size is not a multiple of ${RELA64_SIZE}`, table.offset, table.end - table.offset);
-  const relocations: Relocation[] = [];
-  for (let o = table.offset; o < table.end; o += RELA64_SIZE) {
-    const r_info = r.u64(o + 8);
-    relocations.push({ r_offset: r.u64(o), r_info, r_addend: r.i64(o + 16), sym: ELF64_R_SYM(r_info), type: ELF64_R_TYPE(r_info) });
-  }
-  return relocations;
-}
-
 function machineName(e_machine: number): string {
   if (e_machine === EM_X86_64) return 'x86_64';
   if (e_machine === EM_AARCH64) return 'aarch64';
@@ -642,20 +657,34 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
     versym = new Uint16Array(dynamicSymbols.length);
     for (let i = 0; i < versym.length; i++) versym[i] = r.u16(table.offset + 2 * i);
   }
+  const versions = readVersions(r, dyn, addresses, dynString, sections, shoff);
+  const slots = versionSlots(versions.definitions, versions.needs);
 
   const symtabIndex = sections.findIndex((s) => s.sh_type === SHT_SYMTAB);
   const symbols = symtabIndex >= 0 ? readSymbolSection(r, sections, symtabIndex, shoff) : [];
 
-  let relocations: Relocation[] = [];
-  const rela = dyn.value(DT_RELA);
-  if (rela !== undefined) {
-    const relaent = dyn.value(DT_RELAENT);
-    if (relaent !== undefined && relaent !== BigInt(RELA64_SIZE)) throw new ElfFormatError(`DT_RELAENT is not ${RELA64_SIZE}`, dyn.where(DT_RELAENT), relaent);
-    relocations = readRelocations(r, addresses.region(rela, dyn.value(DT_RELASZ) ?? 0n, 'DT_RELA', dyn.where(DT_RELA)));
-  } else {
-    const i = sections.findIndex((s) => s.sh_type === SHT_RELA && s.name === '.rela.dyn');
-    if (i >= 0) relocations = readRelocations(r, sectionRegion(r, sections, i, shoff));
-  }
+  const warnings: string[] = [];
+  const symbolSections = new Map<number, ElfSymbol[]>([[symtabIndex, symbols]]);
+  const relocationTables = readRelocationTables({
+    r,
+    e_machine: header.e_machine,
+    sections,
+    shoff,
+    dynamicSymbols,
+    dynsymSection: dynsymIndex,
+    value: (tag) => dyn.value(tag),
+    where: (tag) => dyn.where(tag),
+    region: (addr, size, what, at) => addresses.region(addr, size, what, at),
+    sectionBytes: (i) => (sections[i]!.sh_type === SHT_NOBITS ? undefined : sectionRegion(r, sections, i, shoff)),
+    symbolSection: (i) => {
+      let syms = symbolSections.get(i);
+      if (syms === undefined) symbolSections.set(i, (syms = readSymbolSection(r, sections, i, shoff)));
+      return syms;
+    },
+    warnings,
+  });
+  const relocations = relocationTables.flatMap((t) => t.entries);
+  const notes = readAllNotes(r, header, sections, shoff, segments, addresses, memory, warnings);
 
   const at = { sysv: hashLoc?.offset ?? 0, gnu: gnuLoc?.offset ?? 0 };
   const file: ElfFile = {
@@ -671,17 +700,29 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
     sysvHash,
     gnuHash: gnu?.table,
     versym,
+    versionDefinitions: versions.definitions,
+    versionNeeds: versions.needs,
+    symbolVersions: versym === undefined ? [] : symbolVersions(versym, slots),
     relocations,
+    relocationTables,
+    notes,
+    buildId: notes.find((n) => n.buildId !== undefined)?.buildId,
+    warnings,
     section: (name) => sections.find((s) => s.name === name),
-    lookup: (name) => lookup(file, name, at),
+    lookup: (name, version) => lookup(file, name, version === undefined ? undefined : { name: version, hash: elfHash(utf8Bytes(version)), slots }, at),
+    versionedName: (index) => {
+      const sym = dynamicSymbols[index];
+      if (sym === undefined) throw new RangeError(`no dynamic symbol ${index}`);
+      return versionedName(sym, file.symbolVersions[index]);
+    },
   };
   return file;
 }
 
 /** `at` holds the input offsets of the hash tables, for error reports. */
-function lookup(file: ElfFile, name: string, at: { sysv: number; gnu: number }): ElfSymbol | undefined {
+function lookup(file: ElfFile, name: string, version: WantedVersion | undefined, at: { sysv: number; gnu: number }): ElfSymbol | undefined {
   const key = utf8Bytes(name);
-  const m = new Match(name, file.dynamicSymbols, file.versym);
+  const m = new Match(name, file.dynamicSymbols, file.versym, version);
   const gnu = file.gnuHash;
   if (gnu !== undefined) {
     const h = gnuHash(key);
@@ -709,6 +750,90 @@ function lookup(file: ElfFile, name: string, at: { sysv: number; gnu: number }):
   }
   return m.result();
 }
+/**
+ * readelf -n's choice: the note sections, else the note segments. A malformed note is a
+ * warning, not an error: the loader reads none but PT_GNU_PROPERTY, and ignores a bad one.
+ */
+function readAllNotes(
+  r: ByteReader,
+  header: ElfHeader,
+  sections: SectionHeader[],
+  shoff: number,
+  segments: ProgramHeader[],
+  addresses: AddressMap,
+  memory: boolean,
+  warnings: string[],
+): DecodedNote[] {
+  const out: DecodedNote[] = [];
+  const add = (source: string, region: () => Region, align: bigint): void => {
+    try {
+      const { offset, end } = region();
+      for (const n of readNotes(r.bytes, offset, end - offset, Number(align))) out.push(decodeNote(n, source, header.e_machine));
+    } catch (e) {
+      if (!(e instanceof ElfFormatError)) throw e;
+      warnings.push(`${source}: ${e.message}`);
+    }
+  };
+  if (sections.length > 0) {
+    sections.forEach((s, i) => {
+      if (s.sh_type === SHT_NOTE) add(sectionLabel(s, i), () => sectionRegion(r, sections, i, shoff), s.sh_addralign);
+    });
+    return out;
+  }
+  segments.forEach((p, i) => {
+    if (p.p_type !== PT_NOTE) return;
+    const at = Number(header.e_phoff) + i * PHDR64_SIZE;
+    add(
+      `PT_NOTE ${i}`,
+      () => (memory ? addresses.region(p.p_vaddr, p.p_filesz, 'PT_NOTE', at + 16) : regionOf(r, p.p_offset, p.p_filesz, 'PT_NOTE', at + 8)),
+      p.p_align,
+    );
+  });
+  return out;
+}
+
+/** dlvsym's r_found_version: a name, its ELF hash, and the object's version slots to match against. */
+interface WantedVersion {
+  name: string;
+  hash: number;
+  slots: Map<number, VersionSlot>;
+}
+
+/** The version tables, from the dynamic array as ld.so reads them, else from the sections. */
+function readVersions(
+  r: ByteReader,
+  dyn: Dynamic,
+  addresses: AddressMap,
+  dynString: (value: bigint, at: number) => string,
+  sections: SectionHeader[],
+  shoff: number,
+): { definitions: VersionDefinition[]; needs: VersionNeed[] } {
+  const area = (tag: number, countTag: number, sectionType: number, what: string): [VersionArea, (i: number, at: number) => string] | undefined => {
+    const addr = dyn.value(tag);
+    const countValue = dyn.value(countTag);
+    if (addr !== undefined) {
+      const loc = addresses.locate(addr, what, dyn.where(tag));
+      const count = countValue === undefined ? undefined : toNumber(countValue, DT.name(countTag), dyn.where(countTag));
+      return [{ offset: loc.offset, limit: loc.limit, count, what }, (i, at) => dynString(BigInt(i), at)];
+    }
+    const index = sections.findIndex((s) => s.sh_type === sectionType);
+    if (index < 0 || sections[index]!.sh_type === SHT_NOBITS) return undefined;
+    const s = sections[index]!;
+    const region = sectionRegion(r, sections, index, shoff);
+    const at = shoff + index * SHDR64_SIZE;
+    if (s.sh_link === 0 || s.sh_link >= sections.length || sections[s.sh_link]!.sh_type !== SHT_STRTAB)
+      throw new ElfFormatError(`${sectionLabel(s, index)} sh_link is not a string table`, at + 40, s.sh_link);
+    const strings = new StringTable(r.bytes, sectionRegion(r, sections, s.sh_link, shoff), `${sectionLabel(s, index)}'s string table`);
+    return [{ offset: region.offset, limit: region.end, count: s.sh_info, what: s.name }, (i, at) => strings.get(i, at)];
+  };
+  const def = area(DT_VERDEF, DT_VERDEFNUM, SHT_GNU_VERDEF, 'DT_VERDEF');
+  const need = area(DT_VERNEED, DT_VERNEEDNUM, SHT_GNU_VERNEED, 'DT_VERNEED');
+  return {
+    definitions: def === undefined ? [] : readVersionDefinitions(r, def[0], def[1]),
+    needs: need === undefined ? [] : readVersionNeeds(r, need[0], need[1]),
+  };
+}
+
 /** glibc's check_match and the binding checks of do_lookup_x, for one name in one object. */
 class Match {
   private found: ElfSymbol | undefined;
@@ -718,6 +843,7 @@ class Match {
     private readonly name: string,
     private readonly symbols: ElfSymbol[],
     private readonly versym: Uint16Array | undefined,
+    private readonly version: WantedVersion | undefined,
   ) {}
 
   /** True when the search stops at symbol `index`. */
@@ -727,6 +853,18 @@ class Match {
     if (sym.st_shndx === SHN_UNDEF || (sym.st_value === 0n && sym.st_shndx !== SHN_ABS && sym.type !== STT_TLS)) return false;
     if (((1 << sym.type) & ALLOWED_STT) === 0 || sym.name !== this.name) return false;
     const v = this.versym?.[index];
+    if (this.version !== undefined) {
+      // dlvsym asks for a hidden match: the symbol's version must be this one, by hash and
+      // name; an object without DT_VERSYM offers every symbol under any version.
+      if (v === undefined) {
+        if (this.versym !== undefined) return false;
+      } else {
+        const slot = this.version.slots.get(v & 0x7fff);
+        if (slot === undefined || slot.hash !== this.version.hash || slot.name !== this.version.name) return false;
+      }
+      this.found = sym;
+      return true;
+    }
     // dlsym wants the default version: it skips versioned definitions, and falls back to one
     // only when exactly one non-hidden version exists.
     if (v !== undefined && (v & 0x7fff) >= 2) {

@@ -80,7 +80,7 @@ export interface DynamicEntry {
   d_val: bigint;
 }
 
-/** A relocation with addend (Elf64_Rela), with r_info split into symbol index and type. */
+/** A relocation (Elf64_Rela, or Elf64_Rel with r_addend 0n), with r_info split into symbol index and type. */
 export interface Relocation {
   r_offset: bigint;
   r_info: bigint;
@@ -89,6 +89,66 @@ export interface Relocation {
   sym: number;
   /** ELF64_R_TYPE(r_info) */
   type: number;
+  /** `R_X86_64_JUMP_SLOT`; `R(0x..)` on machines without a table (relocationTypeName). */
+  typeName: string;
+  /**
+   * The symbol's name ('' for index 0), without a version; an STT_SECTION symbol is named by its
+   * section, as readelf does. '' too when `sym` is past the table (the file's warnings say so).
+   */
+  symbolName: string;
+}
+
+/** One relocation table: a DT_ table of the dynamic array, or an SHT_RELA/SHT_REL/SHT_RELR section. */
+export interface RelocationTable {
+  /** 'DT_RELA', 'DT_REL', 'DT_JMPREL', 'DT_RELR', or the section's name for a table only a section names. */
+  source: string;
+  format: 'rela' | 'rel' | 'relr';
+  /** The section that holds it, when section headers name one (.rela.dyn, .rela.plt, .rela.text). */
+  section?: number;
+  /** The section the relocations apply to (sh_info), when the table's section names one (ET_REL: .rela.text applies to .text). */
+  appliesTo?: number;
+  /** Where the symbol indexes point: the dynamic symbols, or a symbol table section (sh_link, usually .symtab); 'none' for sh_link 0. */
+  symbols: 'dynamic' | 'none' | number;
+  /** Input offset and byte size of the table. */
+  offset: number;
+  size: number;
+  /** Elf64_Rela/Elf64_Rel entries; empty for RELR. */
+  entries: Relocation[];
+  /** RELR only: the addresses its address and bitmap words stand for (each gets base + its word, R_*_RELATIVE). */
+  addresses?: BigUint64Array;
+}
+
+/** A version definition (Elf64_Verdef with its Elf64_Verdaux names): `name`, then its parents. */
+export interface VersionDefinition {
+  vd_version: number;
+  vd_flags: number;
+  vd_ndx: number;
+  vd_cnt: number;
+  vd_hash: number;
+  name: string;
+  parents: string[];
+  /** Input offset of the Elf64_Verdef. */
+  offset: number;
+}
+
+/** A version need (Elf64_Verneed): the versions (Elf64_Vernaux) this object needs from `file`. */
+export interface VersionNeed {
+  vn_version: number;
+  file: string;
+  versions: { name: string; vna_hash: number; vna_flags: number; vna_other: number; offset: number }[];
+  offset: number;
+}
+
+/** A dynamic symbol's version, from DT_VERSYM and the version definitions and needs. */
+export interface SymbolVersion {
+  /** versym & 0x7fff: 0 local, 1 global (unversioned), 2.. a definition's vd_ndx or a need's vna_other. */
+  index: number;
+  /** versym bit 15: not the default version (`name@VER` rather than `name@@VER`). */
+  hidden: boolean;
+  /** The version's name; undefined for index 0 and 1, and for an index no definition or need has. */
+  name?: string;
+  /** For a needed version: the file that must provide it. */
+  file?: string;
 }
 
 /** DT_HASH, the System V hash table: nbucket buckets, then one chain word per symbol. */
