@@ -32,7 +32,7 @@ let tarball = '';
 
 test('npm run build and npm pack give a tarball with the library, its declarations, the CJS bundle and the command', () => {
   mkdirSync(source);
-  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'scripts'])
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'scripts', 'gdb'])
     cpSync(join(root, f), join(source, f), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'), 'dir');
   npm(['run', 'build'], source);
@@ -51,10 +51,11 @@ test('npm run build and npm pack give a tarball with the library, its declaratio
     'dist/cli/main.js',
     'dist/api/jit.d.ts',
     'dist/elf/reader.js',
+    'gdb/dlbind.py',
   ]) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
-  for (const f of files) assert.ok(/^(package\.json|README\.md|LICENSE|dist\/)/.test(f), `${f} should not be packed`);
+  for (const f of files) assert.ok(/^(package\.json|README\.md|LICENSE|dist\/|gdb\/dlbind\.py$)/.test(f), `${f} should not be packed`);
   // The command is bundled: it needs nothing at run time but the library next to it (and koffi).
   const cli = readFileSync(join(source, 'dist/cli/main.js'), 'utf8');
   assert.ok(cli.startsWith('#!/usr/bin/env node\n'));

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { readElf } from '../index.js';
 import { runBuild } from './build.js';
+import { runCore } from './core.js';
 import { runDemo } from './demo.js';
 import { CliError, describeError, describeSystemError } from './errors.js';
 import { inspectJson, inspectText, toJson } from './inspect.js';
@@ -105,6 +106,14 @@ are ignored. Example:
         throw err;
       }
       io.out(`${options.json ? toJson(inspectJson(file, path, bytes.length)) : inspectText(file, path, bytes.length).join('\n')}\n`);
+    });
+  program
+    .command('core')
+    .description('name the JIT frames of a crashed process: extract its live libraries from the core file, with the gdb commands that load them')
+    .argument('<corefile>', 'a core file (kernel core dump or gdb gcore)')
+    .option('-o, --output <dir>', 'where to write the library images and dlbind.gdb (default <corefile>.dlbind)')
+    .action((path: string, options: { output?: string }) => {
+      io.out(`${runCore(path, options.output).lines.join('\n')}\n`);
     });
   return program;
 }

@@ -9,7 +9,7 @@
 // shared mapping). The list surgery runs inside a dl_iterate_phdr callback,
 // which holds ld.so's load-write lock, so no dlopen/dlclose on another thread
 // can walk or edit the list at the same moment.
-import { futimesSync, readFileSync } from 'node:fs';
+import { futimesSync, readFileSync, writeFileSync } from 'node:fs';
 import { getLibc } from './libc.js';
 
 // struct r_debug (64-bit): int r_version; struct link_map *r_map; ElfW(Addr) r_brk; int r_state; ElfW(Addr) r_ldbase;
@@ -183,6 +183,32 @@ export function reannounce(linkMaps: readonly bigint[], fds: readonly number[] =
     r.callBrk();
   });
   return true;
+}
+
+// /proc/<pid>/coredump_filter bits: MMF_DUMP_ANON_SHARED, MMF_DUMP_MAPPED_SHARED.
+const DUMP_ANON_SHARED = 0x2;
+const DUMP_MAPPED_SHARED = 0x8;
+let coreBits = 0;
+
+/**
+ * Makes the kernel dump a library's writable shared alias in full, so that a
+ * core file holds the whole object (`dlbind core` reads it from there): ld.so's
+ * own text mapping is private and never written, and a core leaves it out. An
+ * unlinked memfd counts as shared anonymous memory (dumped by default); a
+ * backing file is file-backed shared memory, which the default filter (0x33)
+ * leaves out. Only ever adds bits; failures (no /proc) change nothing.
+ */
+export function keepAliasInCores(fileBacked: boolean): void {
+  const want = DUMP_ANON_SHARED | (fileBacked ? DUMP_MAPPED_SHARED : 0);
+  if ((coreBits & want) === want) return;
+  try {
+    const now = Number.parseInt(readFileSync('/proc/self/coredump_filter', 'utf8').trim(), 16);
+    if (Number.isNaN(now)) return;
+    if ((now & want) !== want) writeFileSync('/proc/self/coredump_filter', `0x${(now | want).toString(16)}`);
+    coreBits = now | want;
+  } catch {
+    coreBits |= want; // no /proc here, or not writable: nothing to gain by trying again
+  }
 }
 
 export type DebugMode = 'auto' | 'always' | 'off';

@@ -24,6 +24,7 @@ import {
   glibcVersion,
   libcFailure,
 } from './libc.js';
+import { keepAliasInCores } from './debugger.js';
 import { requireSupportedPlatform } from './platform.js';
 import { type Capacity, preparedZygote, writeZygote } from './zygote.js';
 
@@ -204,6 +205,7 @@ export class LiveObject {
         throw libcFailure('mmap of the writable alias');
       }
       this.aliasBase = alias;
+      keepAliasInCores(options.backing.kind === 'file');
       this.mem = new Uint8Array(c.view(alias, this.fileSize));
       writeZygote(this.mem, prepared, options.soname);
       handle = c.dlopen(path, RTLD_NOW | (options.global ? RTLD_GLOBAL : RTLD_LOCAL));
