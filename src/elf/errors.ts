@@ -30,3 +30,18 @@ export class ElfBuildError extends Error {
     Object.setPrototypeOf(this, new.target.prototype);
   }
 }
+
+/** Thrown when an ET_REL object cannot be linked: a relocation it cannot apply, a value out of range, a section it cannot place. */
+export class ElfLinkError extends Error {
+  override readonly name = 'ElfLinkError';
+  constructor(
+    message: string,
+    /** The section concerned (the one a relocation applies to), when there is one. */
+    readonly section?: string,
+    /** The relocation type's name (`R_X86_64_TPOFF32`), when a relocation is concerned. */
+    readonly relocation?: string,
+  ) {
+    super(message);
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
