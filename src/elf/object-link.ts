@@ -11,7 +11,6 @@ import {
   EM_AARCH64,
   EM_X86_64,
   ET_REL,
-  RELA64_SIZE,
   R_AARCH64_ABS16,
   R_AARCH64_ABS32,
   R_AARCH64_ABS64,
@@ -64,8 +63,6 @@ import {
   SHT_NOBITS,
   SHT_NOTE,
   SHT_PROGBITS,
-  SHT_REL,
-  SHT_RELA,
   STB_GLOBAL,
   STB_LOCAL,
   STB_WEAK,
@@ -81,7 +78,7 @@ import {
 } from './constants.js';
 import { ElfFormatError, ElfLinkError } from './errors.js';
 import { type ElfFile, readElf } from './reader.js';
-import type { ElfSymbol, Machine, SectionHeader } from './types.js';
+import type { ElfSymbol, Machine, Relocation, SectionHeader } from './types.js';
 
 /** The three kinds of memory an object's sections go to. */
 export type ObjectArena = 'text' | 'rodata' | 'data';
@@ -117,12 +114,7 @@ export interface DefinedSymbol {
 }
 
 /** One relocation entry of the object (Elf64_Rela), split up. */
-export interface ObjectRelocation {
-  r_offset: bigint;
-  type: number;
-  sym: number;
-  r_addend: bigint;
-}
+export type ObjectRelocation = Pick<Relocation, 'r_offset' | 'type' | 'sym' | 'r_addend'>;
 
 /** An SHT_RELA section whose target section is loaded. */
 export interface ObjectRelocationTable {
@@ -207,40 +199,18 @@ function sectionName(file: ElfFile, index: number): string {
   return file.sections[index]?.name || `section ${index}`;
 }
 
-/**
- * The SHT_RELA sections of an ET_REL object that apply to SHF_ALLOC sections.
- * (The reader decodes only the dynamic relocations so far; this reads the
- * section form, bounds-checked, with the reader's error type.)
- */
-export function readObjectRelocations(file: ElfFile, bytes: Uint8Array): ObjectRelocationTable[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** The reader's SHT_RELA tables of an ET_REL object that apply to SHF_ALLOC sections (debug sections' are not needed). */
+export function objectRelocations(file: ElfFile): ObjectRelocationTable[] {
   const tables: ObjectRelocationTable[] = [];
-  const shoff = Number(file.header.e_shoff);
-  file.sections.forEach((s, i) => {
-    if (s.sh_type !== SHT_RELA && s.sh_type !== SHT_REL) return;
-    const target = file.sections[s.sh_info];
-    if (target === undefined) throw new ElfFormatError(`${s.name} sh_info names no section`, shoff + i * 64 + 44, s.sh_info);
-    if ((target.sh_flags & BigInt(SHF_ALLOC)) === 0n) return;
-    if (s.sh_type === SHT_REL) {
-      throw new ElfLinkError(`${s.name}: SHT_REL relocations (implicit addends) are not supported, only SHT_RELA`, target.name);
+  for (const t of file.relocationTables) {
+    if (t.appliesTo === undefined) continue;
+    const target = file.sections[t.appliesTo];
+    if (target === undefined || (target.sh_flags & BigInt(SHF_ALLOC)) === 0n) continue;
+    if (t.format !== 'rela') {
+      throw new ElfLinkError(`${t.source}: ${t.format.toUpperCase()} relocations are not supported, only SHT_RELA`, target.name);
     }
-    const start = Number(s.sh_offset);
-    const size = Number(s.sh_size);
-    if (!Number.isSafeInteger(start + size) || start + size > bytes.length)
-      throw new ElfFormatError(`${s.name} lies outside the file`, shoff + i * 64 + 24, s.sh_offset);
-    if (size % RELA64_SIZE !== 0) throw new ElfFormatError(`${s.name} size is not a multiple of ${RELA64_SIZE}`, shoff + i * 64 + 32, s.sh_size);
-    const entries: ObjectRelocation[] = [];
-    for (let o = start; o < start + size; o += RELA64_SIZE) {
-      const info = view.getBigUint64(o + 8, true);
-      entries.push({
-        r_offset: view.getBigUint64(o, true),
-        type: Number(info & 0xffffffffn),
-        sym: Number(info >> 32n),
-        r_addend: view.getBigInt64(o + 16, true),
-      });
-    }
-    tables.push({ name: s.name, appliesTo: s.sh_info, entries });
-  });
+    tables.push({ name: t.source, appliesTo: t.appliesTo, entries: t.entries });
+  }
   return tables;
 }
 
@@ -263,7 +233,7 @@ export function planObjectLink(bytes: Uint8Array): ObjectLinkPlan {
   if (h.e_machine !== EM_X86_64 && h.e_machine !== EM_AARCH64) throw new ElfLinkError(`machine ${file.machine} is not supported (x86_64 and aarch64 are)`);
   const machine: Machine = h.e_machine === EM_X86_64 ? 'x86_64' : 'aarch64';
   if (file.symbols.length === 0) throw new ElfLinkError('the object has no .symtab');
-  const relocations = readObjectRelocations(file, bytes);
+  const relocations = objectRelocations(file);
   const supported = machine === 'x86_64' ? X86_SUPPORTED : A64_SUPPORTED;
   const calls = machine === 'x86_64' ? X86_CALLS : A64_CALLS;
   const gotTypes = machine === 'x86_64' ? X86_GOT : A64_GOT;
