@@ -84,7 +84,13 @@ are ignored. Example:
       { "name": "table", "section": "rodata", "bytes": { "base64": "AQIDBA==" } },
       { "name": "counter", "section": "bss", "size": 8 }
     ]
-  }`,
+  }
+
+Calling out: "imports": ["printf@GLIBC_2.2.5", "fflush"] with "needed":
+["libc.so.6"], and "references": [{ "symbol": "f", "offset": 11, "target":
+"printf" }] (a rel32 to printf's PLT stub; "via": "got" for its GOT slot).
+Also "relr", "buildId", "runpath", "bindNow", "flags", "flags1"; a symbol's
+"version" (see the README, "Imports and calling out").`,
     )
     .action((spec: string, options: { output: string }) => {
       io.out(`${runBuild(spec, options.output)}\n`);

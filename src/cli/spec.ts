@@ -7,9 +7,29 @@ import { ElfBuildError, type SharedObjectSpec } from '../index.js';
 import { CliError, describeSystemError } from './errors.js';
 import { parseJson } from './json.js';
 
-const SPEC_FIELDS = ['machine', 'soname', 'needed', 'hashStyle', 'symbols', 'pointers', 'pageSize', 'staticSymbols', 'dynamicWritable'];
-const SYMBOL_FIELDS = ['name', 'kind', 'section', 'bytes', 'size', 'align', 'binding', 'visibility'];
-const POINTER_FIELDS = ['symbol', 'offset', 'target', 'addend'];
+const SPEC_FIELDS = [
+  'machine',
+  'soname',
+  'needed',
+  'hashStyle',
+  'symbols',
+  'pointers',
+  'pageSize',
+  'staticSymbols',
+  'dynamicWritable',
+  'imports',
+  'references',
+  'relr',
+  'buildId',
+  'runpath',
+  'bindNow',
+  'flags',
+  'flags1',
+];
+const SYMBOL_FIELDS = ['name', 'kind', 'section', 'bytes', 'size', 'align', 'binding', 'visibility', 'version', 'defaultVersion'];
+const POINTER_FIELDS = ['symbol', 'offset', 'target', 'addend', 'relocation'];
+const IMPORT_FIELDS = ['name', 'version', 'from', 'kind', 'binding'];
+const REFERENCE_FIELDS = ['symbol', 'offset', 'target', 'via', 'encoding', 'addend'];
 
 type Json = Record<string, unknown>;
 
@@ -98,6 +118,14 @@ export function specFromJson(json: unknown, specDir: string): SharedObjectSpec {
     checkFields(p, POINTER_FIELDS, at);
     return p;
   });
+  const objects = (key: string, fields: readonly string[], strings: boolean) =>
+    arrayField(json, key, key)?.forEach((p, i) => {
+      if (strings && typeof p === 'string') return;
+      if (!isObject(p)) throw new ElfBuildError(`must be ${strings ? 'a name or ' : ''}an object, got ${describe(p)}`, `${key}[${i}]`);
+      checkFields(p, fields, `${key}[${i}]`);
+    });
+  objects('imports', IMPORT_FIELDS, true);
+  objects('references', REFERENCE_FIELDS, false);
   const spec: Json = { ...json, symbols };
   if (pointers !== undefined) spec.pointers = pointers;
   return spec as unknown as SharedObjectSpec;

@@ -4,6 +4,7 @@ import { alignUp, isPowerOfTwo } from './bytes.js';
 import { STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED } from './constants.js';
 import { ElfBuildError } from './errors.js';
 import { gnuHashString } from './hash.js';
+import { type LinkSpec, LinkPlanner } from './link-spec.js';
 import { NameIndex } from './nameindex.js';
 import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
@@ -34,6 +35,10 @@ export interface SymbolSpec {
   binding?: SymbolBinding;
   /** Default 'default'. Hidden and internal symbols are kept out of .dynsym, as linkers do. */
   visibility?: SymbolVisibility;
+  /** The version it is defined in (.gnu.version_d), as a version script gives: found by dlvsym(h, name, version). */
+  version?: string;
+  /** false: `name@version`, found only by dlvsym and by programs linked against that version. Default true (`name@@version`). */
+  defaultVersion?: boolean;
 }
 
 /** A pointer-sized word inside a data symbol that must hold another symbol's run-time address. */
@@ -41,13 +46,15 @@ export interface PointerSpec {
   /** The symbol holding the word, and the word's offset in it. */
   symbol: string;
   offset?: number;
-  /** The symbol pointed to, plus `addend` bytes. */
+  /** The symbol pointed to (one of the object's own, or an import), plus `addend` bytes. */
   target: string;
   addend?: number;
+  /** For an import: 'abs64' (R_*_64 / ABS64, the default) or 'glob_dat' (a GOT-style slot, no addend). */
+  relocation?: 'abs64' | 'glob_dat';
 }
 
 /** What buildSharedObject builds: symbols with their contents, and the object's soname, dependencies and hash tables. */
-export interface SharedObjectSpec {
+export interface SharedObjectSpec extends LinkSpec {
   /** Default 'x86_64'. */
   machine?: Machine;
   /** DT_SONAME. */
@@ -134,6 +141,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   const sizes: Record<ContentSectionName, number> = { text: 0, rodata: 0, data: 0, bss: 0 };
   const aligns: Record<ContentSectionName, number> = { text: 16, rodata: 8, data: 8, bss: 8 };
   const symbols: PlanSymbol[] = [];
+  let symbolVersions: ({ version: string; hidden?: boolean } | undefined)[] | undefined;
   // Bytes are copied once every offset is known; until then only references are kept.
   const initial: (Uint8Array | undefined)[] = [];
   const nameHashes = new Uint32Array(list.length);
@@ -176,6 +184,13 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     initial.push(bytes);
     const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
     symbols.push({ name, section, offset, size, type, bind: hidden ? STB_LOCAL : binding, visibility });
+    if (s.version !== undefined || s.defaultVersion !== undefined) {
+      const version = checkSymbolName(s.version, field(i, 'version'));
+      if (hidden) throw new ElfBuildError('a hidden symbol has no version', field(i, 'version'));
+      if (s.defaultVersion !== undefined && typeof s.defaultVersion !== 'boolean') throw new ElfBuildError('must be a boolean', field(i, 'defaultVersion'));
+      symbolVersions ??= [];
+      symbolVersions[i] = { version, hidden: s.defaultVersion === false };
+    }
     const twin = seen.insert(i);
     if (twin >= 0) throw new ElfBuildError(`duplicate symbol name '${name}' (also symbols[${twin}])`, field(i, 'name'));
   }
@@ -184,6 +199,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     return i < 0 ? undefined : i;
   };
 
+  const linker = new LinkPlanner(spec, machine, [...needed], indexOf);
   const relocations: PlanRelocation[] = [];
   const pointers = spec.pointers ?? [];
   if (!Array.isArray(pointers)) throw new ElfBuildError('must be an array', 'pointers');
@@ -197,14 +213,17 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const holder = indexOf(checkSymbolName(ptr.symbol, `${at}.symbol`));
     const target = indexOf(checkSymbolName(ptr.target, `${at}.target`));
     if (holder === undefined) throw new ElfBuildError(`no symbol named '${ptr.symbol}'`, `${at}.symbol`);
-    if (target === undefined) throw new ElfBuildError(`no symbol named '${ptr.target}'`, `${at}.target`);
+    const imported = target === undefined ? linker.importOf(ptr.target) : undefined;
+    if (target === undefined && imported === undefined) throw new ElfBuildError(`no symbol or import named '${ptr.target}'`, `${at}.target`);
     const h = symbols[holder]!;
     const offset = checkSize(ptr.offset ?? 0, `${at}.offset`);
     if (h.section === 'text') throw new ElfBuildError('pointers cannot live in text (that would need a text relocation)', `${at}.symbol`);
     if (offset + 8 > h.size) throw new ElfBuildError(`offset ${offset} + 8 exceeds the symbol's size ${h.size}`, `${at}.offset`);
     const addend = ptr.addend ?? 0;
     if (!Number.isSafeInteger(addend)) throw new ElfBuildError('must be an integer', `${at}.addend`);
-    const t = symbols[target]!;
+    if (imported !== undefined) return linker.addWord(h.section, h.offset + offset, imported, ptr.relocation, addend, at);
+    if (ptr.relocation !== undefined) throw new ElfBuildError(`is for imports; '${ptr.target}' is the object's own`, `${at}.relocation`);
+    const t = symbols[target!]!;
     relocations.push({ section: h.section, offset: h.offset + offset, target: t.section, targetOffset: t.offset + addend });
   });
 
@@ -222,7 +241,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   return {
     machine,
     soname: spec.soname,
-    needed,
+    needed: linker.needed,
     hashStyle,
     pageSize,
     sections,
@@ -231,6 +250,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     dynamicWritable: spec.dynamicWritable ?? true,
     staticSymbols: spec.staticSymbols ?? true,
     nameHashes,
+    links: linker.finish(symbols, symbolVersions),
   };
 }
 

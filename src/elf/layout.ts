@@ -12,6 +12,7 @@ import {
   PT_DYNAMIC,
   PT_GNU_STACK,
   PT_LOAD,
+  PT_NOTE,
   RELA64_SIZE,
   SHDR64_SIZE,
   SYM64_SIZE,
@@ -21,6 +22,19 @@ import { ElfBuildError } from './errors.js';
 /** The content sections a shared object built by dlbind has, in address order. */
 export type ContentSectionName = 'text' | 'rodata' | 'data' | 'bss';
 export const CONTENT_SECTIONS: readonly ContentSectionName[] = ['text', 'rodata', 'data', 'bss'];
+
+/** Which segment an extra section joins: the first read-only one (after the symbol tables), text, rodata or the writable one. */
+export type ExtraSegment = 'meta' | 'text' | 'rodata' | 'data';
+
+/** A section beyond the standard ones (versions, PLT, GOT, notes...), placed after its segment's standard sections, in request order. */
+export interface ExtraSection {
+  key: string;
+  segment: ExtraSegment;
+  size: number;
+  align: number;
+  /** Also covered by a PT_NOTE of its own. */
+  note?: boolean;
+}
 
 export interface LayoutRequest {
   pageSize: number;
@@ -47,6 +61,7 @@ export interface LayoutRequest {
   symtabCount: number;
   strtabSize: number;
   shstrtabSize: number;
+  extra?: readonly ExtraSection[];
 }
 
 /** Where one section lands. Unless a content section's address is forced, sh_offset equals sh_addr. */
@@ -80,6 +95,8 @@ export interface Layout {
   symtab?: Placement;
   strtab?: Placement;
   shstrtab: Placement;
+  /** Where each extra section landed, by key. */
+  extra: Record<string, Placement>;
   /** Offset of the section header table. */
   shoff: number;
   segments: SegmentPlacement[];
@@ -119,10 +136,17 @@ export function layoutObject(req: LayoutRequest): Layout {
     } else delta = natural - pos;
   };
   const c = req.content;
-  const hasText = c.text.size > 0;
-  const hasRodata = c.rodata.size > 0;
-  const hasRw = req.dynamicWritable || c.data.size > 0 || c.bss.size > 0;
-  const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2;
+  const extras = req.extra ?? [];
+  const extra: Record<string, Placement> = {};
+  const hasExtra = (segment: ExtraSegment) => extras.some((e) => e.segment === segment);
+  const placeExtras = (segment: ExtraSegment) => {
+    for (const e of extras) if (e.segment === segment) extra[e.key] = place(e.size, e.align);
+  };
+  const notes = extras.filter((e) => e.note);
+  const hasText = c.text.size > 0 || hasExtra('text');
+  const hasRodata = c.rodata.size > 0 || hasExtra('rodata');
+  const hasRw = req.dynamicWritable || c.data.size > 0 || c.bss.size > 0 || hasExtra('data');
+  const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2 + notes.length;
 
   pos = EHDR64_SIZE + phnum * PHDR64_SIZE;
   const sysvHash = req.sysvHashSize > 0 ? place(req.sysvHashSize, 8) : undefined;
@@ -130,6 +154,7 @@ export function layoutObject(req: LayoutRequest): Layout {
   const dynsym = place(req.dynsymCount * SYM64_SIZE, 8);
   const dynstr = place(req.dynstrSize, 1);
   const rela = req.relaCount > 0 ? place(req.relaCount * RELA64_SIZE, 8) : undefined;
+  placeExtras('meta');
   let dynamic = req.dynamicWritable ? undefined : place(req.dynamicCount * DYN64_SIZE, 8);
   const segments: SegmentPlacement[] = [];
   segments.push({ p_type: PT_LOAD, p_flags: PF_R, offset: 0, addr: 0, filesz: pos, memsz: pos, align: page });
@@ -146,14 +171,17 @@ export function layoutObject(req: LayoutRequest): Layout {
   });
   if (hasText) startSegment(c.text.addr);
   content.text = place(c.text.size, c.text.align);
+  placeExtras('text');
   if (hasText) segments.push(loadSegment(PF_R | PF_X, content.text, pos, pos + delta));
   if (hasRodata) startSegment(c.rodata.addr);
   content.rodata = place(c.rodata.size, c.rodata.align);
+  placeExtras('rodata');
   if (hasRodata) segments.push(loadSegment(PF_R, content.rodata, pos, pos + delta));
   if (hasRw) startSegment(c.data.addr);
   // .data first, so that a forced data address is the segment's start; .dynamic (when writable) after it.
   content.data = place(c.data.size, c.data.align);
   if (dynamic === undefined) dynamic = place(req.dynamicCount * DYN64_SIZE, 8);
+  placeExtras('data');
   const rwFileEnd = pos;
   // .bss takes no file space: its offset is where the file part ends, its address continues in memory.
   const bssAddr = alignUp(pos + delta, c.bss.align);
@@ -171,6 +199,10 @@ export function layoutObject(req: LayoutRequest): Layout {
     memsz: dynamic.size,
     align: 8,
   });
+  for (const e of notes) {
+    const p = extra[e.key]!;
+    segments.push({ p_type: PT_NOTE, p_flags: PF_R, offset: p.offset, addr: p.addr, filesz: p.size, memsz: p.size, align: e.align });
+  }
   segments.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, offset: 0, addr: 0, filesz: 0, memsz: 0, align: 16 });
   if (segments.length !== phnum) throw new ElfBuildError(`internal layout error: ${segments.length} program headers, reserved ${phnum}`);
 
@@ -200,6 +232,7 @@ export function layoutObject(req: LayoutRequest): Layout {
     symtab,
     strtab,
     shstrtab,
+    extra,
     shoff,
     segments,
     fileSize,
@@ -217,6 +250,7 @@ export function sectionCountOf(req: LayoutRequest): number {
     (req.relaCount > 0 ? 1 : 0) +
     1 + // .dynamic
     CONTENT_SECTIONS.filter((n) => req.content[n].present).length +
+    (req.extra?.length ?? 0) +
     (req.symtabCount > 0 ? 2 : 0) +
     1 // .shstrtab
   );

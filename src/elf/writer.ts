@@ -51,7 +51,8 @@ import {
 import { writeDyn, writeEhdr, writePhdr, writeRela, writeShdr, writeSymWords } from './encode.js';
 import { ElfBuildError } from './errors.js';
 import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, gnuHashString, sysvBucketCount } from './hash.js';
-import { CONTENT_SECTIONS, type ContentSectionName, type Layout, type LayoutRequest, layoutObject } from './layout.js';
+import { CONTENT_SECTIONS, type ContentSectionName, type ExtraSection, type Layout, type LayoutRequest, layoutObject } from './layout.js';
+import { type PlanLinks, PreparedLinks } from './links.js';
 import { StringTableBuilder } from './strtab.js';
 import type { DynamicEntry, Machine } from './types.js';
 
@@ -113,6 +114,8 @@ export interface ObjectPlan {
   sysvBuckets?: number;
   /** gnuHash of each symbol's name, when the caller already has them. */
   nameHashes?: Uint32Array;
+  /** Imports, GOT/PLT, versions, code references, RELR, build-id, runpath, flags. */
+  links?: PlanLinks;
 }
 
 /** What the writer decided: where every table and section is, for readers and for in-place patching. */
@@ -157,6 +160,8 @@ export interface PreparedObject {
   sonameId: number;
   gnuBloomWordsCount: number;
   content: LayoutRequest['content'];
+  links?: PreparedLinks;
+  extras: readonly ExtraSection[];
 }
 
 /**
@@ -199,6 +204,8 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const dynstr = new StringTableBuilder();
   const sonameId = plan.soname !== undefined ? dynstr.add(plan.soname) : -1;
   const neededIds = plan.needed.map((s) => dynstr.add(s));
+  const links = plan.links !== undefined ? new PreparedLinks(plan, plan.links, dynstr) : undefined;
+  const imported = links?.importCount ?? 0;
   const nameIds = new Int32Array(n).fill(-1);
   for (let k = 0; k < dynCount; k++) {
     const i = dynOrder[k]!;
@@ -206,7 +213,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   }
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
-  const dynsymUsed = dynCount + 1;
+  const dynsymUsed = dynCount + 1 + imported;
   const dynsymCapacity = Math.max(dynsymUsed, plan.dynsymCapacity ?? 0);
   const sysvBuckets = useSysv ? (plan.sysvBuckets ?? sysvBucketCount(dynsymCapacity)) : 0;
   const bloomWords = useGnu ? gnuBloomWords(dynCount) : 0;
@@ -247,6 +254,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     '.symtab',
     '.strtab',
     '.shstrtab',
+    ...(links?.sectionNames ?? []),
   ]) {
     shstrIds.set(name, shstrtab.add(name));
   }
@@ -261,12 +269,15 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   dynamic.push({ d_tag: DT_SYMTAB, d_val: 0n });
   dynamic.push({ d_tag: DT_STRSZ, d_val: BigInt(dynstrCapacity) });
   dynamic.push({ d_tag: DT_SYMENT, d_val: BigInt(SYM64_SIZE) });
-  if (plan.relocations.length > 0) {
+  const relaCount = links?.relaCount ?? plan.relocations.length;
+  const relativeCount = links?.relativeRelaCount ?? plan.relocations.length;
+  if (relaCount > 0) {
     dynamic.push({ d_tag: DT_RELA, d_val: 0n });
-    dynamic.push({ d_tag: DT_RELASZ, d_val: BigInt(plan.relocations.length * RELA64_SIZE) });
+    dynamic.push({ d_tag: DT_RELASZ, d_val: BigInt(relaCount * RELA64_SIZE) });
     dynamic.push({ d_tag: DT_RELAENT, d_val: BigInt(RELA64_SIZE) });
-    dynamic.push({ d_tag: DT_RELACOUNT, d_val: BigInt(plan.relocations.length) });
+    if (relativeCount > 0) dynamic.push({ d_tag: DT_RELACOUNT, d_val: BigInt(relativeCount) });
   }
+  if (links) dynamic.push(...links.dynamicEntries());
   dynamic.push({ d_tag: DT_NULL, d_val: 0n });
 
   // An empty content section gets a header only when a (zero-size) symbol needs its index.
@@ -283,15 +294,22 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     gnuHashSize: useGnu ? 16 + bloomWords * 8 + gnuBuckets * 4 + dynCount * 4 : 0,
     dynsymCount: dynsymCapacity,
     dynstrSize: dynstrCapacity,
-    relaCount: plan.relocations.length,
+    relaCount,
     dynamicCount: dynamic.length,
     dynamicWritable: plan.dynamicWritable,
     content,
-    symtabCount: plan.staticSymbols ? staticLocals + dynCount : 0,
+    symtabCount: plan.staticSymbols ? staticLocals + dynCount + imported : 0,
     strtabSize,
     shstrtabSize: shstrtab.byteSize,
+    extra: links?.extraSections(dynsymCapacity),
   };
-  const base = layoutObject(req);
+  let base = layoutObject(req);
+  if (links?.settleRelr(base)) {
+    req.extra = links.extraSections(dynsymCapacity);
+    base = layoutObject(req);
+    if (links.settleRelr(base)) throw new ElfBuildError('internal layout error: .relr.dyn did not settle');
+  }
+  links?.fillDynamic(dynamic, base, dynstr);
   const a = (p: { addr: number } | undefined): bigint => BigInt(p?.addr ?? 0);
   for (const d of dynamic) {
     if (d.d_tag === DT_HASH) d.d_val = a(base.sysvHash);
@@ -303,8 +321,9 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   }
 
   const dynsymIndex = new Int32Array(n).fill(-1);
-  for (let k = 0; k < dynCount; k++) dynsymIndex[dynOrder[k]!] = k + 1;
-  const sectionIndex = sectionIndexes(plan, base, content);
+  for (let k = 0; k < dynCount; k++) dynsymIndex[dynOrder[k]!] = k + 1 + imported;
+  const extras = req.extra ?? [];
+  const sectionIndex = sectionIndexes(plan, base, content, extras);
   for (let i = 0; i < n; i++) {
     const s = symbols[i]!;
     const sec = plan.sections[s.section];
@@ -342,6 +361,8 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     sonameId,
     gnuBloomWordsCount: bloomWords,
     content,
+    links,
+    extras,
   };
 }
 
@@ -371,23 +392,36 @@ function swapNativeRegions(out: Uint8Array): void {
 }
 
 /** Section header order: null, the metadata tables, then content, then non-allocated tables. */
-function sectionOrder(plan: ObjectPlan, layout: Layout, content: LayoutRequest['content']): SectionEntry[] {
+function sectionOrder(plan: ObjectPlan, layout: Layout, content: LayoutRequest['content'], extras: readonly ExtraSection[]): SectionEntry[] {
   const keys: string[] = [''];
+  const extra = (segment: ExtraSection['segment']) => {
+    for (const e of extras) if (e.segment === segment) keys.push(e.key);
+  };
   if (layout.sysvHash) keys.push('.hash');
   if (layout.gnuHash) keys.push('.gnu.hash');
   keys.push('.dynsym', '.dynstr');
   if (layout.rela) keys.push('.rela.dyn');
+  extra('meta');
   if (!plan.dynamicWritable) keys.push('.dynamic');
-  for (const name of ['text', 'rodata', 'data'] as const) if (content[name].present) keys.push(`.${name}`);
+  for (const name of ['text', 'rodata', 'data'] as const) {
+    if (content[name].present) keys.push(`.${name}`);
+    if (name !== 'data') extra(name);
+  }
   if (plan.dynamicWritable) keys.push('.dynamic');
+  extra('data');
   if (content.bss.present) keys.push('.bss');
   if (layout.symtab) keys.push('.symtab', '.strtab');
   keys.push('.shstrtab');
   return keys.map((key, index) => ({ key, index }));
 }
 
-function sectionIndexes(plan: ObjectPlan, layout: Layout, content: LayoutRequest['content']): Record<ContentSectionName, number> {
-  const order = sectionOrder(plan, layout, content);
+function sectionIndexes(
+  plan: ObjectPlan,
+  layout: Layout,
+  content: LayoutRequest['content'],
+  extras: readonly ExtraSection[],
+): Record<ContentSectionName, number> {
+  const order = sectionOrder(plan, layout, content, extras);
   const find = (k: string) => order.find((e) => e.key === k)?.index ?? 0;
   return { text: find('.text'), rodata: find('.rodata'), data: find('.data'), bss: find('.bss') };
 }
@@ -397,7 +431,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
   const { plan, layout } = p;
   if (out.length < layout.fileSize) throw new ElfBuildError(`output buffer is ${out.length} bytes, the object needs ${layout.fileSize}`);
   const w = new ByteWriter(out);
-  const order = sectionOrder(plan, layout, p.content);
+  const order = sectionOrder(plan, layout, p.content, p.extras);
   const index = (k: string) => order.find((e) => e.key === k)?.index ?? 0;
 
   writeEhdr(w.seek(0), {
@@ -442,14 +476,15 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
 
   // .dynsym: slot 0 stays the null symbol; spare capacity stays zero.
   const dynCount = p.dynOrder.length;
-  const dynsymWords = words(out, layout.dynsym.offset, (dynCount + 1) * (SYM64_SIZE / 4));
+  const imported = p.links?.importCount ?? 0;
+  const dynsymWords = words(out, layout.dynsym.offset, (dynCount + 1 + imported) * (SYM64_SIZE / 4));
   const shndx = layout.sectionIndex;
   for (let k = 0; k < dynCount; k++) {
     const i = p.dynOrder[k]!;
     const s = symbols[i]!;
     writeSymWords(
       dynsymWords,
-      (k + 1) * 6,
+      (k + 1 + imported) * 6,
       p.dynstr.offsetOf(p.nameIds[i]!),
       ELF64_ST_INFO(s.bind, s.type),
       s.visibility & 3,
@@ -459,6 +494,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     );
   }
   p.dynstr.write(out, layout.dynstr.offset);
+  p.links?.writeImportSymbols(view, layout.dynsym.offset, p.dynstr);
 
   if (layout.sysvHash) {
     const nbucket = layout.sysvBuckets;
@@ -468,9 +504,9 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     const buckets = words(out, layout.sysvHash.offset + 8, nbucket);
     const chains = words(out, layout.sysvHash.offset + 8 + nbucket * 4, nchain);
     // Inserting at the head of each chain, in .dynsym order, is what the live binder does too.
-    for (let k = 0; k < dynCount; k++) {
+    for (let k = 0; k < imported + dynCount; k++) {
       const symIndex = k + 1;
-      const b = elfHashString(symbols[p.dynOrder[k]!]!.name) % nbucket;
+      const b = elfHashString(k < imported ? p.links!.imports[k]!.name : symbols[p.dynOrder[k - imported]!]!.name) % nbucket;
       chains[symIndex] = buckets[b]!;
       buckets[b] = symIndex;
     }
@@ -481,7 +517,11 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     const bloomWords = p.gnuBloomWordsCount;
     const base = layout.gnuHash.offset;
     const hw = w.seek(base);
-    hw.u32(nbuckets).u32(1).u32(bloomWords).u32(GNU_BLOOM_SHIFT); // nbuckets, symoffset, bloom_size, bloom_shift
+    // Imports come first in .dynsym and are not hashed: symoffset skips them.
+    hw.u32(nbuckets)
+      .u32(1 + imported)
+      .u32(bloomWords)
+      .u32(GNU_BLOOM_SHIFT); // nbuckets, symoffset, bloom_size, bloom_shift
     // Bloom words are 64-bit little-endian: handled as pairs of 32-bit halves to stay in number arithmetic.
     const bloom = words(out, base + 16, bloomWords * 2);
     const buckets = words(out, base + 16 + bloomWords * 8, nbuckets);
@@ -495,13 +535,20 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
       bloom[word + (bit1 >>> 5)]! |= 1 << (bit1 & 31);
       bloom[word + (bit2 >>> 5)]! |= 1 << (bit2 & 31);
       const b = h % nbuckets;
-      if (buckets[b] === 0) buckets[b] = k + 1;
+      if (buckets[b] === 0) buckets[b] = k + 1 + imported;
       const last = k + 1 === dynCount || hashes[k + 1]! % nbuckets !== b;
       chain[k] = last ? h | 1 : h & ~1;
     }
   }
 
-  if (layout.rela) {
+  for (const name of CONTENT_SECTIONS) {
+    const c = plan.sections[name].content;
+    if (name === 'bss' || c === undefined || c.length === 0) continue;
+    if (c.length > plan.sections[name].size) throw new ElfBuildError(`.${name} content is larger than the section`);
+    out.set(c, layout.content[name].offset);
+  }
+
+  if (layout.rela && !p.links) {
     w.seek(layout.rela.offset);
     const type = MACHINES[plan.machine].relative;
     for (const r of plan.relocations) {
@@ -515,16 +562,11 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     }
   }
 
+  p.links?.write(out, layout, p.dynstr, p.dynOrder, BigInt(layout.dynamic.addr));
+
   w.seek(layout.dynamic.offset);
   for (const d of p.dynamic) writeDyn(w, d);
   w.expectAt(layout.dynamic.offset + layout.dynamic.size, '.dynamic');
-
-  for (const name of CONTENT_SECTIONS) {
-    const c = plan.sections[name].content;
-    if (name === 'bss' || c === undefined || c.length === 0) continue;
-    if (c.length > plan.sections[name].size) throw new ElfBuildError(`.${name} content is larger than the section`);
-    out.set(c, layout.content[name].offset);
-  }
 
   if (layout.symtab && layout.strtab && p.strtab) {
     const symtabWords = words(out, layout.symtab.offset, layout.symtab.size / 4);
@@ -546,7 +588,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     }
     // The globals are .dynsym's entries byte for byte: .strtab starts with .dynstr's bytes.
     const globals = layout.dynsym.offset + SYM64_SIZE;
-    out.copyWithin(layout.symtab.offset + p.staticLocals * SYM64_SIZE, globals, globals + dynCount * SYM64_SIZE);
+    out.copyWithin(layout.symtab.offset + p.staticLocals * SYM64_SIZE, globals, globals + (imported + dynCount) * SYM64_SIZE);
     out.copyWithin(layout.strtab.offset, layout.dynstr.offset, layout.dynstr.offset + layout.dynstrUsed);
     p.strtab.write(out, layout.strtab.offset + localBase);
   }
@@ -634,8 +676,14 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
       case '.shstrtab':
         section(SHT_STRTAB, 0, layout.shstrtab);
         break;
+      default: {
+        const h = p.links?.sectionHeader(k, index);
+        if (h === undefined) throw new ElfBuildError(`internal error: no header for section '${k}'`);
+        section(h.sh_type, h.sh_flags, layout.extra[k]!, h.sh_link, h.sh_info, h.sh_entsize);
+      }
     }
   }
   w.expectAt(layout.fileSize, 'section headers');
   if (!littleEndianHost) swapNativeRegions(out);
+  p.links?.finish(out, layout);
 }
