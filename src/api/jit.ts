@@ -13,7 +13,7 @@ import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
 import { type Announceable, type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
-import { type JitDump, acquireJitDump, releaseJitDump } from '../loader/jitdump.js';
+import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { savePlan } from '../loader/save.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
 import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
@@ -27,7 +27,8 @@ export interface DlcreateOptions extends Partial<Capacity> {
   /**
    * Where the object lives: an anonymous memfd (default, close-on-exec), or a
    * file created exclusively, mode 0600, in `directory` and removed on
-   * dldelete and at exit.
+   * dldelete and at exit. Without this option, the environment variable
+   * DLBIND_BACKING_DIR names such a directory for every library.
    */
   backing?: 'memfd' | { directory: string };
   /**
@@ -41,6 +42,8 @@ export interface DlcreateOptions extends Partial<Capacity> {
    * Write perf's jitdump (jit-<pid>.dump, in `directory`, default the current
    * directory) for every function bound, for `perf record -k mono` followed by
    * `perf inject --jit`. Off by default; main thread only (ETHREAD in a worker).
+   * Without this option, the environment variable DLBIND_PERF ('1', or a
+   * directory) turns it on for every library created on the main thread.
    */
   perf?: boolean | { directory: string };
 }
@@ -194,7 +197,7 @@ export class JitLibrary implements Announceable {
     const page = this.arch === 'aarch64' ? 65536 : 4096;
     this.capacity = checkCapacity(options, page);
     let backing: Backing = { kind: 'memfd' };
-    const b = options.backing;
+    const b = options.backing ?? backingFromEnvironment();
     if (b !== undefined && b !== 'memfd') {
       if (typeof b !== 'object' || b === null || typeof b.directory !== 'string')
         throw new DlbindError('EINVAL', "option backing must be 'memfd' or { directory }");
@@ -206,8 +209,9 @@ export class JitLibrary implements Announceable {
     this.debugMode = debug;
     this.object = new LiveObject({ soname: this.name, capacity: this.capacity, global: options.global === true, backing });
     const o = this.object;
-    if (options.perf) {
-      const dir = options.perf === true ? process.cwd() : options.perf.directory;
+    const perf = options.perf ?? perfFromEnvironment();
+    if (perf) {
+      const dir = perf === true ? process.cwd() : perf.directory;
       try {
         // The dump is one file per process: a worker's own would truncate the main thread's and interleave with it.
         if (!isMainThread) throw new DlbindError('ETHREAD', 'perf jitdump records can be written from the main thread only');

@@ -5,7 +5,8 @@
 // and a copy of its bytes), and the dump file is mapped PROT_EXEC once so that
 // perf record sees its path in an mmap event. Format: tools/perf/util/jitdump.h.
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { EM_AARCH64, EM_X86_64 } from '../elf/constants.js';
 import { utf8Bytes } from '../elf/bytes.js';
 import { MAP_FAILED, MAP_PRIVATE, PROT_EXEC, PROT_READ, getLibc, libcFailure } from './libc.js';
@@ -103,4 +104,27 @@ export function releaseJitDump(): void {
     shared.close();
     shared = undefined;
   }
+}
+
+/**
+ * DLBIND_PERF: the jitdump switched on from outside, for every library of a
+ * process whose code cannot change. '1' writes it in the current directory,
+ * any other value except '' and '0' names the directory. Ignored in worker
+ * threads (the dump is one file per process, written by the main thread).
+ */
+export function perfFromEnvironment(): { directory: string } | undefined {
+  const v = process.env.DLBIND_PERF;
+  if (v === undefined || v === '' || v === '0' || !isMainThread) return undefined;
+  return { directory: v === '1' ? process.cwd() : resolve(v) };
+}
+
+/**
+ * DLBIND_BACKING_DIR: every library without a `backing` option gets a backing
+ * file in this directory (a tmpfs such as /dev/shm keeps it in memory), so
+ * that profilers that open mapped files by name (perf top, perf report after
+ * perf record -p) can read its symbols while the process runs.
+ */
+export function backingFromEnvironment(): { directory: string } | undefined {
+  const v = process.env.DLBIND_BACKING_DIR;
+  return v === undefined || v === '' ? undefined : { directory: v };
 }
