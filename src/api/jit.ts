@@ -221,7 +221,7 @@ export class JitLibrary implements Announceable {
         throw err instanceof DlbindError ? err : new DlbindError('EINVAL', `cannot write the jitdump in ${dir}: ${(err as Error).message}`);
       }
     }
-    this.symtab = new LiveSymbolTable(o.mem, o.layout);
+    this.symtab = new LiveSymbolTable(o.mem, o.layout, this.capacity.maxSymbols);
     this.arenas = { text: new Arena(this.capacity.text), rodata: new Arena(this.capacity.rodata), data: new Arena(this.capacity.data) };
     const c = o.layout.content;
     this.sectionStart = { text: c.text.addr, rodata: c.rodata.addr, data: c.data.addr, bss: c.bss.addr };

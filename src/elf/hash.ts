@@ -61,6 +61,33 @@ export function gnuBloomWords(count: number): number {
 
 export const GNU_BLOOM_SHIFT = 26;
 
+/**
+ * nbuckets of a live GNU table that may hold `maxSymbols`. glibc fixes it at
+ * load, and it prices two calls against each other: dladdr visits every
+ * bucket (cost ~ nbuckets even with one symbol bound), and a dlsym hit walks
+ * half a chain of hash words (cost ~ symbols / nbuckets). A power of two near
+ * 2·sqrt(maxSymbols) balances them: 2,048 buckets for a million symbols. At
+ * most 8,192, so that the binder's per-bucket books stay small.
+ */
+export function gnuLiveBucketCount(maxSymbols: number): number {
+  let b = 1;
+  while (b < 8192 && b * b < 4 * maxSymbols) b *= 2;
+  return b;
+}
+
+/**
+ * Bloom words (64-bit) of a live GNU table: a power of two, one word per
+ * eight symbols of capacity. Bits are only ever added, two per name bound,
+ * so at full capacity about 22% of the bits are set, and a name that is
+ * absent passes the filter about 5% of the time (then one bucket word and a
+ * chain of hash words settle it).
+ */
+export function gnuLiveBloomWords(maxSymbols: number): number {
+  let words = 1;
+  while (words * 8 < maxSymbols) words *= 2;
+  return words;
+}
+
 const hashEncoder = new TextEncoder();
 
 /** `gnuHash` of a name given as a string (its UTF-8 bytes), without allocating for ASCII names. */
@@ -73,6 +100,27 @@ export function gnuHashString(name: string): number {
   }
   return h;
 }
+
+/**
+ * `gnuHash` of a name given as a string and its UTF-8 byte length in one pass
+ * for ASCII names: the hash is returned, the length left in `hashedLength`.
+ */
+export function gnuHashWithLength(name: string): number {
+  let h = 5381;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) {
+      const bytes = hashEncoder.encode(name);
+      hashedLength.bytes = bytes.length;
+      return gnuHash(bytes);
+    }
+    h = (Math.imul(h, 33) + c) >>> 0;
+  }
+  hashedLength.bytes = name.length;
+  return h;
+}
+/** The byte length that the last gnuHashWithLength measured. */
+export const hashedLength = { bytes: 0 };
 
 /** `elfHash` of a name given as a string (its UTF-8 bytes), without allocating for ASCII names. */
 export function elfHashString(name: string): number {

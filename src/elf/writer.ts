@@ -112,6 +112,9 @@ export interface ObjectPlan {
   dynstrCapacity?: number;
   /** SysV nbucket, fixed for the table's life. */
   sysvBuckets?: number;
+  /** GNU nbuckets and 64-bit bloom words (a power of two), fixed for the table's life; the chain then covers every slot of dynsymCapacity. */
+  gnuBuckets?: number;
+  gnuBloomWords?: number;
   /** gnuHash of each symbol's name, when the caller already has them. */
   nameHashes?: Uint32Array;
   /** Imports, GOT/PLT, versions, code references, RELR, build-id, runpath, flags. */
@@ -180,7 +183,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const useGnu = plan.hashStyle !== 'sysv';
   const useSysv = plan.hashStyle !== 'gnu';
   const dynCount = exported.length;
-  const gnuBuckets = useGnu ? gnuBucketCount(dynCount) : 0;
+  const gnuBuckets = useGnu ? (plan.gnuBuckets ?? gnuBucketCount(dynCount)) : 0;
   const gnuHashes = new Uint32Array(dynCount);
   let dynOrder = Int32Array.from(exported);
   if (useGnu) {
@@ -216,7 +219,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const dynsymUsed = dynCount + 1 + imported;
   const dynsymCapacity = Math.max(dynsymUsed, plan.dynsymCapacity ?? 0);
   const sysvBuckets = useSysv ? (plan.sysvBuckets ?? sysvBucketCount(dynsymCapacity)) : 0;
-  const bloomWords = useGnu ? gnuBloomWords(dynCount) : 0;
+  const bloomWords = useGnu ? (plan.gnuBloomWords ?? gnuBloomWords(dynCount)) : 0;
 
   // .strtab is .dynstr's bytes followed by the names of local symbols: the
   // exported names, the bulk of it, are then one copy and keep their offsets.
@@ -291,7 +294,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const req: LayoutRequest = {
     pageSize: plan.pageSize,
     sysvHashSize: useSysv ? (2 + sysvBuckets + dynsymCapacity) * 4 : 0,
-    gnuHashSize: useGnu ? 16 + bloomWords * 8 + gnuBuckets * 4 + dynCount * 4 : 0,
+    gnuHashSize: useGnu ? 16 + bloomWords * 8 + gnuBuckets * 4 + (dynsymCapacity - 1) * 4 : 0,
     dynsymCount: dynsymCapacity,
     dynstrSize: dynstrCapacity,
     relaCount,

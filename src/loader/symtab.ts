@@ -1,26 +1,71 @@
-// The in-place symbol table of a live library: .dynsym, .dynstr and the SysV
-// .hash, patched through a writable view of the object while ld.so reads
-// them. glibc caches only the table's shape at load (nbucket and where the
-// buckets and chains are); their contents, the symbols and the strings are
-// read live, so publishing a symbol is a few stores in the right order.
-import { SYM64_SIZE } from '../elf/constants.js';
+// The in-place symbol table of a live library: .dynsym, .dynstr and a GNU
+// .gnu.hash, patched through a writable view of the object while ld.so reads
+// them.
+//
+// glibc's _dl_setup_hash caches only the GNU table's shape at load (nbuckets,
+// the bloom filter's size and shift, where the bloom words, buckets and chain
+// are); do_lookup_x and dladdr read the words themselves, the symbols and the
+// strings live, at every call. So the sizes are fixed at dlcreate and the
+// contents change under readers. The protocol:
+//
+// * Each bucket owns a run: contiguous .dynsym slots [start, start + cap), of
+//   which the first `used` are its chain, as GNU hash requires (a bucket's
+//   symbols are consecutive indexes; the hash word of the last has bit 0 set).
+//   The bucket word holds `start`. Fresh runs come from the high-water mark.
+// * The bloom filter only gains bits (one 32-bit OR store per bit, set before
+//   the symbol is reachable). An unbound name's bits stay: misses pass the
+//   filter a little more often, never wrongly.
+// * Bind appends at `used`: the entry, its hash word with the end bit set,
+//   then one 4-byte store clears the end bit of the run's previous last word,
+//   which publishes it (for an empty bucket: the bucket word is that store).
+// * Unbind, replace, and a bind into a full run copy the run's entries, the
+//   removed one left out and the replaced or new one in, to another run with
+//   room for half as many again; one store of the bucket word publishes it.
+//   A lookup sees the old run or the new one, so the name's previous or
+//   current entry, never neither half of two. Nothing is removed from a run
+//   in place: glibc reads st_shndx and st_value again after check_match, so a
+//   dlsym that passed its checks just before would make a wrong address from
+//   an entry changed under it, and dladdr walks every entry a chain reaches.
+// * The old run then becomes tombstones: st_info = GLOBAL|STT_FILE, one byte
+//   (dlsym's check_match refuses STT_FILE; dladdr no longer reaches the run).
+//   The rest of each entry stays, for a reader still on it. nm, readelf and
+//   gdb ignore STT_FILE symbols in .dynsym, and a GLOBAL one draws no readelf
+//   warning (a LOCAL one past sh_info would). The run waits in a quarantine
+//   before another bucket reuses it.
+// * Every slot of a freshly taken run gets the hash word 1 (end of chain) and
+//   a tombstone's st_info first: a reader on a weakly ordered CPU that sees a
+//   new end-bit clear before the word after it still stops there, and tools
+//   never see an all-zero (LOCAL) entry.
+// * .dynsym's section header sh_size follows the high-water mark, so that
+//   readelf, nm and gdb read only slots ever used.
+//
+// A lookup racing a bind, unbind, replace or run copy answers null or the
+// name's current or previous address, never a mix of two entries.
+import { ELF64_ST_INFO, SHDR64_SIZE, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
-import { elfHashAscii, elfHashString } from '../elf/hash.js';
-import { utf8Length, writeString } from '../elf/strtab.js';
+import { gnuHashWithLength, hashedLength } from '../elf/hash.js';
+import { writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 
 /**
- * Freed symbol slots and string space wait in a FIFO for at least this many
- * frees and this many milliseconds before reuse, so that a dlsym() on another
- * thread that was standing on a removed entry (it may have been descheduled
- * there for a whole time slice) has long moved on before the entry holds
- * another symbol. Only a table with no fresh room left reuses sooner.
+ * Freed runs and string space wait in a FIFO for at least this many
+ * milliseconds (strings: and this many frees) before reuse, so that a dlsym()
+ * on another thread that was standing on a removed entry (it may have been
+ * descheduled there for a whole time slice) has long moved on before the entry
+ * holds another symbol. Only a table with no fresh room left reuses sooner.
  */
 const QUARANTINE = 64;
 const QUARANTINE_MS = 50;
 
+/** st_info of a tombstone: dlsym refuses the type, tools hide it, and GLOBAL draws no readelf warning. */
+const TOMBSTONE_INFO = ELF64_ST_INFO(STB_GLOBAL, STT_FILE);
+/** Slots a bucket's first run holds. */
+const FIRST_RUN = 4;
+const WORDS_PER_SYM = SYM64_SIZE / 4;
+
 export interface BoundSymbol {
+  /** A stable handle for the symbol while it is bound (not its .dynsym index, which moves when its run is copied). */
   slot: number;
   name: string;
   /** Address relative to the load base (st_value). */
@@ -72,51 +117,83 @@ class FifoQueue {
   }
 }
 
+function grownInt32(a: Int32Array, need: number): Int32Array<ArrayBuffer> {
+  let n = a.length;
+  while (n <= need) n *= 2;
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
+
 export class LiveSymbolTable {
-  /** st_value and st_size as 64-bit words, so that a clear is one store a reader cannot see half of. */
-  private readonly symWords: BigUint64Array;
-  private readonly symShndx: Uint16Array;
   private readonly symU32: Uint32Array;
   private readonly symBytes: Uint8Array;
   private readonly strings: Uint8Array;
+  /** The bloom filter's 64-bit words as little-endian 32-bit halves. */
+  private readonly bloom: Uint32Array;
+  private readonly bloomMask: number;
+  private readonly bloomShift: number;
   private readonly buckets: Uint32Array;
-  private readonly chains: Uint32Array;
-  readonly nbucket: number;
+  /** The chain: hash word of .dynsym index i at [i - 1] (symoffset 1). */
+  private readonly hashWords: Uint32Array;
+  /** .dynsym's section header sh_size, as two 32-bit halves. */
+  private readonly shSize: Uint32Array | undefined;
+  readonly nbuckets: number;
+  /** Symbols that can be bound at once (maxSymbols). */
   readonly capacity: number;
+  /** .dynsym slots, the null symbol included. */
+  readonly slotCapacity: number;
   readonly stringCapacity: number;
 
-  /** The name in each slot (undefined when free): lookups walk the hash chain and compare these, as ld.so does. */
-  private readonly slotName: (string | undefined)[] = [undefined];
+  // Per bucket: its run (start 0: none), allocated lazily.
+  private runStart: Int32Array | undefined;
+  private runCap: Int32Array | undefined;
+  private runUsed: Int32Array | undefined;
+  /** Per .dynsym index: the id of the live symbol there, 0 for none or a tombstone. Grows with the high-water mark. */
+  private slotId: Int32Array<ArrayBuffer> = new Int32Array(64);
+  /** Per id: its name (undefined when free) and its .dynsym index. */
+  private readonly idName: (string | undefined)[] = [undefined];
+  private idSlot: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private readonly freeIds: number[] = [];
   private bound = 0;
   // DLBIND_FORCE_RELEASE_STORES=1 takes the aarch64 path on x86_64, so that it runs somewhere.
   private readonly weakMemoryOrder = process.arch === 'arm64' || process.env.DLBIND_FORCE_RELEASE_STORES === '1';
+  /** The high-water mark: the next .dynsym index never handed out. */
   private nextFresh = 1;
   /** performance.now() at the last release. */
   private lastNow = 0;
-  private readonly freeSlots: FifoQueue;
+  /** Freed runs by capacity, each a FIFO of start indexes. */
+  private readonly freeRuns = new Map<number, FifoQueue>();
   private stringsNext: number;
+  private stringsFreed = 0;
   /** Freed string ranges by length (terminator included), each a FIFO of offsets. */
   private readonly freeStrings = new Map<number, FifoQueue>();
   private freeStringCount = 0;
 
-  constructor(mem: Uint8Array, layout: ObjectLayout) {
+  constructor(mem: Uint8Array, layout: ObjectLayout, maxSymbols: number) {
     const buf = mem.buffer;
     const base = mem.byteOffset;
-    this.capacity = layout.dynsymCapacity;
+    const gnu = layout.gnuHash;
+    if (gnu === undefined) throw new Error('a live library needs a GNU hash table');
+    this.capacity = maxSymbols;
+    this.slotCapacity = layout.dynsymCapacity;
     this.stringCapacity = layout.dynstrCapacity;
-    this.symWords = new BigUint64Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 8);
-    this.symShndx = new Uint16Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 2);
-    this.symU32 = new Uint32Array(buf, base + layout.dynsym.offset, (this.capacity * SYM64_SIZE) / 4);
-    this.symBytes = new Uint8Array(buf, base + layout.dynsym.offset, this.capacity * SYM64_SIZE);
+    const slotWords = (this.slotCapacity * SYM64_SIZE) / 4;
+    this.symU32 = new Uint32Array(buf, base + layout.dynsym.offset, slotWords);
+    this.symBytes = new Uint8Array(buf, base + layout.dynsym.offset, slotWords * 4);
     this.strings = new Uint8Array(buf, base + layout.dynstr.offset, layout.dynstrCapacity);
-    const hash = layout.sysvHash;
-    if (hash === undefined) throw new Error('a live library needs a SysV hash table');
-    this.nbucket = layout.sysvBuckets;
-    this.buckets = new Uint32Array(buf, base + hash.offset + 8, this.nbucket);
-    this.chains = new Uint32Array(buf, base + hash.offset + 8 + this.nbucket * 4, this.capacity);
-    this.freeSlots = new FifoQueue(64);
-    // The zygote's own strings (its soname) sit at the start of .dynstr.
+    // The shape as the writer laid it out, read back from the table's header as ld.so reads it.
+    const header = new Uint32Array(buf, base + gnu.offset, 4);
+    this.nbuckets = header[0]!;
+    const bloomWords = header[2]!;
+    this.bloomShift = header[3]!;
+    this.bloomMask = bloomWords - 1;
+    this.bloom = new Uint32Array(buf, base + gnu.offset + 16, bloomWords * 2);
+    this.buckets = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8, this.nbuckets);
+    this.hashWords = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4, this.slotCapacity - 1);
+    this.shSize = dynsymSizeField(mem);
     this.stringsNext = layout.dynstrUsed;
+    this.publishHighWater();
   }
 
   get count(): number {
@@ -128,140 +205,342 @@ export class LiveSymbolTable {
     return this.stringCapacity - this.stringsNext;
   }
 
-  /** The slot holding `name`, found through the hash chain, or 0. */
-  slotOfName(name: string, hash = elfHashString(name)): number {
-    const names = this.slotName;
-    const chains = this.chains;
-    let at = this.buckets[hash % this.nbucket]!;
-    for (let guard = this.capacity; at !== 0 && guard > 0; guard--) {
-      if (names[at] === name) return at;
-      at = chains[at]!;
+  /** .dynsym slots ever used (the null symbol included): what sh_size covers. */
+  get highWater(): number {
+    return this.nextFresh;
+  }
+
+  /** The .dynsym index holding `name` in bucket `b`, or 0. */
+  private find(name: string, hash: number, b: number): number {
+    const runStart = this.runStart;
+    if (runStart === undefined) return 0;
+    const start = runStart[b]!;
+    if (start === 0) return 0;
+    const end = start + this.runUsed![b]!;
+    const words = this.hashWords;
+    const half = hash >>> 1;
+    for (let i = start; i < end; i++) {
+      if (words[i - 1]! >>> 1 === half) {
+        const id = this.slotId[i]!;
+        if (id !== 0 && this.idName[id] === name) return i;
+      }
     }
     return 0;
   }
 
+  /** The id of the symbol bound as `name`, or 0. */
+  slotOfName(name: string): number {
+    const h = gnuHashWithLength(name);
+    const at = this.find(name, h, h % this.nbuckets);
+    return at === 0 ? 0 : this.slotId[at]!;
+  }
+
   get(name: string): BoundSymbol | undefined {
-    const slot = this.slotOfName(name);
-    if (slot === 0) return undefined;
-    return { slot, name, value: this.valueAt(slot), size: this.sizeAt(slot) };
+    const id = this.slotOfName(name);
+    if (id === 0) return undefined;
+    const at = this.idSlot[id]!;
+    return { slot: id, name, value: this.valueAt(at), size: this.sizeAt(at) };
   }
 
-  private valueAt(slot: number): number {
-    return this.symU32[slot * 6 + 2]! + this.symU32[slot * 6 + 3]! * 4294967296;
+  private valueAt(at: number): number {
+    return this.symU32[at * 6 + 2]! + this.symU32[at * 6 + 3]! * 4294967296;
   }
 
-  private sizeAt(slot: number): number {
-    return this.symU32[slot * 6 + 4]! + this.symU32[slot * 6 + 5]! * 4294967296;
+  private sizeAt(at: number): number {
+    return this.symU32[at * 6 + 4]! + this.symU32[at * 6 + 5]! * 4294967296;
   }
 
-  /** The name bound in a slot, or undefined. */
-  nameAt(slot: number): string | undefined {
-    return this.slotName[slot];
+  /** The name bound under an id, or undefined. */
+  nameAt(id: number): string | undefined {
+    return this.idName[id];
   }
 
-  /** STT_* of the symbol in a slot. */
-  typeOf(slot: number): number {
-    return this.symBytes[slot * SYM64_SIZE + 4]! & 0xf;
+  /** STT_* of the symbol under an id. */
+  typeOf(id: number): number {
+    return this.symBytes[this.idSlot[id]! * SYM64_SIZE + 4]! & 0xf;
   }
 
-  /** Every bound symbol, in slot order. */
+  /** Every bound symbol. */
   *entries(): IterableIterator<BoundSymbol> {
-    for (let slot = 1; slot < this.nextFresh; slot++) {
-      const name = this.slotName[slot];
-      if (name !== undefined) yield { slot, name, value: this.valueAt(slot), size: this.sizeAt(slot) };
+    for (let id = 1; id < this.idName.length; id++) {
+      const name = this.idName[id];
+      if (name === undefined) continue;
+      const at = this.idSlot[id]!;
+      yield { slot: id, name, value: this.valueAt(at), size: this.sizeAt(at) };
     }
   }
 
   /**
-   * Publishes a symbol. The order of the stores is what makes a concurrent
-   * dlsym() safe: the string, then the entry, then its chain link, and the
-   * bucket word last; until that last 4-byte store nothing points at the entry.
-   * With `replace`, the new entry goes in front of the old one in the same
-   * chain, then the old one is unlinked: every lookup sees one or the other.
+   * Publishes a symbol (see the protocol above) and returns its id. With
+   * `replace`, an existing symbol of that name is repointed in one step and
+   * keeps its id.
    */
   bind(name: string, value: number, size: number, info: number, other: number, shndx: number, replace: boolean): number {
-    // One pass for the usual ASCII name gives both the hash and the byte length.
-    const asciiHash = elfHashAscii(name);
-    const ascii = asciiHash >= 0;
-    const hash = ascii ? asciiHash : elfHashString(name);
-    const old = this.slotOfName(name, hash);
-    if (old !== 0 && !replace) throw new DlbindError('EEXIST', `symbol '${name}' is already bound (pass { replace: true } to repoint it)`);
-    const byteLength = ascii ? name.length : utf8Length(name);
+    const hash = gnuHashWithLength(name);
+    const byteLength = hashedLength.bytes;
+    const b = hash % this.nbuckets;
+    const old = this.find(name, hash, b);
+    if (old !== 0) {
+      if (!replace) throw new DlbindError('EEXIST', `symbol '${name}' is already bound (pass { replace: true } to repoint it)`);
+      // The same name: the new entry shares the old one's string, and the symbol its id.
+      const id = this.slotId[old]!;
+      const at = this.copyRun(b, old, this.symU32[old * WORDS_PER_SYM]!, info, other, shndx, value, size, hash);
+      this.slotId[at] = id;
+      this.idSlot[id] = at;
+      return id;
+    }
+    if (this.bound >= this.capacity) {
+      throw new DlbindError('ESYMFULL', `the symbol table is full: ${this.bound} of maxSymbols ${this.capacity} bound (raise maxSymbols or scale at dlcreate)`);
+    }
     const str = this.takeString(byteLength + 1, name);
-    let slot: number;
+    let at: number;
     try {
-      slot = this.takeSlot();
+      at = this.append(b, hash, str, info, other, shndx, value, size);
     } catch (err) {
       this.giveBackString(str, byteLength + 1, Number.NEGATIVE_INFINITY);
       throw err;
     }
     const written = writeString(this.strings, str, name);
     this.strings[str + written] = 0;
-    // Binding LOCAL until the entry is whole: dladdr scans every entry, linked or not.
-    writeSymWords(this.symU32, slot * (SYM64_SIZE / 4), str, 0, other, shndx, value, size);
-    const b = hash % this.nbucket;
-    this.chains[slot] = this.buckets[b]!;
-    if (this.weakMemoryOrder) {
-      // On aarch64 a plain store may become visible before the ones above it:
-      // Atomics.store is a store-release there (stlr), so a reader that sees the
-      // bucket word or the binding also sees the whole entry. x86's stores are
-      // seen in program order already.
-      Atomics.store(this.symBytes, slot * SYM64_SIZE + 4, info);
-      Atomics.store(this.buckets, b, slot);
-    } else {
-      this.symBytes[slot * SYM64_SIZE + 4] = info;
-      this.buckets[b] = slot;
-    }
-    if (old === 0) this.bound++;
-    this.slotName[slot] = name;
-    if (old !== 0) this.release(old, b);
-    return slot;
+    const id = this.takeId(name);
+    this.bound++;
+    this.slotId[at] = id;
+    this.idSlot[id] = at;
+    return id;
   }
 
-  /** Removes a symbol: unlinked first, so that no new lookup reaches it, then its entry is cleared. */
+  /** Removes a symbol: its bucket's run is republished without it, so no lookup finds or names it. */
   unbind(name: string): BoundSymbol | undefined {
-    const hash = elfHashString(name);
-    const slot = this.slotOfName(name, hash);
-    if (slot === 0) return undefined;
-    const result = { slot, name, value: this.valueAt(slot), size: this.sizeAt(slot) };
+    const hash = gnuHashWithLength(name);
+    const bytes = hashedLength.bytes;
+    const b = hash % this.nbuckets;
+    const at = this.find(name, hash, b);
+    if (at === 0) return undefined;
+    const id = this.slotId[at]!;
+    const result = { slot: id, name, value: this.valueAt(at), size: this.sizeAt(at) };
+    const str = this.symU32[at * WORDS_PER_SYM]!;
+    this.copyRun(b, at, -1, 0, 0, 0, 0, 0, 0);
+    this.idName[id] = undefined;
+    this.freeIds.push(id);
     this.bound--;
-    this.release(slot, hash % this.nbucket);
+    this.giveBackString(str, bytes + 1, this.lastNow);
     return result;
   }
 
-  /** Unlinks every symbol at once (bucket words first), as dldelete does before dlclose. */
+  /** Unpublishes every symbol at once (bucket words first), as dldelete does before dlclose. */
   clear(): void {
-    // Only bound names' buckets hold anything; zeroing the whole array would first
-    // fault in every page of it that was never written, just before it is unmapped.
-    if (this.bound * 16 < this.nbucket) {
-      for (let slot = 1; slot < this.nextFresh; slot++) {
-        const name = this.slotName[slot];
-        if (name !== undefined) this.buckets[elfHashString(name) % this.nbucket] = 0;
-      }
-    } else this.buckets.fill(0);
-    for (let slot = 1; slot < this.nextFresh; slot++) if (this.slotName[slot] !== undefined) this.clearEntry(slot);
-    this.slotName.fill(undefined);
+    const runStart = this.runStart;
+    if (runStart !== undefined) {
+      for (let b = 0; b < this.nbuckets; b++) if (runStart[b] !== 0) this.buckets[b] = 0;
+      runStart.fill(0);
+      this.runCap!.fill(0);
+      this.runUsed!.fill(0);
+    }
+    this.nextFresh = 1;
+    this.publishHighWater();
+    this.idName.length = 1;
+    this.freeIds.length = 0;
     this.bound = 0;
-    this.freeSlots.clear();
+    this.freeRuns.clear();
     this.freeStrings.clear();
     this.freeStringCount = 0;
+    this.stringsFreed = 0;
   }
 
-  private release(slot: number, bucket: number): void {
-    if (this.buckets[bucket] === slot) this.buckets[bucket] = this.chains[slot]!;
-    else {
-      let at = this.buckets[bucket]!;
-      let guard = this.capacity;
-      while (at !== 0 && this.chains[at] !== slot && guard-- > 0) at = this.chains[at]!;
-      if (at !== 0 && this.chains[at] === slot) this.chains[at] = this.chains[slot]!;
+  private takeId(name: string): number {
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      id = this.idName.length;
+      // Growing by push keeps idName a packed array.
+      this.idName.push(name);
+      if (id >= this.idSlot.length) this.idSlot = grownInt32(this.idSlot, id);
+    } else this.idName[id] = name;
+    return id;
+  }
+
+  /** Writes a new entry into bucket b's run, appending when there is room, and publishes it. Returns its .dynsym index. */
+  private append(b: number, hash: number, str: number, info: number, other: number, shndx: number, value: number, size: number): number {
+    if (this.runStart === undefined) {
+      const n = this.nbuckets;
+      this.runStart = new Int32Array(n);
+      this.runCap = new Int32Array(n);
+      this.runUsed = new Int32Array(n);
     }
-    this.retireEntry(slot);
-    const name = this.slotName[slot]!;
-    this.slotName[slot] = undefined;
-    const now = performance.now();
-    this.lastNow = now;
-    this.freeSlots.push(slot, now);
-    this.giveBackString(this.symU32[slot * 6]!, utf8Length(name) + 1, now);
+    const start = this.runStart[b]!;
+    const used = this.runUsed![b]!;
+    if (start === 0 || used === this.runCap![b]!) return this.copyRun(b, 0, str, info, other, shndx, value, size, hash);
+    const at = start + used;
+    writeSymWords(this.symU32, at * WORDS_PER_SYM, str, info, other, shndx, value, size);
+    this.hashWords[at - 1] = hash | 1;
+    this.addToBloom(hash);
+    // The publishing store: the previous last word loses its end bit.
+    this.store32(this.hashWords, at - 2, this.hashWords[at - 2]! & ~1);
+    this.runUsed![b] = used + 1;
+    return at;
+  }
+
+  /**
+   * Republishes bucket b as a fresh run holding its live entries but `drop`
+   * (0: none), plus, unless `str` is -1, a new entry (in `drop`'s place when
+   * there is one, else last). Returns the new entry's .dynsym index (0 if none).
+   */
+  private copyRun(b: number, drop: number, str: number, info: number, other: number, shndx: number, value: number, size: number, hash: number): number {
+    const runStart = this.runStart!;
+    const start = runStart[b]!;
+    const used = start === 0 ? 0 : this.runUsed![b]!;
+    const live = used - (drop !== 0 ? 1 : 0) + (str >= 0 ? 1 : 0);
+    let fresh = 0;
+    let cap = 0;
+    let at = 0;
+    if (live > 0) {
+      cap = FIRST_RUN;
+      while (2 * cap < 3 * live + 2) cap *= 2;
+      fresh = this.takeRun(cap);
+      cap = this.lastRunCap;
+      const words = this.hashWords;
+      words.fill(1, fresh - 1, fresh - 1 + cap);
+      // Slots of the run not yet used read as tombstones too: zeros would be LOCAL symbols to tools.
+      const bytes = this.symBytes;
+      for (let i = fresh; i < fresh + cap; i++) if (bytes[i * SYM64_SIZE + 4] !== TOMBSTONE_INFO) bytes[i * SYM64_SIZE + 4] = TOMBSTONE_INFO;
+      const u32 = this.symU32;
+      let to = fresh;
+      for (let from = start; from < start + used; from++) {
+        if (from === drop) {
+          if (str < 0) continue;
+          at = to;
+        } else {
+          const id = this.slotId[from]!;
+          u32.copyWithin(to * WORDS_PER_SYM, from * WORDS_PER_SYM, (from + 1) * WORDS_PER_SYM);
+          words[to - 1] = words[from - 1]! & ~1;
+          this.slotId[to] = id;
+          this.idSlot[id] = to;
+        }
+        to++;
+      }
+      if (str >= 0) {
+        if (at === 0) at = to++;
+        writeSymWords(u32, at * WORDS_PER_SYM, str, info, other, shndx, value, size);
+        words[at - 1] = hash & ~1;
+        this.addToBloom(hash);
+      }
+      words[to - 2] = words[to - 2]! | 1;
+    }
+    // The publishing store: the bucket word points at the new run (or at nothing).
+    this.store32(this.buckets, b, fresh);
+    if (start !== 0) {
+      // The old run is unreachable for new lookups: its entries become tombstones, so that tools list each symbol once.
+      for (let from = start; from < start + used; from++) {
+        this.tombstone(from);
+        this.slotId[from] = 0;
+      }
+      const now = performance.now();
+      this.lastNow = now;
+      this.freeRun(start, this.runCap![b]!, now);
+    }
+    runStart[b] = fresh;
+    this.runCap![b] = cap;
+    this.runUsed![b] = live;
+    return at;
+  }
+
+  private addToBloom(hash: number): void {
+    const word = ((hash >>> 6) & this.bloomMask) * 2;
+    const bit1 = hash & 63;
+    const bit2 = (hash >>> this.bloomShift) & 63;
+    const bloom = this.bloom;
+    const i1 = word + (bit1 >>> 5);
+    const m1 = 1 << (bit1 & 31);
+    if ((bloom[i1]! & m1) === 0) this.store32(bloom, i1, bloom[i1]! | m1);
+    const i2 = word + (bit2 >>> 5);
+    const m2 = 1 << (bit2 & 31);
+    if ((bloom[i2]! & m2) === 0) this.store32(bloom, i2, bloom[i2]! | m2);
+  }
+
+  /**
+   * A store that publishes: on aarch64 a plain store may become visible
+   * before the ones above it, and Atomics.store is a store-release there
+   * (stlr), so a reader that sees it also sees the whole entry. x86's stores
+   * are seen in program order already.
+   */
+  private store32(a: Uint32Array, i: number, v: number): void {
+    if (this.weakMemoryOrder) Atomics.store(a, i, v);
+    else a[i] = v;
+  }
+
+  /** Makes an entry of an unpublished run invisible to dlsym and to tools, the rest of it kept for a reader still there. */
+  private tombstone(at: number): void {
+    if (this.weakMemoryOrder) Atomics.store(this.symBytes, at * SYM64_SIZE + 4, TOMBSTONE_INFO);
+    else this.symBytes[at * SYM64_SIZE + 4] = TOMBSTONE_INFO;
+  }
+
+  private freeRun(start: number, cap: number, now: number): void {
+    let q = this.freeRuns.get(cap);
+    if (q === undefined) this.freeRuns.set(cap, (q = new FifoQueue(16)));
+    q.push(start, now);
+  }
+
+  /** The capacity of the run takeRun returned last (a larger free run may stand in). */
+  private lastRunCap = 0;
+
+  /** A run of `cap` slots: a freed one that has waited out the quarantine, else fresh ones, else any freed one that fits. */
+  private takeRun(cap: number): number {
+    this.lastRunCap = cap;
+    const q = this.freeRuns.get(cap);
+    if (q !== undefined && q.length > 0 && this.lastNow - q.oldest() >= QUARANTINE_MS) return q.shift();
+    if (this.nextFresh + cap <= this.slotCapacity) {
+      const at = this.nextFresh;
+      this.nextFresh += cap;
+      if (this.nextFresh > this.slotId.length) this.slotId = grownInt32(this.slotId, this.nextFresh);
+      this.publishHighWater();
+      return at;
+    }
+    // No fresh room: any freed run, aged or not, merged with its free neighbours and cut to size.
+    if (q !== undefined && q.length > 0) return q.shift();
+    const cut = this.coalescedRun(cap);
+    if (cut !== 0) return cut;
+    throw new DlbindError(
+      'ESYMFULL',
+      `the symbol table has no room for another run of ${cap} slots: ${this.bound} of maxSymbols ${this.capacity} bound, ${this.nextFresh - 1} of ${this.slotCapacity - 1} slots used (names hash unevenly; raise maxSymbols or scale at dlcreate)`,
+    );
+  }
+
+  /**
+   * Merges every freed run with the freed runs next to it and returns the
+   * start of `cap` slots cut from the first piece large enough (the rest
+   * stays free), or 0. Freed runs are tombstones already, so a piece needs no
+   * rewriting. Rare: only a table with no fresh slots left gets here.
+   */
+  private coalescedRun(cap: number): number {
+    const pieces: [number, number, number][] = [];
+    for (const [len, q] of this.freeRuns) while (q.length > 0) pieces.push([q.oldest(), q.shift(), len]);
+    this.freeRuns.clear();
+    pieces.sort((x, y) => x[1] - y[1]);
+    let found = 0;
+    for (let i = 0; i < pieces.length; ) {
+      let [time, start, len] = pieces[i]!;
+      let j = i + 1;
+      for (; j < pieces.length && pieces[j]![1] === start + len; j++) {
+        len += pieces[j]![2];
+        time = Math.max(time, pieces[j]![0]);
+      }
+      if (found === 0 && len >= cap) {
+        found = start;
+        start += cap;
+        len -= cap;
+      }
+      if (len > 0) this.freeRun(start, len, time);
+      i = j;
+    }
+    return found;
+  }
+
+  /** sh_size of .dynsym follows the high-water mark, so tools read only slots ever used. */
+  private publishHighWater(): void {
+    const f = this.shSize;
+    if (f === undefined) return;
+    const bytes = this.nextFresh * SYM64_SIZE;
+    f[0] = bytes >>> 0;
+    f[1] = Math.floor(bytes / 4294967296);
   }
 
   /** `freedAt` is when a reader could last have reached it (-Infinity: never published). */
@@ -270,29 +549,7 @@ export class LiveSymbolTable {
     if (q === undefined) this.freeStrings.set(bytes, (q = new FifoQueue(16)));
     q.push(at, freedAt);
     this.freeStringCount++;
-  }
-
-  /**
-   * Hides an unlinked entry without clearing its value. glibc checks an entry
-   * and then reads st_value again to make the address, so a dlsym() standing
-   * on it while st_value was zeroed would answer l_addr + 0. Binding LOCAL (one
-   * byte) makes that dlsym() ignore the entry and dladdr skip it; SHN_UNDEF
-   * keeps a debugger reading the file from naming it. The value goes when the
-   * slot holds another symbol, after the quarantine.
-   */
-  private retireEntry(slot: number): void {
-    this.symBytes[slot * SYM64_SIZE + 4] = 0;
-    this.symShndx[(slot * SYM64_SIZE + 6) / 2] = 0;
-  }
-
-  private clearEntry(slot: number): void {
-    // Section index first: dladdr skips SHN_UNDEF entries; then the value in one
-    // 64-bit store: dlsym skips entries whose value is 0.
-    this.symShndx[(slot * SYM64_SIZE + 6) / 2] = 0;
-    this.symWords[(slot * SYM64_SIZE + 8) / 8] = 0n;
-    this.symWords[(slot * SYM64_SIZE + 16) / 8] = 0n;
-    this.symU32[slot * (SYM64_SIZE / 4)] = 0;
-    this.symBytes[slot * SYM64_SIZE + 4] = 0;
+    this.stringsFreed += bytes;
   }
 
   /**
@@ -304,33 +561,35 @@ export class LiveSymbolTable {
     return this.lastNow - q.oldest() >= QUARANTINE_MS;
   }
 
-  private takeSlot(): number {
-    const free = this.freeSlots;
-    if (free.length > QUARANTINE && this.aged(free)) return free.shift();
-    if (this.nextFresh >= this.capacity && free.length > 0) return free.shift();
-    if (this.nextFresh < this.capacity) {
-      // Growing by push keeps slotName a packed array (a preallocated one of a million holes would not be).
-      this.slotName.push(undefined);
-      return this.nextFresh++;
-    }
-    throw new DlbindError('ESYMFULL', `the symbol table is full (${this.capacity - 1} symbols; raise maxSymbols)`);
-  }
-
   private takeString(bytes: number, name: string): number {
     const q = this.freeStrings.get(bytes);
     const exhausted = this.stringsNext + bytes > this.stringCapacity;
     if (q !== undefined && q.length > 0 && (exhausted || (this.freeStringCount > QUARANTINE && this.aged(q)))) {
       this.freeStringCount--;
+      this.stringsFreed -= bytes;
       return q.shift();
     }
     if (exhausted) {
       throw new DlbindError(
         'ESTRFULL',
-        `the string table is full: '${name.length > 40 ? `${name.slice(0, 40)}…` : name}' needs ${bytes} bytes, ${this.stringCapacity - this.stringsNext} are left (raise stringTableSize)`,
+        `the string table is full: '${name.length > 40 ? `${name.slice(0, 40)}…` : name}' needs ${bytes} bytes, ${this.stringsNext - this.stringsFreed} of stringTableSize ${this.stringCapacity} are in use and ${this.stringCapacity - this.stringsNext} never used (raise stringTableSize or scale at dlcreate)`,
       );
     }
     const at = this.stringsNext;
     this.stringsNext += bytes;
     return at;
   }
+}
+
+/** The sh_size field of the object's .dynsym section header, found through e_shoff as a reader finds it. */
+function dynsymSizeField(mem: Uint8Array): Uint32Array | undefined {
+  const u32 = new Uint32Array(mem.buffer, mem.byteOffset, 16);
+  const shoff = u32[10]! + u32[11]! * 4294967296; // e_shoff
+  const shnum = new Uint16Array(mem.buffer, mem.byteOffset, 32)[30]!; // e_shnum
+  for (let i = 0; i < shnum; i++) {
+    const at = shoff + i * SHDR64_SIZE;
+    const sh = new Uint32Array(mem.buffer, mem.byteOffset + at, SHDR64_SIZE / 4);
+    if (sh[1] === SHT_DYNSYM) return new Uint32Array(mem.buffer, mem.byteOffset + at + 32, 2);
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@
 // live library will hold. Only its headers and tables' headers are written;
 // every reserved byte is a hole in the memfd until something is put there.
 import { DEFAULT_PAGE_SIZE } from '../elf/builder.js';
-import { nextPrime } from '../elf/hash.js';
+import { gnuLiveBloomWords, gnuLiveBucketCount } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import { type ObjectPlan, type PreparedObject, prepareObject, writeObject } from '../elf/writer.js';
 import type { LoaderArch } from './platform.js';
@@ -36,8 +36,8 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
     machine: arch,
     soname,
     needed: [],
-    // Only DT_HASH can grow in place: glibc fixes its shape at load but reads its words live.
-    hashStyle: 'sysv',
+    // glibc fixes the GNU table's shape at load but reads its words live (see symtab.ts); DT_HASH would be ignored beside it.
+    hashStyle: 'gnu',
     pageSize: page,
     sections: {
       text: { size: capacity.text, align: page },
@@ -50,11 +50,23 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
     relocations: [],
     dynamicWritable,
     staticSymbols: false,
-    dynsymCapacity: capacity.maxSymbols + 1,
+    dynsymCapacity: dynsymSlots(capacity.maxSymbols),
     dynstrCapacity: capacity.stringTableSize,
-    // About one symbol per bucket when full keeps chains short for dlsym.
-    sysvBuckets: nextPrime(Math.max(3, capacity.maxSymbols)),
+    gnuBuckets: gnuLiveBucketCount(capacity.maxSymbols),
+    gnuBloomWords: gnuLiveBloomWords(capacity.maxSymbols),
   };
+}
+
+/**
+ * .dynsym slots for `maxSymbols`, the null symbol included. A bucket's run
+ * holds at most three times its live symbols (it is copied with room for half
+ * as many again), and old runs wait a while before reuse (merged with their
+ * neighbours when fresh slots run out): four slots per symbol, plus the first
+ * runs of every bucket, leave room for any name set short of one built to
+ * collide. Unused slots cost address space only.
+ */
+export function dynsymSlots(maxSymbols: number): number {
+  return 4 * maxSymbols + 8 * gnuLiveBucketCount(maxSymbols) + 1;
 }
 
 const prepared = new Map<string, PreparedObject>();
