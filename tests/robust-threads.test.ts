@@ -101,6 +101,52 @@ test(`four threads call libc dlsym ${LOOKUPS.toLocaleString('en')}+ times while 
   }
 });
 
+test('a thread looks up absent names with dlsym(RTLD_DEFAULT) while a global library binds, unbinds and copies runs under it: every answer is null', async () => {
+  // Misses pass the library's bloom filter, bucket words and chains on every round; none may ever find anything.
+  const misses = Array.from({ length: 2000 }, (_, i) => `absent_${i}_x`);
+  const lib = dlcreate(undefined, { global: true, maxSymbols: 65_536 });
+  try {
+    const n = 20_000;
+    const block = lib.alloc(n * 8, SHF_WRITE);
+    const control = new Int32Array(new SharedArrayBuffer(4));
+    const counts = new Float64Array(new SharedArrayBuffer(8));
+    const worker = tsWorker(WORKER, {
+      role: 'lookup',
+      handle: 0n,
+      names: misses,
+      expected: new SharedArrayBuffer(misses.length * 8),
+      control: control.buffer as SharedArrayBuffer,
+      counts: counts.buffer as SharedArrayBuffer,
+      index: 0,
+    } satisfies LookupData);
+    const report = message<LookupReport>(worker);
+    for (let t = 0; counts[0] === 0; t++) {
+      if (t > 600) assert.unreachable('the worker did not start within 30 s');
+      await sleep(50);
+    }
+    const before = counts[0]!;
+    let rounds = 0;
+    // Binds grow every bucket's run through several copies; unbinds and replaces copy them again.
+    while (rounds < 3 || counts[0]! - before < 200_000) {
+      if (rounds > 200) break;
+      for (let i = 0; i < n; i++) lib.bind(`present_${i}`, block + BigInt(i * 8), 8, undefined, { replace: true });
+      for (let i = 0; i < n; i += 2) lib.unbind(`present_${i}`);
+      rounds++;
+    }
+    Atomics.store(control, 0, 1);
+    const r = await report;
+    await worker.terminate();
+    console.log(`  ${r.lookups.toLocaleString('en')} RTLD_DEFAULT misses during ${rounds} rounds of ${n} binds and ${n / 2} unbinds`);
+    assert.equal(r.wrong, [], 'a miss found something');
+    assert.is(r.found, 0);
+    assert.ok(r.lookups - before >= 200_000, `only ${r.lookups} lookups`);
+    // The failing case: the misses really crossed this library, which RTLD_DEFAULT does find names in.
+    assert.is(dlsym(null, 'present_1'), block + 8n);
+  } finally {
+    lib.delete();
+  }
+});
+
 test('two worker threads each create a library and churn it at the same time; each sees only its own names, and deletes it', async () => {
   const symbols = 20_000;
   const owners = ['alpha', 'beta'].map((prefix) => tsWorker(WORKER, { role: 'owner', prefix, symbols } satisfies OwnerData));
