@@ -294,7 +294,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const req: LayoutRequest = {
     pageSize: plan.pageSize,
     sysvHashSize: useSysv ? (2 + sysvBuckets + dynsymCapacity) * 4 : 0,
-    gnuHashSize: useGnu ? 16 + bloomWords * 8 + gnuBuckets * 4 + (dynsymCapacity - 1) * 4 : 0,
+    gnuHashSize: useGnu ? 16 + bloomWords * 8 + gnuBuckets * 4 + (dynsymCapacity - 1 - imported) * 4 : 0,
     dynsymCount: dynsymCapacity,
     dynstrSize: dynstrCapacity,
     relaCount,
