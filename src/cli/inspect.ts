@@ -1,6 +1,7 @@
 // `dlbind inspect`: a readelf-like summary of an ELF64 file, as text or JSON.
 import { type ElfFile, type ElfSymbol, elf } from '../index.js';
 import { grouped, hex, table } from './format.js';
+import { unwindJson, unwindText } from './inspect-unwind.js';
 
 /** readelf's segment flags: R, W, E. */
 export function segmentFlags(p_flags: number): string {
@@ -222,6 +223,7 @@ export function inspectText(file: ElfFile, name: string, size: number): string[]
       ),
     );
   }
+  out.push(...unwindText(file));
   return out;
 }
 
@@ -252,6 +254,7 @@ export function inspectJson(file: ElfFile, name: string, size: number): Record<s
     dynamicSymbols: file.dynamicSymbols.map(symbolJson),
     symbols: file.symbols.map(symbolJson),
     relocations: file.relocations.map((r) => ({ ...r, typeName: relocationName(file.machine, r.type) })),
+    unwind: unwindJson(file),
   };
 }
 

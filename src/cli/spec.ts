@@ -26,7 +26,7 @@ const SPEC_FIELDS = [
   'flags',
   'flags1',
 ];
-const SYMBOL_FIELDS = ['name', 'kind', 'section', 'bytes', 'size', 'align', 'binding', 'visibility', 'version', 'defaultVersion'];
+const SYMBOL_FIELDS = ['name', 'kind', 'section', 'bytes', 'size', 'align', 'binding', 'visibility', 'version', 'defaultVersion', 'unwind'];
 const POINTER_FIELDS = ['symbol', 'offset', 'target', 'addend', 'relocation'];
 const IMPORT_FIELDS = ['name', 'version', 'from', 'kind', 'binding'];
 const REFERENCE_FIELDS = ['symbol', 'offset', 'target', 'via', 'encoding', 'addend'];
@@ -110,7 +110,10 @@ export function specFromJson(json: unknown, specDir: string): SharedObjectSpec {
     const at = `symbols[${i}]`;
     if (!isObject(s)) throw new ElfBuildError(`must be an object, got ${describe(s)}`, at);
     checkFields(s, SYMBOL_FIELDS, at);
-    return s.bytes === undefined ? s : { ...s, bytes: decodeBytes(s.bytes, `${at}.bytes`, specDir) };
+    const out: Json = s.bytes === undefined ? { ...s } : { ...s, bytes: decodeBytes(s.bytes, `${at}.bytes`, specDir) };
+    // 'frame-pointer', or the call-frame instruction bytes in any form symbol bytes take.
+    if (s.unwind !== undefined && s.unwind !== 'frame-pointer') out.unwind = decodeBytes(s.unwind, `${at}.unwind`, specDir);
+    return out;
   });
   const pointers = arrayField(json, 'pointers', 'pointers')?.map((p, i) => {
     const at = `pointers[${i}]`;

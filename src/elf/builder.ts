@@ -2,6 +2,7 @@
 // an ObjectPlan (sections packed, symbols at offsets), then bytes.
 import { alignUp, isPowerOfTwo } from './bytes.js';
 import { STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED } from './constants.js';
+import { framePointerCfi } from './cfi.js';
 import { ElfBuildError } from './errors.js';
 import { gnuHashString } from './hash.js';
 import { type LinkSpec, LinkPlanner } from './link-spec.js';
@@ -39,6 +40,22 @@ export interface SymbolSpec {
   version?: string;
   /** false: `name@version`, found only by dlvsym and by programs linked against that version. Default true (`name@@version`). */
   defaultVersion?: boolean;
+  /**
+   * Unwind rules for a function in text: 'frame-pointer' (the standard prologue
+   * at offset 0) or the FDE's call-frame instructions after the CIE's initial
+   * rules (see `cfi()`). The object then has .eh_frame, .eh_frame_hdr and PT_GNU_EH_FRAME.
+   */
+  unwind?: UnwindSpec;
+}
+
+/** A function's unwind rules: the frame-pointer preset, or call-frame instruction bytes. */
+export type UnwindSpec = 'frame-pointer' | Uint8Array | readonly number[];
+
+/** The call-frame instructions an UnwindSpec stands for. Throws ElfBuildError naming `field`. */
+export function unwindInstructions(machine: Machine, unwind: unknown, field: string): Uint8Array {
+  if (unwind === 'frame-pointer') return framePointerCfi(machine);
+  if (unwind instanceof Uint8Array || Array.isArray(unwind)) return toBytes(unwind, field);
+  throw new ElfBuildError(`must be 'frame-pointer' or call-frame instruction bytes, got ${JSON.stringify(unwind)}`, field);
 }
 
 /** A pointer-sized word inside a data symbol that must hold another symbol's run-time address. */
@@ -183,7 +200,12 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     if (align > aligns[section]) aligns[section] = align;
     initial.push(bytes);
     const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
-    symbols.push({ name, section, offset, size, type, bind: hidden ? STB_LOCAL : binding, visibility });
+    const sym: PlanSymbol = { name, section, offset, size, type, bind: hidden ? STB_LOCAL : binding, visibility };
+    if (s.unwind !== undefined) {
+      if (section !== 'text') throw new ElfBuildError('unwind rules are for functions in text', field(i, 'unwind'));
+      sym.unwind = unwindInstructions(machine, s.unwind, field(i, 'unwind'));
+    }
+    symbols.push(sym);
     if (s.version !== undefined || s.defaultVersion !== undefined) {
       const version = checkSymbolName(s.version, field(i, 'version'));
       if (hidden) throw new ElfBuildError('a hidden symbol has no version', field(i, 'version'));

@@ -14,7 +14,11 @@ export {
   type SymbolKind,
   type SymbolBinding,
   type SymbolVisibility,
+  type UnwindSpec,
 } from './builder.js';
+export { CfiBuilder, cfi, framePointerCfi, decodeCfi, type CfaInstruction, type CfiRegister } from './cfi.js';
+export type { EhFrame, EhFrameCie, EhFrameFde } from './eh-frame.js';
+export type { EhFrameHdr, EhFrameHdrEntry } from './eh-frame-hdr.js';
 export { writeSharedObject, writeFileAtomic } from './file.js';
 export type { ObjectPlan, ObjectLayout, PlanSymbol, PlanSection, PlanRelocation, HashStyle } from './writer.js';
 export type { ContentSectionName, Placement, SegmentPlacement } from './layout.js';

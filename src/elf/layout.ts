@@ -10,6 +10,7 @@ import {
   PF_X,
   PHDR64_SIZE,
   PT_DYNAMIC,
+  PT_GNU_EH_FRAME,
   PT_GNU_STACK,
   PT_LOAD,
   PT_NOTE,
@@ -62,6 +63,9 @@ export interface LayoutRequest {
   strtabSize: number;
   shstrtabSize: number;
   extra?: readonly ExtraSection[];
+  /** Bytes of .eh_frame_hdr and .eh_frame (0 or absent = neither is written; both go after .rodata, as GNU ld puts them). */
+  ehFrameHdrSize?: number;
+  ehFrameSize?: number;
 }
 
 /** Where one section lands. Unless a content section's address is forced, sh_offset equals sh_addr. */
@@ -97,6 +101,9 @@ export interface Layout {
   shstrtab: Placement;
   /** Where each extra section landed, by key. */
   extra: Record<string, Placement>;
+  /** At an address 4 past a multiple of 8, so that its search table's 8-byte entries are aligned (one store each). */
+  ehFrameHdr?: Placement;
+  ehFrame?: Placement;
   /** Offset of the section header table. */
   shoff: number;
   segments: SegmentPlacement[];
@@ -144,9 +151,10 @@ export function layoutObject(req: LayoutRequest): Layout {
   };
   const notes = extras.filter((e) => e.note);
   const hasText = c.text.size > 0 || hasExtra('text');
-  const hasRodata = c.rodata.size > 0 || hasExtra('rodata');
+  const hasEh = (req.ehFrameHdrSize ?? 0) > 0;
+  const hasRodata = c.rodata.size > 0 || hasExtra('rodata') || hasEh;
   const hasRw = req.dynamicWritable || c.data.size > 0 || c.bss.size > 0 || hasExtra('data');
-  const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2 + notes.length;
+  const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2 + notes.length + (hasEh ? 1 : 0);
 
   pos = EHDR64_SIZE + phnum * PHDR64_SIZE;
   const sysvHash = req.sysvHashSize > 0 ? place(req.sysvHashSize, 8) : undefined;
@@ -176,6 +184,13 @@ export function layoutObject(req: LayoutRequest): Layout {
   if (hasRodata) startSegment(c.rodata.addr);
   content.rodata = place(c.rodata.size, c.rodata.align);
   placeExtras('rodata');
+  let ehFrameHdr: Placement | undefined;
+  let ehFrame: Placement | undefined;
+  if (hasEh) {
+    pos = alignUp(pos, 8) + 4;
+    ehFrameHdr = place(req.ehFrameHdrSize!, 4);
+    ehFrame = place(req.ehFrameSize ?? 0, 8);
+  }
   if (hasRodata) segments.push(loadSegment(PF_R, content.rodata, pos, pos + delta));
   if (hasRw) startSegment(c.data.addr);
   // .data first, so that a forced data address is the segment's start; .dynamic (when writable) after it.
@@ -202,6 +217,10 @@ export function layoutObject(req: LayoutRequest): Layout {
   for (const e of notes) {
     const p = extra[e.key]!;
     segments.push({ p_type: PT_NOTE, p_flags: PF_R, offset: p.offset, addr: p.addr, filesz: p.size, memsz: p.size, align: e.align });
+  }
+  if (ehFrameHdr) {
+    const h = ehFrameHdr;
+    segments.push({ p_type: PT_GNU_EH_FRAME, p_flags: PF_R, offset: h.offset, addr: h.addr, filesz: h.size, memsz: h.size, align: 4 });
   }
   segments.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, offset: 0, addr: 0, filesz: 0, memsz: 0, align: 16 });
   if (segments.length !== phnum) throw new ElfBuildError(`internal layout error: ${segments.length} program headers, reserved ${phnum}`);
@@ -233,6 +252,8 @@ export function layoutObject(req: LayoutRequest): Layout {
     strtab,
     shstrtab,
     extra,
+    ehFrameHdr,
+    ehFrame,
     shoff,
     segments,
     fileSize,
@@ -252,6 +273,7 @@ export function sectionCountOf(req: LayoutRequest): number {
     CONTENT_SECTIONS.filter((n) => req.content[n].present).length +
     (req.extra?.length ?? 0) +
     (req.symtabCount > 0 ? 2 : 0) +
+    ((req.ehFrameHdrSize ?? 0) > 0 ? 2 : 0) + // .eh_frame_hdr, .eh_frame
     1 // .shstrtab
   );
 }

@@ -71,6 +71,7 @@ import {
 import { ElfFormatError } from './errors.js';
 import { type Region, regionOf, tableRegion } from './read-region.js';
 import { elfHash, gnuHash } from './hash.js';
+import { type UnwindInfo, readUnwindInfo } from './unwind-info.js';
 import { type DecodedNote, decodeNote } from './read-notes.js';
 import { readNotes } from './notes.js';
 import { readRelocationTables } from './read-relocations.js';
@@ -155,6 +156,11 @@ export interface ElfFile {
   buildId?: string;
   /** What the reader tolerated as the loader would (a table naming symbols it lacks, a misplaced PT_DYNAMIC). */
   warnings: string[];
+  /**
+   * .eh_frame and .eh_frame_hdr (by section, else through PT_GNU_EH_FRAME); undefined when there
+   * are none. Decoded on first access, which throws ElfFormatError for malformed tables.
+   */
+  unwind?: UnwindInfo;
   /** The first section with this name. */
   section(name: string): SectionHeader | undefined;
   /**
@@ -687,6 +693,7 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
   const notes = readAllNotes(r, header, sections, shoff, segments, addresses, memory, warnings);
 
   const at = { sysv: hashLoc?.offset ?? 0, gnu: gnuLoc?.offset ?? 0 };
+  let unwind: { value: UnwindInfo | undefined } | undefined;
   const file: ElfFile = {
     header,
     machine: machineName(header.e_machine),
@@ -708,6 +715,11 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
     notes,
     buildId: notes.find((n) => n.buildId !== undefined)?.buildId,
     warnings,
+    get unwind() {
+      // Decoded on first use: libc has thousands of FDEs, and most readers only want symbols.
+      unwind ??= { value: readUnwindInfo(bytes, sections, segments, (a, w, o) => addresses.locate(a, w, o), shoff, Number(header.e_phoff)) };
+      return unwind.value;
+    },
     section: (name) => sections.find((s) => s.name === name),
     lookup: (name, version) => lookup(file, name, version === undefined ? undefined : { name: version, hash: elfHash(utf8Bytes(version)), slots }, at),
     versionedName: (index) => {

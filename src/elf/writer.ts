@@ -48,6 +48,8 @@ import {
   STB_LOCAL,
   SYM64_SIZE,
 } from './constants.js';
+import { buildEhFrameHdr, EH_FRAME_HDR_ENTRY_SIZE, EH_FRAME_HDR_SIZE } from './eh-frame-hdr.js';
+import { buildEhFrame, ehFrameSize } from './eh-frame.js';
 import { writeDyn, writeEhdr, writePhdr, writeRela, writeShdr, writeSymWords } from './encode.js';
 import { ElfBuildError } from './errors.js';
 import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, gnuHashString, sysvBucketCount } from './hash.js';
@@ -83,6 +85,8 @@ export interface PlanSymbol {
   bind: number;
   /** STV_* */
   visibility: number;
+  /** Call-frame instructions after the CIE's initial rules: the symbol gets an FDE in .eh_frame (text only). */
+  unwind?: Uint8Array;
 }
 
 /** A pointer-sized word at `section+offset` that must hold the run-time address of `target+targetOffset`. */
@@ -119,6 +123,12 @@ export interface ObjectPlan {
   nameHashes?: Uint32Array;
   /** Imports, GOT/PLT, versions, code references, RELR, build-id, runpath, flags. */
   links?: PlanLinks;
+  /**
+   * Reserve .eh_frame_hdr and .eh_frame of at least these sizes even when no
+   * symbol has unwind rules (a live library fills them later).
+   */
+  ehFrameHdrCapacity?: number;
+  ehFrameCapacity?: number;
 }
 
 /** What the writer decided: where every table and section is, for readers and for in-place patching. */
@@ -165,6 +175,8 @@ export interface PreparedObject {
   content: LayoutRequest['content'];
   links?: PreparedLinks;
   extras: readonly ExtraSection[];
+  /** Plan indexes of the symbols that get an FDE, in symbol order. */
+  unwindSymbols: number[];
 }
 
 /**
@@ -261,6 +273,27 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   ]) {
     shstrIds.set(name, shstrtab.add(name));
   }
+  const unwindSymbols: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const u = symbols[i]!.unwind;
+    if (u === undefined) continue;
+    if (symbols[i]!.section !== 'text') throw new ElfBuildError('unwind rules are for functions in text', `symbols[${i}].unwind`);
+    unwindSymbols.push(i);
+  }
+  const ehFrameHdrSize = Math.max(
+    unwindSymbols.length > 0 ? EH_FRAME_HDR_SIZE + unwindSymbols.length * EH_FRAME_HDR_ENTRY_SIZE : 0,
+    plan.ehFrameHdrCapacity ?? 0,
+  );
+  const ehSize = Math.max(
+    ehFrameHdrSize > 0
+      ? ehFrameSize(
+          plan.machine,
+          unwindSymbols.map((i) => symbols[i]!.unwind!.length),
+        )
+      : 0,
+    plan.ehFrameCapacity ?? 0,
+  );
+  if (ehFrameHdrSize > 0) for (const name of ['.eh_frame_hdr', '.eh_frame']) shstrIds.set(name, shstrtab.add(name));
   shstrtab.finish();
 
   const dynamic: DynamicEntry[] = [];
@@ -305,6 +338,8 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     strtabSize,
     shstrtabSize: shstrtab.byteSize,
     extra: links?.extraSections(dynsymCapacity),
+    ehFrameHdrSize,
+    ehFrameSize: ehSize,
   };
   let base = layoutObject(req);
   if (links?.settleRelr(base)) {
@@ -366,6 +401,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     content,
     links,
     extras,
+    unwindSymbols,
   };
 }
 
@@ -409,6 +445,7 @@ function sectionOrder(plan: ObjectPlan, layout: Layout, content: LayoutRequest['
   for (const name of ['text', 'rodata', 'data'] as const) {
     if (content[name].present) keys.push(`.${name}`);
     if (name !== 'data') extra(name);
+    if (name === 'rodata' && layout.ehFrameHdr) keys.push('.eh_frame_hdr', '.eh_frame');
   }
   if (plan.dynamicWritable) keys.push('.dynamic');
   extra('data');
@@ -571,6 +608,18 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
   for (const d of p.dynamic) writeDyn(w, d);
   w.expectAt(layout.dynamic.offset + layout.dynamic.size, '.dynamic');
 
+  if (layout.ehFrameHdr && layout.ehFrame && p.unwindSymbols.length > 0) {
+    const fdes = p.unwindSymbols.map((i) => ({ pcBegin: addrOf(i), pcRange: symbols[i]!.size, instructions: symbols[i]!.unwind! }));
+    const eh = buildEhFrame(plan.machine, layout.ehFrame.addr, fdes);
+    out.set(eh.bytes, layout.ehFrame.offset);
+    const hdr = buildEhFrameHdr(
+      layout.ehFrameHdr.addr,
+      layout.ehFrame.addr,
+      fdes.map((f, k) => ({ pc: f.pcBegin, fde: eh.fdeAt[k]! })),
+    );
+    out.set(hdr, layout.ehFrameHdr.offset);
+  }
+
   if (layout.symtab && layout.strtab && p.strtab) {
     const symtabWords = words(out, layout.symtab.offset, layout.symtab.size / 4);
     const localBase = layout.dynstrUsed - 1;
@@ -663,6 +712,12 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
         break;
       case '.rodata':
         section(SHT_PROGBITS, SHF_ALLOC, layout.content.rodata);
+        break;
+      case '.eh_frame_hdr':
+        section(SHT_PROGBITS, SHF_ALLOC, layout.ehFrameHdr!);
+        break;
+      case '.eh_frame':
+        section(SHT_PROGBITS, SHF_ALLOC, layout.ehFrame!);
         break;
       case '.data':
         section(SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, layout.content.data);
