@@ -13,6 +13,8 @@ export {
   dlfunc,
   dlsave,
   dlreloc,
+  dlload,
+  dlunload,
   SHF_WRITE,
   SHF_EXECINSTR,
   STT_OBJECT,
@@ -25,6 +27,7 @@ export {
   type AddressInfo,
   type SymbolName,
 } from './jit.js';
+export type { LoadObjectOptions, LoadedObject, ObjectResolver } from '../loader/object-loader.js';
 export { DlbindError, type DlbindErrorCode } from '../loader/errors.js';
 export type { DebugMode } from '../loader/debugger.js';
 export { DEFAULT_CAPACITY, type Capacity } from '../loader/zygote.js';

@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../elf/file.js';
 import { type Announceable, type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { savePlan } from '../loader/save.js';
+import { type LoadObjectOptions, type LoadedObject, loadObject, unloadObject } from '../loader/object-loader.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
 import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
 
@@ -554,6 +555,22 @@ export class JitLibrary implements Announceable {
     return this.live();
   }
 
+  /** Links a compiled object (.o, ET_REL, x86_64 or aarch64) into this library; see the README. */
+  loadObject(bytes: Uint8Array, options?: LoadObjectOptions): LoadedObject {
+    return loadObject(this, bytes, options);
+  }
+
+  /** Unbinds a loaded object's symbols and frees its sections. */
+  unloadObject(handle: LoadedObject): void {
+    unloadObject(this, handle);
+  }
+
+  /** @internal */
+  get symbolTable(): LiveSymbolTable {
+    this.live();
+    return this.symtab;
+  }
+
   /** Whether the executable mapping shows `data` at `objectOffset` (it does unless the page was copied on write). */
   private textShows(objectOffset: number, data: Uint8Array): boolean {
     this.loadedText ??= new Uint8Array(getLibc().view(this.base + BigInt(this.sectionStart.text), this.sectionEnd.text - this.sectionStart.text));
@@ -686,6 +703,16 @@ export function dlreloc(library: JitLibrary, addr: bigint): void {
 /** Saves a live library as a standalone shared object at `path` (atomically). Returns its size. */
 export function dlsave(library: JitLibrary, path: string): number {
   return lib(library).save(path);
+}
+
+/** Links a compiled object (.o) into a live library: lib.loadObject. */
+export function dlload(library: JitLibrary, bytes: Uint8Array, options?: LoadObjectOptions): LoadedObject {
+  return lib(library).loadObject(bytes, options);
+}
+
+/** Unloads an object dlload loaded: lib.unloadObject. */
+export function dlunload(library: JitLibrary, handle: LoadedObject): void {
+  lib(library).unloadObject(handle);
 }
 
 /** Unbinds everything, dlcloses, unmaps and closes the library. Returns whether ld.so unloaded it. */

@@ -31,7 +31,11 @@ export type DlbindErrorCode =
   /** The call needs the main thread (perf jitdump records; a library belongs to the thread that created it). */
   | 'ETHREAD'
   /** A libc call failed; the message carries dlerror() or errno. */
-  | 'ELIBC';
+  | 'ELIBC'
+  /** loadObject: the bytes are not an ET_REL object this library can link (a relocation type, a section, TLS; named in the message). */
+  | 'EOBJECT'
+  /** loadObject: symbols the object needs are defined nowhere (all of them named in the message). */
+  | 'EUNDEF';
 
 /** The one error class of dlbind's run-time API. `code` is stable; the message is for people. */
 export class DlbindError extends Error {

@@ -44,7 +44,7 @@
 import { ELF64_ST_INFO, SHDR64_SIZE, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
 import { gnuHashWithLength, hashedLength } from '../elf/hash.js';
-import { writeString } from '../elf/strtab.js';
+import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 
@@ -156,6 +156,8 @@ export class LiveSymbolTable {
   private idSlot: Int32Array<ArrayBuffer> = new Int32Array(64);
   private readonly freeIds: number[] = [];
   private bound = 0;
+  /** .dynsym indexes bindLocal filled (runs of one that no bucket reaches), with their names. */
+  private readonly localName = new Map<number, string>();
   // DLBIND_FORCE_RELEASE_STORES=1 takes the aarch64 path on x86_64, so that it runs somewhere.
   private readonly weakMemoryOrder = process.arch === 'arm64' || process.env.DLBIND_FORCE_RELEASE_STORES === '1';
   /** The high-water mark: the next .dynsym index never handed out. */
@@ -327,6 +329,42 @@ export class LiveSymbolTable {
     return result;
   }
 
+  /**
+   * Writes a STB_LOCAL entry in a run of its own that no bucket word points
+   * at: dlsym and dladdr never reach it, while a debugger reading .dynsym
+   * names the code it covers (a static function of a loaded object). Local
+   * names need not be unique. Returns its .dynsym index, for unbindLocal.
+   */
+  bindLocal(name: string, value: number, size: number, info: number, shndx: number): number {
+    const bytes = utf8Length(name);
+    const str = this.takeString(bytes + 1, name);
+    let at: number;
+    try {
+      at = this.takeRun(1);
+    } catch (err) {
+      this.giveBackString(str, bytes + 1, Number.NEGATIVE_INFINITY);
+      throw err;
+    }
+    const written = writeString(this.strings, str, name);
+    this.strings[str + written] = 0;
+    writeSymWords(this.symU32, at * WORDS_PER_SYM, str, info, 0, shndx, value, size);
+    this.hashWords[at - 1] = 1;
+    this.localName.set(at, name);
+    return at;
+  }
+
+  /** Removes an entry bindLocal wrote: a tombstone, its slot and name waiting out the quarantine. */
+  unbindLocal(at: number): void {
+    const name = this.localName.get(at);
+    if (name === undefined) return;
+    this.localName.delete(at);
+    this.tombstone(at);
+    const now = performance.now();
+    this.lastNow = now;
+    this.freeRun(at, 1, now);
+    this.giveBackString(this.symU32[at * WORDS_PER_SYM]!, utf8Length(name) + 1, now);
+  }
+
   /** Unpublishes every symbol at once (bucket words first), as dldelete does before dlclose. */
   clear(): void {
     const runStart = this.runStart;
@@ -338,6 +376,7 @@ export class LiveSymbolTable {
     }
     this.nextFresh = 1;
     this.publishHighWater();
+    this.localName.clear();
     this.idName.length = 1;
     this.freeIds.length = 0;
     this.bound = 0;
