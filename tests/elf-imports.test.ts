@@ -9,22 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSharedObject, ElfBuildError, type SharedObjectSpec } from '../src/elf/index.js';
 import { decodeRelr, encodeRelr } from '../src/elf/relr.js';
-import { compileC, have, mustRun, run, skipBecause, tempDir } from './helpers/tools.js';
+import { canRunX86, compileC, have, mustRun, run, skipBecause, tempDir } from './helpers/tools.js';
 
 const dir = tempDir('dlbind-imports-');
 const cstr = (s: string) => [...new TextEncoder().encode(s), 0];
 const words = (...insns: number[]) => insns.flatMap((i) => [i & 0xff, (i >>> 8) & 0xff, (i >>> 16) & 0xff, i >>> 24]);
 const x86 = process.arch === 'x64' && process.platform === 'linux';
 
-function needs(what: string, ...tools: string[]): boolean {
-  if (!x86) {
-    skipBecause(what, `runs x86_64 code, this is ${process.platform}/${process.arch}`);
-    return false;
-  }
-  const missing = tools.filter((t) => !have(t));
-  if (missing.length > 0) skipBecause(what, `${missing.join(', ')} not installed`);
-  return missing.length === 0;
-}
+const needs = canRunX86;
 
 function write(name: string, spec: SharedObjectSpec): string {
   const path = join(dir, name);

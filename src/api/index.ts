@@ -12,6 +12,7 @@ export {
   dladdr,
   dlfunc,
   dlsave,
+  dlimport,
   dlreloc,
   dlload,
   dlunload,
@@ -28,6 +29,7 @@ export {
   type SymbolName,
 } from './jit.js';
 export type { LoadObjectOptions, LoadedObject, ObjectResolver } from '../loader/object-loader.js';
+export type { ImportOptions } from '../loader/imports.js';
 export { DlbindError, type DlbindErrorCode } from '../loader/errors.js';
 export type { DebugMode } from '../loader/debugger.js';
 export { DEFAULT_CAPACITY, type Capacity } from '../loader/zygote.js';

@@ -14,6 +14,7 @@ import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
 import { type Announceable, type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
+import { ImportTable, type ImportOptions } from '../loader/imports.js';
 import { savePlan } from '../loader/save.js';
 import { type LoadObjectOptions, type LoadedObject, loadObject, unloadObject } from '../loader/object-loader.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
@@ -148,6 +149,7 @@ export class JitLibrary implements Announceable {
   announceQueued = false;
   private object: LiveObject | undefined;
   private readonly symtab: LiveSymbolTable;
+  private readonly imports: ImportTable;
   private readonly arenas: Record<ArenaName, Arena>;
   /**
    * Blocks given back by dlfree (object offset → bytes, rounding included):
@@ -230,6 +232,21 @@ export class JitLibrary implements Announceable {
     this.base = o.loadBase;
     this.baseNumber = Number(o.loadBase);
     this.aliasBase = o.aliasBase;
+    this.imports = new ImportTable({
+      arch: this.arch,
+      base: this.base,
+      mem: o.mem,
+      allocData: (size) => this.alloc(size, SHF_WRITE, 8),
+      allocCode: (code) => {
+        const at = this.alloc(code.length, SHF_EXECINSTR);
+        this.write(at, code);
+        return at;
+      },
+      ownAddress: (name) => {
+        const sym = this.symtab.get(name);
+        return sym === undefined ? undefined : this.base + BigInt(sym.value);
+      },
+    });
   }
 
   private live(): LiveObject {
@@ -293,7 +310,10 @@ export class JitLibrary implements Announceable {
     if (head !== 0) {
       const names: string[] = [];
       for (let slot = head; slot !== 0; slot = this.slotNext[slot]!) names.push(this.symtab.nameAt(slot)!);
-      for (const name of names) this.symtab.unbind(name);
+      for (const name of names) {
+        this.symtab.unbind(name);
+        this.imports.unbound(name);
+      }
       this.setHead(objectOffset, 0);
       markChanged(this);
     }
@@ -354,6 +374,7 @@ export class JitLibrary implements Announceable {
     this.slotNext[slot] = head;
     if (head !== 0) this.slotPrev[head] = slot;
     this.setHead(block, slot);
+    this.imports.bound(n, this.base + BigInt(objectOffset));
     markChanged(this);
     if (this.jitdump !== undefined && stt === STT_FUNC) {
       this.jitdump.codeLoad(n, this.base + BigInt(objectOffset), this.object!.mem.slice(objectOffset, objectOffset + bytes));
@@ -402,6 +423,7 @@ export class JitLibrary implements Announceable {
     const removed = this.symtab.unbind(n);
     if (removed === undefined) return false;
     this.unlinkFromBlock(removed.slot);
+    this.imports.unbound(n);
     markChanged(this);
     return true;
   }
@@ -450,14 +472,16 @@ export class JitLibrary implements Announceable {
     if (typeof path !== 'string' || path.length === 0) throw new DlbindError('EINVAL', 'save needs a file path');
     const soname = path.split('/').pop()!;
     const symbols = [...this.symtab.entries()].map((s) => ({ ...s, type: this.symtab.typeOf(s.slot) }));
+    const pointerWords = new Set([...this.pointerWords, ...this.imports.ownSlotOffsets()]);
+    const imports = this.imports.savedImports();
     let bytes: Uint8Array;
     try {
       try {
-        bytes = buildFromPlan(savePlan(o, soname, this.arenas, symbols, this.pointerWords)).bytes;
+        bytes = buildFromPlan(savePlan(o, soname, this.arenas, symbols, pointerWords, imports)).bytes;
       } catch (err) {
         // Near capacity, two hash tables may not fit below the text's fixed address: GNU alone is smaller.
         if (!(err instanceof ElfBuildError)) throw err;
-        bytes = buildFromPlan({ ...savePlan(o, soname, this.arenas, symbols, this.pointerWords), hashStyle: 'gnu' }).bytes;
+        bytes = buildFromPlan({ ...savePlan(o, soname, this.arenas, symbols, pointerWords, imports), hashStyle: 'gnu' }).bytes;
       }
     } catch (err) {
       if (err instanceof ElfBuildError) throw new DlbindError('EINVAL', `cannot save ${this.name}: ${err.message}`);
@@ -469,6 +493,24 @@ export class JitLibrary implements Announceable {
       throw new DlbindError('EINVAL', `cannot write ${path}: ${(err as Error).message}`);
     }
     return bytes.length;
+  }
+
+  /**
+   * A GOT slot in this library's data holding `name`'s address, for generated code to
+   * call through (`call [rip + disp]`); returns the slot's address. Another object's symbol
+   * is resolved now through dlsym, or dlvsym with `version`, in the global scope or in
+   * `from` (a dlopen handle or a library to dlopen). One of this library's own symbols
+   * (`from` this library, or a name it has bound) gets a slot that follows it: replace
+   * stores the new address, unbind or free a trap (SIGILL on x86_64, SIGTRAP on aarch64).
+   * dlsave writes imports as undefined symbols with GLOB_DAT relocations and DT_NEEDED.
+   */
+  import(name: SymbolName, options: Omit<ImportOptions, 'from'> & { from?: ImportOptions['from'] | JitLibrary } = {}): bigint {
+    this.live();
+    const n = checkName(name);
+    if (options === null || typeof options !== 'object') throw new DlbindError('EINVAL', 'import options must be an object');
+    const own = options.from === this || (options.from === undefined && options.version === undefined && this.symtab.get(n) !== undefined);
+    const from = options.from instanceof JitLibrary ? options.from.handle : options.from;
+    return this.imports.import(n, { version: options.version, from: own ? undefined : from }, own);
   }
 
   /** libc dlsym() on this library's handle. */
@@ -538,6 +580,7 @@ export class JitLibrary implements Announceable {
   delete(): boolean {
     const o = this.live();
     this.symtab.clear();
+    this.imports.close();
     forget(this);
     if (this.jitdump !== undefined) {
       this.jitdump = undefined;
@@ -698,6 +741,11 @@ export function dlunbind(library: JitLibrary, name: SymbolName): boolean {
 /** Marks an 8-byte data word as a pointer into the library, for dlsave's relocations. */
 export function dlreloc(library: JitLibrary, addr: bigint): void {
   lib(library).reloc(addr);
+}
+
+/** A GOT slot holding `name`'s address (see JitLibrary.import). Returns the slot's address. */
+export function dlimport(library: JitLibrary, name: SymbolName, options?: Parameters<JitLibrary['import']>[1]): bigint {
+  return lib(library).import(name, options);
 }
 
 /** Saves a live library as a standalone shared object at `path` (atomically). Returns its size. */

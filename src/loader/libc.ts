@@ -48,6 +48,8 @@ export interface Libc {
   dlclose(handle: bigint): number;
   dlsym(handle: bigint, name: string): bigint;
   dlsymBytes(handle: bigint, name: Uint8Array): bigint;
+  /** dlvsym: `name` at `version` exactly (0n handle: RTLD_DEFAULT). */
+  dlvsym(handle: bigint, name: string, version: string): bigint;
   dlerror(): string | null;
   dladdr(addr: bigint): DlInfo | null;
   /** The link_map of a dlopen handle (RTLD_DI_LINKMAP). */
@@ -93,6 +95,7 @@ function bind(): Libc {
   const dlclose = f('int dlclose(void *handle)');
   const dlsym = f('void *dlsym(void *handle, const char *name)');
   const dlsymBytes = lib.func('dlsym', 'void *', ['void *', 'uint8_t *']);
+  const dlvsym = f('void *dlvsym(void *handle, const char *name, const char *version)');
   const dlerror = f('const char *dlerror()');
   const dladdr = lib.func('dladdr', 'int', ['void *', koffi.out(koffi.pointer(DlInfoStruct))]);
   const dlinfo = lib.func('dlinfo', 'int', ['void *', 'int', koffi.out(koffi.pointer('void *'))]);
@@ -111,6 +114,7 @@ function bind(): Libc {
     dlclose: (handle) => dlclose(handle),
     dlsym: (handle, name) => big(dlsym(handle === 0n ? null : handle, name)),
     dlsymBytes: (handle, name) => big(dlsymBytes(handle === 0n ? null : handle, name)),
+    dlvsym: (handle, name, version) => big(dlvsym(handle === 0n ? null : handle, name, version)),
     dlerror: () => dlerror() ?? null,
     dladdr: (addr) => {
       const info: Record<string, unknown> = {};

@@ -2,12 +2,13 @@
 // the same addresses (so code that reaches data PC-relative keeps working),
 // unused capacity trimmed, fresh SysV and GNU hash tables, and RELATIVE
 // relocations for the words marked as pointers into the library.
-import { STB_GLOBAL, STV_DEFAULT } from '../elf/constants.js';
+import { STB_GLOBAL, STT_NOTYPE, STV_DEFAULT } from '../elf/constants.js';
 import type { ContentSectionName } from '../elf/layout.js';
 import type { ObjectPlan, PlanRelocation, PlanSymbol } from '../elf/writer.js';
 import type { Arena } from './arena.js';
 import { ARENA_GRANULE } from './arena.js';
 import { DlbindError } from './errors.js';
+import type { SavedImport } from './imports.js';
 import type { LiveObject } from './live-object.js';
 
 export type ArenaName = Exclude<ContentSectionName, 'bss'>;
@@ -27,6 +28,7 @@ export function savePlan(
   arenas: Record<ArenaName, Arena>,
   symbols: Iterable<SavedSymbol>,
   pointerWords: Iterable<number>,
+  imports: readonly SavedImport[] = [],
 ): ObjectPlan {
   const layout = object.layout;
   const sections = {} as ObjectPlan['sections'];
@@ -84,10 +86,35 @@ export function savePlan(
     });
   }
 
+  // Import slots become GOT-style words that ld.so fills at load: an undefined symbol each
+  // (versioned when it was imported by version) and DT_NEEDED for each provider.
+  const needed: string[] = [];
+  for (const imp of imports) if (imp.file !== undefined && !needed.includes(imp.file)) needed.push(imp.file);
+  const data = sections.data;
+  for (const imp of imports) {
+    const at = imp.offset - layout.content.data.addr;
+    if (at < 0 || at + 8 > data.size || data.content === undefined) throw new DlbindError('EINVAL', `import slot of '${imp.name}' lies outside the saved data`);
+    data.content.fill(0, at, at + 8); // this process's address means nothing elsewhere
+  }
+  const links: ObjectPlan['links'] =
+    imports.length === 0
+      ? undefined
+      : {
+          imports: imports.map((imp) => ({
+            name: imp.name,
+            type: STT_NOTYPE,
+            bind: STB_GLOBAL,
+            version: imp.file === undefined ? undefined : imp.version,
+            file: imp.file,
+          })),
+          words: imports.map((imp, k) => ({ section: 'data', offset: imp.offset - layout.content.data.addr, import: k, got: true, addend: 0 })),
+        };
+
   return {
     machine: layout.machine,
     soname,
-    needed: [],
+    needed,
+    links,
     hashStyle: 'both',
     pageSize: layout.pageSize,
     sections,

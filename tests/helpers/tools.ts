@@ -108,3 +108,14 @@ export function compileC(dir: string, name: string, source: string, args: readon
   mustRun(targetCC(), ['-O1', '-Wall', '-o', out, src, ...args], { cwd: dir });
   return out;
 }
+
+/** Whether a test that runs x86_64 code can run here with `tools` installed; prints why it skips otherwise. */
+export function canRunX86(what: string, ...tools: string[]): boolean {
+  if (process.arch !== 'x64' || process.platform !== 'linux') {
+    skipBecause(what, `runs x86_64 code, this is ${process.platform}/${process.arch}`);
+    return false;
+  }
+  const missing = tools.filter((t) => !have(t));
+  if (missing.length > 0) skipBecause(what, `${missing.join(', ')} not installed`);
+  return missing.length === 0;
+}
