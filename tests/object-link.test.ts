@@ -166,6 +166,50 @@ test('x86_64: a call to a function beyond ±2 GiB goes through a jmp [rip] stub'
   assert.is(addresses.text + r.r_offset + BigInt(direct) - r.r_addend, addresses.text + 0x100000n);
 });
 
+test('with a slot for an undefined name, calls go through a stub that jumps through the slot, and GOT references use the slot', () => {
+  for (const machine of ['x86_64', 'aarch64'] as const) {
+    const tool = TOOLS[machine];
+    if (!have(tool.cc)) {
+      skipBecause(`${machine} slots`, `${tool.cc} is not installed`);
+      continue;
+    }
+    const obj = compile(tool, `slot-${machine}`, 'int ext(int); extern int ext_data; int f(int x) { return ext(x) + ext_data; }\n', ['-fPIC']);
+    const plan = planObjectLink(obj);
+    const addresses = { text: 0x7f0000001000n, rodata: 0x7f0000100000n, data: 0x7f0000200000n };
+    const slots = new Map([
+      ['ext', 0x7f0000300008n],
+      ['ext_data', 0x7f0000300010n],
+    ]);
+    // In reach or not, the call takes the stub.
+    const linked = linkObject(
+      plan,
+      addresses,
+      new Map([
+        ['ext', addresses.text + 0x40n],
+        ['ext_data', 0x1234n],
+      ]),
+      slots,
+    );
+    const v = new DataView(linked.text.buffer);
+    const stub = addresses.text + BigInt(plan.stubsAt);
+    const text = plan.relocations.find((x) => x.name === '.rela.text')!;
+    if (machine === 'x86_64') {
+      assert.equal([...linked.text.subarray(plan.stubsAt, plan.stubsAt + 2)], [0xff, 0x25]);
+      assert.is(stub + 6n + BigInt(v.getInt32(plan.stubsAt + 2, true)), slots.get('ext'));
+      const call = text.entries.find((e) => e.type === 4)!;
+      assert.is(addresses.text + call.r_offset + BigInt(v.getInt32(Number(call.r_offset), true)) - call.r_addend, stub);
+      const got = text.entries.find((e) => GOT_TYPES.has(e.type))!;
+      assert.is(addresses.text + got.r_offset + BigInt(v.getInt32(Number(got.r_offset), true)) - got.r_addend, slots.get('ext_data'));
+    } else {
+      const adrp = v.getUint32(plan.stubsAt, true);
+      const pages = BigInt.asIntN(21, BigInt(((adrp >> 29) & 3) | (((adrp >> 5) & 0x7ffff) << 2)));
+      const ldr = v.getUint32(plan.stubsAt + 4, true);
+      assert.is((stub & ~0xfffn) + (pages << 12n) + BigInt(((ldr >> 10) & 0xfff) * 8), slots.get('ext'));
+      assert.is(v.getUint32(plan.stubsAt + 8, true), 0xd61f0200);
+    }
+  }
+});
+
 test('aarch64: a call beyond ±128 MiB goes through a veneer', () => {
   if (!have('aarch64-linux-gnu-gcc')) return skipBecause('aarch64 veneer', 'aarch64-linux-gnu-gcc is not installed');
   const obj = compile(TOOLS.aarch64, 'far64', 'int far_away(int); int near_call(int x) { return far_away(x) + 1; }\n', ['-fPIC']);

@@ -409,11 +409,20 @@ export type LinkedBlocks = Record<ObjectArena, Uint8Array>;
 
 /**
  * Applies every relocation for blocks placed at `addresses`. `resolved` gives
- * each undefined name's address (0n for an unresolved weak one). Writes only
+ * each undefined name's address (0n for an unresolved weak one). `slots`
+ * gives, for some undefined names, the address of an 8-byte slot holding the
+ * address (the library's import slots): GOT references use it, and calls to
+ * the name always go through a stub that jumps through it, so that the slot,
+ * not the code, says where they go. Writes only
  * into the returned arrays; throws ElfLinkError on a value that does not fit
  * its field.
  */
-export function linkObject(plan: ObjectLinkPlan, addresses: Record<ObjectArena, bigint>, resolved: ReadonlyMap<string, bigint>): LinkedBlocks {
+export function linkObject(
+  plan: ObjectLinkPlan,
+  addresses: Record<ObjectArena, bigint>,
+  resolved: ReadonlyMap<string, bigint>,
+  slots?: ReadonlyMap<string, bigint>,
+): LinkedBlocks {
   const { file, bytes } = plan;
   const out = {} as LinkedBlocks;
   for (const a of OBJECT_ARENAS) out[a] = new Uint8Array(plan.blocks[a].size);
@@ -443,6 +452,10 @@ export function linkObject(plan: ObjectLinkPlan, addresses: Record<ObjectArena, 
   for (const a of OBJECT_ARENAS) views[a] = new DataView(out[a].buffer);
 
   // Stubs and GOT slots first: relocations may point at them.
+  const slotOf = (sym: number): bigint | undefined => {
+    const entry = file.symbols[sym]!;
+    return entry.st_shndx === SHN_UNDEF ? slots?.get(entry.name) : undefined;
+  };
   const stubAddr = (sym: number): bigint | undefined => {
     const k = plan.stubs.get(sym);
     return k === undefined ? undefined : addresses.text + BigInt(plan.stubsAt + k * STUB_SIZE);
@@ -450,17 +463,36 @@ export function linkObject(plan: ObjectLinkPlan, addresses: Record<ObjectArena, 
   for (const [sym, k] of plan.stubs) {
     const at = plan.stubsAt + k * STUB_SIZE;
     const v = views.text;
+    const slot = slotOf(sym);
+    const here = addresses.text + BigInt(at);
     if (plan.machine === 'x86_64') {
-      out.text.set([0xff, 0x25, 0, 0, 0, 0], at); // jmp [rip+0]
-      v.setBigUint64(at + 6, BigInt.asUintN(64, symbolValue(sym)), true);
-      out.text.set([0xcc, 0xcc], at + 14);
+      out.text.set([0xff, 0x25], at);
+      if (slot !== undefined) {
+        // jmp [rip + slot]: the caller's slot, so that what it holds (and a saved copy's GLOB_DAT) decides the target.
+        const d = slot - (here + 6n);
+        if (d < -(2n ** 31n) || d >= 2n ** 31n) throw new ElfLinkError(`the slot for '${file.symbols[sym]!.name}' is out of a stub's reach`);
+        v.setInt32(at + 2, Number(d), true);
+        out.text.fill(0xcc, at + 6, at + 16);
+      } else {
+        // jmp [rip+0]; .quad target
+        v.setBigUint64(at + 6, BigInt.asUintN(64, symbolValue(sym)), true);
+        out.text.set([0xcc, 0xcc], at + 14);
+      }
+    } else if (slot !== undefined) {
+      const pages = (slot & ~0xfffn) - (here & ~0xfffn);
+      if (pages < -(2n ** 32n) || pages >= 2n ** 32n) throw new ElfLinkError(`the slot for '${file.symbols[sym]!.name}' is out of a veneer's reach`);
+      const n = Number(BigInt.asUintN(21, pages >> 12n));
+      v.setUint32(at, (0x90000010 | ((n & 3) << 29) | (((n >> 2) & 0x7ffff) << 5)) >>> 0, true); // adrp x16, slot
+      v.setUint32(at + 4, (0xf9400210 | (Number((slot & 0xfffn) >> 3n) << 10)) >>> 0, true); // ldr x16, [x16, :lo12:slot]
+      v.setUint32(at + 8, 0xd61f0200, true); // br x16
+      v.setUint32(at + 12, 0xd4200000, true); // brk #0
     } else {
       v.setUint32(at, 0x58000050, true); // ldr x16, .+8
       v.setUint32(at + 4, 0xd61f0200, true); // br x16
       v.setBigUint64(at + 8, BigInt.asUintN(64, symbolValue(sym)), true);
     }
   }
-  const gotAddr = (sym: number): bigint => addresses.data + BigInt(plan.gotAt + plan.got.get(sym)! * 8);
+  const gotAddr = (sym: number): bigint => slotOf(sym) ?? addresses.data + BigInt(plan.gotAt + plan.got.get(sym)! * 8);
   for (const [sym, k] of plan.got) views.data.setBigUint64(plan.gotAt + k * 8, BigInt.asUintN(64, symbolValue(sym)), true);
 
   const x86 = plan.machine === 'x86_64';
@@ -506,7 +538,7 @@ export function linkObject(plan: ObjectLinkPlan, addresses: Record<ObjectArena, 
           case R_X86_64_PLT32: {
             let value = S + A - P;
             const stub = stubAddr(r.sym);
-            if ((value < -(2n ** 31n) || value >= 2n ** 31n) && stub !== undefined) value = stub + A - P;
+            if (stub !== undefined && (slotOf(r.sym) !== undefined || value < -(2n ** 31n) || value >= 2n ** 31n)) value = stub + A - P;
             check(value, -(2n ** 31n), 2n ** 31n - 1n, 'more than 2 GiB away; code that reaches outside data PC-relative needs -fPIC');
             v.setInt32(at, Number(value), true);
             break;
@@ -570,7 +602,7 @@ export function linkObject(plan: ObjectLinkPlan, addresses: Record<ObjectArena, 
         case R_AARCH64_JUMP26: {
           let value = S + A - P;
           const stub = stubAddr(r.sym);
-          if ((value < -(2n ** 27n) || value >= 2n ** 27n) && stub !== undefined) value = stub - P;
+          if (stub !== undefined && (slotOf(r.sym) !== undefined || value < -(2n ** 27n) || value >= 2n ** 27n)) value = stub - P;
           branch(value, 26, 0);
           break;
         }
