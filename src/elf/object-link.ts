@@ -298,7 +298,11 @@ export function planObjectLink(bytes: Uint8Array): ObjectLinkPlan {
     sections.set(i, { index: i, name: s.name, arena, offset, size, nobits: s.sh_type === SHT_NOBITS });
     if (s.sh_type === SHT_INIT_ARRAY) initArrays.push(i);
     if (s.sh_type === SHT_FINI_ARRAY) finiArrays.push(i);
-    if (s.name === '.eh_frame') ehFrame = i;
+    if (s.name === '.eh_frame') {
+      ehFrame = i;
+      // A zero word after it ends the list for libgcc (crtend.o's job in a linked object).
+      sizes[arena] += 4;
+    }
   }
 
   const commons = new Map<number, number>();

@@ -24,6 +24,12 @@ export interface LoadObjectOptions {
    * undefined for names it does not know.
    */
   resolve?: ObjectResolver;
+  /**
+   * Register the object's .eh_frame (relocated, with its CIEs, personality
+   * and LSDA references) with libgcc's unwinder, so that C++ exceptions and
+   * backtraces pass through its code. Default true.
+   */
+  unwind?: boolean;
 }
 
 /** What loadObject returns: the object's place in the library, and the handle for unloadObject. */
@@ -55,6 +61,8 @@ export interface ObjectHost {
 
 interface ObjectRecord {
   blocks: bigint[];
+  /** The .eh_frame registered with __register_frame, 0n if none. */
+  ehFrame: bigint;
   bound: string[];
   localSlots: number[];
   fini: bigint[];
@@ -125,7 +133,7 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
     );
   }
 
-  const record: ObjectRecord = { blocks: [], bound: [], localSlots: [], fini: [] };
+  const record: ObjectRecord = { blocks: [], ehFrame: 0n, bound: [], localSlots: [], fini: [] };
   const addresses = { text: 0n, rodata: 0n, data: 0n };
   try {
     for (const a of OBJECT_ARENAS) {
@@ -170,6 +178,12 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
       imports,
     };
     loaded.set(handle, { host, record });
+    if (plan.ehFrame !== undefined && options.unwind !== false) {
+      const s = plan.sections.get(plan.ehFrame)!;
+      // Before the constructors run: they may throw and catch.
+      frames().register(addresses[s.arena] + BigInt(s.offset));
+      record.ehFrame = addresses[s.arena] + BigInt(s.offset);
+    }
     record.fini = arrayEntries(plan, plan.finiArrays, linked).reverse();
     voidProto ??= c.proto('void dlbind_object_init(void)');
     for (const fn of arrayEntries(plan, plan.initArrays, linked)) c.call(fn, voidProto);
@@ -198,7 +212,25 @@ function arrayEntries(plan: ObjectLinkPlan, sections: number[], linked: Record<O
   return out;
 }
 
+let frameFunctions: { register(at: bigint): void; deregister(at: bigint): void } | undefined;
+/**
+ * libgcc's __register_frame/__deregister_frame: _Unwind_Find_FDE searches
+ * registered frames before the loaded objects' PT_GNU_EH_FRAME, and takes
+ * the object's own CIEs (personality, LSDA encoding) as they are.
+ */
+function frames(): NonNullable<typeof frameFunctions> {
+  if (frameFunctions === undefined) {
+    const lib = getLibc().koffi.load('libgcc_s.so.1');
+    const reg = lib.func('void __register_frame(void *begin)');
+    const dereg = lib.func('void *__deregister_frame(void *begin)');
+    frameFunctions = { register: (at) => reg(at), deregister: (at) => dereg(at) };
+  }
+  return frameFunctions;
+}
+
 function release(host: ObjectHost, record: ObjectRecord): void {
+  if (record.ehFrame !== 0n) frames().deregister(record.ehFrame);
+  record.ehFrame = 0n;
   for (const slot of record.localSlots) host.symbolTable.unbindLocal(slot);
   for (const name of record.bound) host.unbind(name);
   for (const b of record.blocks) host.free(b);
