@@ -24,6 +24,7 @@ export const {
   dlalloc,
   dlbind,
   dlcreate,
+  dlfunc,
   dldelete,
   dlsave,
   dlsym,

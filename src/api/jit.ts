@@ -12,7 +12,7 @@ import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
-import { type Announceable, type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
+import { type Announceable, type DebugMode, announceBeforeCall, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { ImportTable, type ImportOptions } from '../loader/imports.js';
 import { savePlan } from '../loader/save.js';
@@ -817,5 +817,8 @@ export function dlfunc(addr: bigint, signature: string): (...args: unknown[]) =>
     }
     protoCache.set(signature, proto);
   }
-  return (...args: unknown[]) => c.call(target, proto, ...args);
+  return (...args: unknown[]) => {
+    announceBeforeCall();
+    return c.call(target, proto, ...args);
+  };
 }

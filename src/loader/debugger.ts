@@ -226,32 +226,40 @@ export interface Announceable {
 
 const pending = new Set<Announceable>();
 let scheduled = false;
+/** Set while something is pending and a debugger listens: the next call through dlfunc, or the next microtask checkpoint, announces it. */
+let urgent = false;
 
 /**
  * Notes that an object's symbols changed. While a debugger listens at r_brk
- * the change is announced at once, before the caller can run the new code: a
- * crash or a breakpoint in it then finds the debugger already knowing it.
- * Otherwise announcements are batched, at most one per turn of the event loop
- * covering every object changed in that turn ('always' mode, for a debugger
- * that does not listen at r_brk).
+ * the change is announced before any code can run it from JavaScript: before
+ * the next call through dlfunc/func (see announceBeforeCall), and at the end
+ * of the current synchronous run of JavaScript (a microtask), so before
+ * control returns to the event loop. Binds in one synchronous run share one
+ * announcement: a debugger rereads the whole file at each, which costs
+ * milliseconds. Otherwise ('always' mode, for a debugger that does not listen
+ * at r_brk) announcements are batched to once per turn of the event loop.
  */
 export function markChanged(obj: Announceable): void {
   if (obj.debugMode === 'off') return;
-  if (listeningNow()) {
-    if (!obj.announceQueued) {
-      obj.announceQueued = true;
-      pending.add(obj);
-    }
-    flushAnnouncements();
-    return;
+  if (!obj.announceQueued) {
+    obj.announceQueued = true;
+    pending.add(obj);
   }
-  if (obj.announceQueued) return;
-  obj.announceQueued = true;
-  pending.add(obj);
+  if (!urgent && listeningNow()) {
+    urgent = true;
+    queueMicrotask(announceBeforeCall);
+  }
   if (!scheduled) {
     scheduled = true;
     setImmediate(flushAnnouncements).unref();
   }
+}
+
+/** Announces what changed while a debugger listens, before code may run it. One test when nothing is pending. */
+export function announceBeforeCall(): void {
+  if (!urgent) return;
+  urgent = false;
+  flushAnnouncements();
 }
 
 export function forget(obj: Announceable): void {
