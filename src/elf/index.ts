@@ -24,3 +24,5 @@ export type { ObjectPlan, ObjectLayout, PlanSymbol, PlanSection, PlanRelocation,
 export type { ContentSectionName, Placement, SegmentPlacement } from './layout.js';
 export { readElf } from './reader.js';
 export type { ElfFile, ReadOptions } from './reader.js';
+export { readCore, findJitLibraries, symbolizeInLibrary } from './core.js';
+export type { CoreFile, CoreJitLibrary, CoreSource, CoreThread, CoreFileMapping } from './core.js';
