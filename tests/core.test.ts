@@ -72,7 +72,9 @@ test('dlbind core writes the library image and names the faulting function', () 
   const r = cli(['core', m.core, '-o', out]);
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /faulting frame: pc 0x[0-9a-f]+ in jit_crash \(libcrashtarget\.so\)/, r.stdout);
-  assert.match(r.stdout, /\/proc\/\d+\/fd\/\d+: libcrashtarget\.so at 0x[0-9a-f]+, 2 symbols/, r.stdout);
+  assert.match(r.stdout, /\/proc\/\d+\/fd\/\d+: libcrashtarget\.so at 0x[0-9a-f]+, 3 symbols/, r.stdout);
+  // jit_crash's caller, found from the return address on the stack (sub rsp, 8; call: the word at sp).
+  assert.match(r.stdout, /sp\+0x0: 0x[0-9a-f]+ jit_outer\+0x9/, r.stdout);
   const base = /add-symbol-file (\S+) -o (0x[0-9a-f]+)/.exec(r.stdout);
   assert.ok(base, r.stdout);
   assert.is(base![1], join(out, 'libcrashtarget.so'));
@@ -123,6 +125,7 @@ test('gdb on node and the core: frame #0 is the JIT function after dlbind-symbol
   assert.match(before, /#0 +0x[0-9a-f]+ in \?\? \(\)/, out);
   const after = out.slice(out.indexOf('@@after'));
   assert.match(after, /#0 +0x[0-9a-f]+ in jit_crash \(\)/, out);
+  assert.match(after, /#1 +0x[0-9a-f]+ in jit_outer \(\)/, out);
   assert.match(after, /<jit_crash>:\s+mov\s+0x0,%rax/, out);
   assert.match(out, /dlbind: \/proc\/\d+\/fd\/\d+ \(\/memfd:libcrashtarget\.so \(deleted\)\) at 0x[0-9a-f]+/, out);
 });

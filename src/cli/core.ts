@@ -30,6 +30,30 @@ function fileSource(fd: number): CoreSource {
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
+/** How far above the faulting thread's stack pointer to look for return addresses into JIT code. */
+const STACK_SCAN_BYTES = 16 * 1024;
+
+/**
+ * The words on the faulting thread's stack that point into a JIT function: the
+ * return addresses of its callers, most likely, which gdb cannot always find
+ * without unwind information. A heuristic, and said to be one.
+ */
+function stackScan(core: CoreFile, sp: bigint, libraries: { library: CoreJitLibrary }[]): string[] {
+  let bytes: Uint8Array | undefined;
+  for (let n = STACK_SCAN_BYTES; n >= 8 && bytes === undefined; n >>= 1) bytes = core.read(sp, n);
+  if (bytes === undefined) return [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const found: string[] = [];
+  for (let o = 0; o + 8 <= bytes.length && found.length < 32; o += 8) {
+    const word = view.getBigUint64(o, true);
+    for (const { library } of libraries) {
+      const s = symbolizeInLibrary(library, word);
+      if (s !== undefined && s.offset > 0n) found.push(`  sp+${hex(BigInt(o))}: ${hex(word)} ${s.name}+${hex(s.offset)}`);
+    }
+  }
+  return found.length === 0 ? [] : ["JIT code addresses on the faulting thread's stack (likely return addresses of its callers):", ...found];
+}
+
 export interface CoreReport {
   core: CoreFile;
   libraries: { library: CoreJitLibrary; path: string }[];
@@ -93,6 +117,7 @@ export function runCore(path: string, outDir: string | undefined): CoreReport {
     if (fault !== undefined && !libraries.some(({ library }) => symbolizeInLibrary(library, fault.pc) !== undefined)) {
       lines.push(`faulting frame: pc ${hex(fault.pc)} is not in a JIT library`);
     }
+    if (fault !== undefined) lines.push(...stackScan(core, fault.sp, libraries));
     const commands = libraries.map(({ library, path: out }) => `add-symbol-file ${out} -o ${hex(library.loadBase)}`);
     const script = join(dir, 'dlbind.gdb');
     try {
