@@ -194,6 +194,10 @@ export class ImportTable {
 
 /** The DT_NEEDED name for an object at `path`: its soname, else its file name; undefined for the main program. */
 function neededName(path: string): string | undefined {
+  // dladdr names the main program by argv[0] ('node'), which may have no slash; loaded
+  // objects always have a path. A non-PIE program's canonical PLT entry (node's printf,
+  // say) is what dlsym(RTLD_DEFAULT) finds first, so this case is common.
+  if (!path.includes('/')) return undefined;
   try {
     const file = readElf(readFileSync(path));
     if (file.soname !== undefined) return file.soname;

@@ -57,6 +57,8 @@ export interface ObjectHost {
   free(addr: bigint): void;
   reloc(addr: bigint): void;
   lookup(name: string): { address: bigint } | undefined;
+  /** The library's import slot for `name` (one of its own symbols, or one dlsym(RTLD_DEFAULT) finds). */
+  import(name: string): bigint;
 }
 
 interface ObjectRecord {
@@ -118,12 +120,17 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
 
   const c = getLibc();
   const imports = new Map<string, bigint>();
+  /** Names reached through the library's import slots: its own symbols and libc's finds, not options.resolve's addresses. */
+  const slotted: string[] = [];
   const unresolved: string[] = [];
   for (const u of plan.undefined) {
     const own = host.lookup(u.name)?.address;
-    const value = own ?? resolverLookup(r, u.name) ?? nonZero(c.dlsym(0n, u.name));
-    if (value !== undefined) imports.set(u.name, value);
-    else if (u.weak) imports.set(u.name, 0n);
+    const given = own === undefined ? resolverLookup(r, u.name) : undefined;
+    const value = own ?? given ?? nonZero(c.dlsym(0n, u.name));
+    if (value !== undefined) {
+      imports.set(u.name, value);
+      if (given === undefined) slotted.push(u.name);
+    } else if (u.weak) imports.set(u.name, 0n);
     else unresolved.push(u.name);
   }
   if (unresolved.length > 0) {
@@ -142,9 +149,13 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
       addresses[a] = host.alloc(b.size, FLAGS[a], Math.min(b.align, 65536));
       record.blocks.push(addresses[a]);
     }
+    // Calls and GOT loads go through the import slots, so that a replace of a library symbol
+    // reaches the object's callers, and dlsave writes GLOB_DAT relocations for libc's.
+    // (A slot is shared by every user of the name, and stays when this object goes.)
+    const slots = new Map(slotted.map((n) => [n, host.import(n)]));
     let linked: ReturnType<typeof linkObject>;
     try {
-      linked = linkObject(plan, addresses, imports);
+      linked = linkObject(plan, addresses, imports, slots);
     } catch (err) {
       objectError(err, host);
     }
