@@ -18,6 +18,7 @@ import { ImportTable, type ImportOptions } from '../loader/imports.js';
 import { savePlan } from '../loader/save.js';
 import { type LoadObjectOptions, type LoadedObject, loadObject, unloadObject } from '../loader/object-loader.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
+import { LiveUnwindTable, checkUnwind } from '../loader/unwind.js';
 import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
 
 export { SHF_WRITE, SHF_EXECINSTR, STT_OBJECT, STT_FUNC, STT_NOTYPE };
@@ -54,6 +55,12 @@ export interface DlcreateOptions extends Partial<Capacity> {
 export interface BindOptions {
   /** Repoint an existing symbol of that name in one step instead of failing with EEXIST. */
   replace?: boolean;
+  /**
+   * Unwind rules for a function, so that C++ exceptions, backtrace(), gdb and
+   * profilers unwind through it: 'frame-pointer' (the standard prologue at its
+   * first byte) or its FDE's call-frame instructions (see `cfi()`).
+   */
+  unwind?: 'frame-pointer' | Uint8Array;
 }
 
 /** A symbol bound in a live library. */
@@ -150,6 +157,7 @@ export class JitLibrary implements Announceable {
   private object: LiveObject | undefined;
   private readonly symtab: LiveSymbolTable;
   private readonly imports: ImportTable;
+  private readonly unwind: LiveUnwindTable;
   private readonly arenas: Record<ArenaName, Arena>;
   /**
    * Blocks given back by dlfree (object offset → bytes, rounding included):
@@ -225,6 +233,7 @@ export class JitLibrary implements Announceable {
       }
     }
     this.symtab = new LiveSymbolTable(o.mem, o.layout, this.capacity.maxSymbols);
+    this.unwind = new LiveUnwindTable(o.mem, o.layout);
     this.arenas = { text: new Arena(this.capacity.text), rodata: new Arena(this.capacity.rodata), data: new Arena(this.capacity.data) };
     const c = o.layout.content;
     this.sectionStart = { text: c.text.addr, rodata: c.rodata.addr, data: c.data.addr, bss: c.bss.addr };
@@ -318,6 +327,7 @@ export class JitLibrary implements Announceable {
       markChanged(this);
     }
     const size = this.arenas[arena].free(offset)!;
+    if (arena === 'text') this.unwind.removeRange(objectOffset, objectOffset + size);
     for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
     this.freed.set(objectOffset, Math.ceil(size / ARENA_GRANULE) * ARENA_GRANULE);
     this.lastStart = this.lastEnd = -1;
@@ -365,7 +375,21 @@ export class JitLibrary implements Announceable {
       throw new DlbindError('EINVAL', `symbol type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${String(stt)}`);
     const replace = options !== undefined && options.replace === true;
     const previous = replace ? this.symtab.slotOfName(n) : 0;
-    const slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
+    let slot: number;
+    if (options?.unwind === undefined) {
+      slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
+    } else {
+      if (arena !== 'text') throw new DlbindError('EINVAL', 'unwind rules are for code (SHF_EXECINSTR blocks)');
+      // The rules go in before the symbol can be found, so no caller runs the function without them.
+      const had = this.unwind.entryAt(objectOffset);
+      this.unwind.set(objectOffset, bytes, checkUnwind(this.arch, options.unwind));
+      try {
+        slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
+      } catch (err) {
+        this.unwind.undo(objectOffset, had);
+        throw err;
+      }
+    }
     if (previous !== 0) this.unlinkFromBlock(previous);
     if (slot >= this.slotNext.length) this.growSlotLists(slot);
     const head = this.headOf(block);
@@ -581,6 +605,7 @@ export class JitLibrary implements Announceable {
     const o = this.live();
     this.symtab.clear();
     this.imports.close();
+    this.unwind.close();
     forget(this);
     if (this.jitdump !== undefined) {
       this.jitdump = undefined;

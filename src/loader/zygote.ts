@@ -6,6 +6,7 @@ import { gnuLiveBloomWords, gnuLiveBucketCount } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import { type ObjectPlan, type PreparedObject, prepareObject, writeObject } from '../elf/writer.js';
 import type { LoaderArch } from './platform.js';
+import { unwindCapacity, writeInitialUnwindTables } from './unwind.js';
 
 /** How much a live library can hold; fixed at dlcreate. Reserved capacity costs address space, not memory. */
 export interface Capacity {
@@ -54,6 +55,9 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
     dynstrCapacity: capacity.stringTableSize,
     gnuBuckets: gnuLiveBucketCount(capacity.maxSymbols),
     gnuBloomWords: gnuLiveBloomWords(capacity.maxSymbols),
+    // Room for every function to have unwind rules (src/loader/unwind.ts fills them in place).
+    ehFrameHdrCapacity: unwindCapacity(capacity.maxSymbols).ehFrameHdr,
+    ehFrameCapacity: unwindCapacity(capacity.maxSymbols).ehFrame,
   };
 }
 
@@ -92,4 +96,5 @@ export function preparedZygote(arch: LoaderArch, soname: string, capacity: Capac
 export function writeZygote(out: Uint8Array, p: PreparedObject, soname: string): void {
   writeObject(p, out);
   writeString(out, p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId), soname);
+  writeInitialUnwindTables(out, p.layout);
 }

@@ -55,6 +55,48 @@ extern "C" int catch_through(jit_fn f) {
 }
 extern "C" int frames_through(jit_fn f) { f(counter); return bt_frames * 1000 + unwind_frames; }
 extern "C" void stop_through(jit_fn f) { f(stopper); }
+extern "C" void *control_address() { return (void *)control; }
+`;
+
+/**
+ * A thread that unwinds through a JIT function in a loop: each round calls
+ * \`jit(probe)\`, and probe runs _Unwind_Backtrace, checking that the trace
+ * passes through the JIT function and is as deep as the first one was.
+ */
+export const CPP_THREAD = `${CPP_SIDE}
+#include <pthread.h>
+#include <atomic>
+static std::atomic<bool> stop_flag;
+static pthread_t thread;
+static jit_fn target;
+static unsigned long rounds, broken, first_depth, through_jit;
+static unsigned long jit_lo, jit_hi;
+struct walk { int n; bool in_jit; };
+static _Unwind_Reason_Code step(struct _Unwind_Context *c, void *p) {
+  walk *w = (walk *)p; int before = 0;
+  unsigned long ip = _Unwind_GetIPInfo(c, &before);
+  if (ip > jit_lo && ip <= jit_hi) w->in_jit = true;
+  w->n++;
+  return _URC_NO_REASON;
+}
+extern "C" void probe() {
+  walk w = {0, false};
+  _Unwind_Backtrace(step, &w);
+  if (first_depth == 0) first_depth = w.n;
+  if (!w.in_jit || (unsigned long)w.n != first_depth) broken++;
+  if (w.in_jit) through_jit++;
+}
+static void *loop(void *) { while (!stop_flag.load()) { target(probe); rounds++; } return 0; }
+extern "C" int start_unwinding(jit_fn f, unsigned long size) {
+  target = f; jit_lo = (unsigned long)f; jit_hi = jit_lo + size; stop_flag = false;
+  rounds = broken = first_depth = through_jit = 0;
+  return pthread_create(&thread, 0, loop, 0);
+}
+extern "C" unsigned long stop_unwinding(unsigned long *out) {
+  stop_flag = true; pthread_join(thread, 0);
+  out[0] = rounds; out[1] = broken; out[2] = first_depth; out[3] = through_jit;
+  return rounds;
+}
 `;
 
 /** A C++ program calling `jit_fp`, `jit_nofp` (from a library) or `control`, chosen by argv[1]; argv[2] is 'throw', 'count' or 'stop'. */
