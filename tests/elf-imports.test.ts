@@ -282,6 +282,10 @@ test('aarch64: the same object passes readelf and eu-elflint, links with aarch64
   if (!have('qemu-aarch64-static') || !x86) return skipBecause('aarch64 run', 'qemu-aarch64-static not installed');
   const r = mustRun('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(dir, 'main64')]);
   assert.is(r.stdout, EXPECTED);
+  // Lazy binding (through PLT0 and ld.so's resolver) and DT_RELR, under the same program.
+  write('libimp64.so', { ...a64Spec(), bindNow: false, relr: true });
+  assert.not.match(mustRun(readelf, ['-W', '-d', lib]).stdout, /FLAGS/);
+  assert.is(mustRun('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(dir, 'main64')]).stdout, EXPECTED);
 });
 
 const MOV_RET = (v: number) => [0xb8, v, 0, 0, 0, 0xc3]; // mov eax, v; ret
