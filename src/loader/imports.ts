@@ -13,6 +13,7 @@ import { PT_INTERP } from '../elf/constants.js';
 import { readElf } from '../elf/reader.js';
 import { DlbindError } from './errors.js';
 import { type Libc, RTLD_LOCAL, RTLD_NOW, getLibc } from './libc.js';
+import { type Mapping, readMappings } from './procmaps.js';
 
 /** Where an import comes from: RTLD_DEFAULT (the default), a dlopen handle, or a library path or soname that is dlopen()ed for it. */
 export type ImportSource = bigint | string;
@@ -53,8 +54,8 @@ interface Slot {
   name: string;
   version?: string;
   own: boolean;
-  /** Path of the providing object (dladdr's dli_fname), for imports. */
-  provider?: string;
+  /** The address an import resolved to (its provider is found from it when saving). */
+  target: bigint;
 }
 
 /** Slots per data block; word 0 of each block is left unused so that no slot address is a block start (dlfree cannot take it). */
@@ -87,7 +88,6 @@ export class ImportTable {
     if (known !== undefined) return this.host.base + BigInt(known.offset);
 
     let target: bigint;
-    let provider: string | undefined;
     if (own) target = this.host.ownAddress(name) ?? this.trapAddress();
     else {
       const libc = getLibc();
@@ -99,9 +99,8 @@ export class ImportTable {
         const where = from === undefined ? 'the global scope' : typeof from === 'string' ? from : `handle 0x${from.toString(16)}`;
         throw new DlbindError('ENOENT', `no symbol '${name}'${version === undefined ? '' : ` at version ${version}`} in ${where}${why ? ` (${why})` : ''}`);
       }
-      provider = libc.dladdr(target)?.dli_fname ?? undefined;
     }
-    const slot: Slot = { offset: this.newSlot(), name, version, own, provider };
+    const slot: Slot = { offset: this.newSlot(), name, version, own, target };
     this.store(slot, target);
     this.slots.set(key, slot);
     if (own) {
@@ -136,12 +135,19 @@ export class ImportTable {
   savedImports(): SavedImport[] {
     const files = new Map<string, string | undefined>();
     const out: SavedImport[] = [];
+    let maps: Mapping[] | undefined;
     for (const s of this.slots.values()) {
       if (s.own) continue;
+      // The mapping holding the address names its file at once; dladdr (about 1 ms a call
+      // here, scanning every symbol of the object) is asked only for what maps do not name.
+      maps ??= readMappings();
+      const m = maps.find((x) => s.target >= x.start && s.target < x.end);
+      let provider = m?.path.startsWith('/') && !m.path.endsWith(' (deleted)') ? m.path : undefined;
+      provider ??= getLibc().dladdr(s.target)?.dli_fname ?? undefined;
       let file: string | undefined;
-      if (s.provider !== undefined && s.provider !== '') {
-        if (!files.has(s.provider)) files.set(s.provider, neededName(s.provider));
-        file = files.get(s.provider);
+      if (provider !== undefined && provider !== '') {
+        if (!files.has(provider)) files.set(provider, neededName(provider));
+        file = files.get(provider);
       }
       out.push({ name: s.name, version: s.version, file, offset: s.offset });
     }
@@ -197,7 +203,7 @@ function neededName(path: string): string | undefined {
   // dladdr names the main program by argv[0] ('node'), which may have no slash; loaded
   // objects always have a path. A non-PIE program's canonical PLT entry (node's printf,
   // say) is what dlsym(RTLD_DEFAULT) finds first, so this case is common.
-  if (!path.includes('/')) return undefined;
+  if (!path.includes('/') || path === process.execPath) return undefined;
   try {
     const file = readElf(readFileSync(path));
     if (file.soname !== undefined) return file.soname;
