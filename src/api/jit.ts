@@ -495,7 +495,7 @@ export class JitLibrary implements Announceable {
     const o = this.live();
     if (typeof path !== 'string' || path.length === 0) throw new DlbindError('EINVAL', 'save needs a file path');
     const soname = path.split('/').pop()!;
-    const symbols = [...this.symtab.entries()].map((s) => ({ ...s, type: this.symtab.typeOf(s.slot) }));
+    const symbols = [...this.symtab.entries()].map((s) => ({ ...s, type: this.symtab.typeOf(s.slot), unwind: this.unwind.rulesAt(s.value) }));
     const pointerWords = new Set([...this.pointerWords, ...this.imports.ownSlotOffsets()]);
     const imports = this.imports.savedImports();
     let bytes: Uint8Array;

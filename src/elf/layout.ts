@@ -66,6 +66,12 @@ export interface LayoutRequest {
   /** Bytes of .eh_frame_hdr and .eh_frame (0 or absent = neither is written; both go after .rodata, as GNU ld puts them). */
   ehFrameHdrSize?: number;
   ehFrameSize?: number;
+  /**
+   * Put them after .text in the executable segment instead (GNU ld without -z separate-code):
+   * for an object whose segments are at different address-minus-offset distances, where
+   * valgrind takes .eh_frame's addresses with the text's.
+   */
+  ehFrameInText?: boolean;
 }
 
 /** Where one section lands. Unless a content section's address is forced, sh_offset equals sh_addr. */
@@ -152,7 +158,8 @@ export function layoutObject(req: LayoutRequest): Layout {
   const notes = extras.filter((e) => e.note);
   const hasText = c.text.size > 0 || hasExtra('text');
   const hasEh = (req.ehFrameHdrSize ?? 0) > 0;
-  const hasRodata = c.rodata.size > 0 || hasExtra('rodata') || hasEh;
+  const ehInText = hasEh && req.ehFrameInText === true && c.text.size > 0;
+  const hasRodata = c.rodata.size > 0 || hasExtra('rodata') || (hasEh && !ehInText);
   const hasRw = req.dynamicWritable || c.data.size > 0 || c.bss.size > 0 || hasExtra('data');
   const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2 + notes.length + (hasEh ? 1 : 0);
 
@@ -180,17 +187,19 @@ export function layoutObject(req: LayoutRequest): Layout {
   if (hasText) startSegment(c.text.addr);
   content.text = place(c.text.size, c.text.align);
   placeExtras('text');
+  let ehFrameHdr: Placement | undefined;
+  let ehFrame: Placement | undefined;
+  const placeEh = () => {
+    pos = alignUp(pos, 8) + 4;
+    ehFrameHdr = place(req.ehFrameHdrSize!, 4);
+    ehFrame = place(req.ehFrameSize ?? 0, 8);
+  };
+  if (ehInText) placeEh();
   if (hasText) segments.push(loadSegment(PF_R | PF_X, content.text, pos, pos + delta));
   if (hasRodata) startSegment(c.rodata.addr);
   content.rodata = place(c.rodata.size, c.rodata.align);
   placeExtras('rodata');
-  let ehFrameHdr: Placement | undefined;
-  let ehFrame: Placement | undefined;
-  if (hasEh) {
-    pos = alignUp(pos, 8) + 4;
-    ehFrameHdr = place(req.ehFrameHdrSize!, 4);
-    ehFrame = place(req.ehFrameSize ?? 0, 8);
-  }
+  if (hasEh && !ehInText) placeEh();
   if (hasRodata) segments.push(loadSegment(PF_R, content.rodata, pos, pos + delta));
   if (hasRw) startSegment(c.data.addr);
   // .data first, so that a forced data address is the segment's start; .dynamic (when writable) after it.
@@ -218,8 +227,8 @@ export function layoutObject(req: LayoutRequest): Layout {
     const p = extra[e.key]!;
     segments.push({ p_type: PT_NOTE, p_flags: PF_R, offset: p.offset, addr: p.addr, filesz: p.size, memsz: p.size, align: e.align });
   }
-  if (ehFrameHdr) {
-    const h = ehFrameHdr;
+  if (ehFrameHdr !== undefined) {
+    const h: Placement = ehFrameHdr;
     segments.push({ p_type: PT_GNU_EH_FRAME, p_flags: PF_R, offset: h.offset, addr: h.addr, filesz: h.size, memsz: h.size, align: 4 });
   }
   segments.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, offset: 0, addr: 0, filesz: 0, memsz: 0, align: 16 });

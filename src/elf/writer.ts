@@ -129,6 +129,8 @@ export interface ObjectPlan {
    */
   ehFrameHdrCapacity?: number;
   ehFrameCapacity?: number;
+  /** Put .eh_frame_hdr and .eh_frame after .text, in the executable segment (see LayoutRequest.ehFrameInText). */
+  ehFrameInText?: boolean;
 }
 
 /** What the writer decided: where every table and section is, for readers and for in-place patching. */
@@ -340,6 +342,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     extra: links?.extraSections(dynsymCapacity),
     ehFrameHdrSize,
     ehFrameSize: ehSize,
+    ehFrameInText: plan.ehFrameInText,
   };
   let base = layoutObject(req);
   if (links?.settleRelr(base)) {
@@ -445,7 +448,7 @@ function sectionOrder(plan: ObjectPlan, layout: Layout, content: LayoutRequest['
   for (const name of ['text', 'rodata', 'data'] as const) {
     if (content[name].present) keys.push(`.${name}`);
     if (name !== 'data') extra(name);
-    if (name === 'rodata' && layout.ehFrameHdr) keys.push('.eh_frame_hdr', '.eh_frame');
+    if (layout.ehFrameHdr && name === (layout.ehFrameHdr.addr < layout.content.rodata.addr ? 'text' : 'rodata')) keys.push('.eh_frame_hdr', '.eh_frame');
   }
   if (plan.dynamicWritable) keys.push('.dynamic');
   extra('data');

@@ -20,6 +20,8 @@ export interface SavedSymbol {
   value: number;
   size: number;
   type: number;
+  /** The function's call-frame instructions, when it has unwind rules. */
+  unwind?: Uint8Array;
 }
 
 export function savePlan(
@@ -48,10 +50,15 @@ export function savePlan(
     ARENA_NAMES.find((n) => value >= layout.content[n].addr && value < layout.content[n].addr + Math.max(sections[n].size, 1));
 
   const planSymbols: PlanSymbol[] = [];
+  // One FDE per function, however many names it has.
+  const described = new Set<number>();
   for (const s of symbols) {
     const section = sectionOf(s.value);
     if (section === undefined) continue;
+    const unwind = s.unwind !== undefined && section === 'text' && !described.has(s.value) ? s.unwind : undefined;
+    if (unwind !== undefined) described.add(s.value);
     planSymbols.push({
+      ...(unwind !== undefined ? { unwind } : {}),
       name: s.name,
       section,
       offset: s.value - layout.content[section].addr,
@@ -122,5 +129,7 @@ export function savePlan(
     relocations,
     dynamicWritable: true,
     staticSymbols: true,
+    // Text and rodata keep their live addresses, so their segments' address-minus-offset differ.
+    ehFrameInText: true,
   };
 }
