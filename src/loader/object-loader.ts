@@ -115,6 +115,7 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
 
   // Names taken already: a strong definition clashes, a weak one yields to the library's.
   const toBind = plan.defined.filter((d) => d.exported && !(d.bind === STB_WEAK && host.lookup(d.name) !== undefined));
+  const bindSet = new Set(toBind);
   const clashes = toBind.filter((d) => host.lookup(d.name) !== undefined).map((d) => d.name);
   if (clashes.length > 0) throw new DlbindError('EEXIST', `cannot load the object into ${host.name}: already bound: ${clashes.join(', ')}`);
 
@@ -172,7 +173,7 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
       const addr = addresses[d.arena] + BigInt(d.offset);
       const type = d.type === STT_FUNC || d.type === STT_OBJECT ? d.type : STT_NOTYPE;
       if (d.exported) {
-        if (!toBind.includes(d)) continue;
+        if (!bindSet.has(d)) continue;
         // A label (size 0) is bound with one byte, so dlsym and dladdr see it.
         if (d.offset >= plan.blocks[d.arena].size) continue;
         host.bind(d.name, addr, Math.max(1, d.size), type);
