@@ -639,6 +639,12 @@ export class JitLibrary implements Announceable {
     return this.symtab;
   }
 
+  /** @internal */
+  get unwindTable(): LiveUnwindTable {
+    this.live();
+    return this.unwind;
+  }
+
   /** Whether the executable mapping shows `data` at `objectOffset` (it does unless the page was copied on write). */
   private textShows(objectOffset: number, data: Uint8Array): boolean {
     this.loadedText ??= new Uint8Array(getLibc().view(this.base + BigInt(this.sectionStart.text), this.sectionEnd.text - this.sectionStart.text));

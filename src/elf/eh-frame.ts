@@ -150,6 +150,8 @@ export interface EhFrameFde {
   pc_range: bigint;
   lsda?: bigint;
   instructions: CfaInstruction[];
+  /** Offset of the call-frame instructions' bytes in the section (they run to the record's end). */
+  instructionsAt: number;
 }
 
 /** A decoded .eh_frame section. */
@@ -381,6 +383,7 @@ function decodeFde(
     pc_begin: begin.value,
     pc_range: range.value,
     instructions: [],
+    instructionsAt: 0,
   };
   if (cie.augmentation.startsWith('z')) {
     const len = readUleb128(bytes, p, end);
@@ -391,6 +394,7 @@ function decodeFde(
     }
     p = augEnd;
   }
+  fde.instructionsAt = p;
   fde.instructions = decodeCfi(bytes.subarray(p, end), { code: cie.code_alignment_factor, data: cie.data_alignment_factor }, fileOffset + p);
   return fde;
 }

@@ -7,11 +7,13 @@
 // failure gives back what it took: the library is as it was.
 import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT } from '../elf/constants.js';
 import { ElfFormatError, ElfLinkError } from '../elf/errors.js';
+import { sortObjectFdes } from '../elf/object-unwind.js';
 import { OBJECT_ARENAS, type ObjectArena, type ObjectLinkPlan, absoluteWordOffsets, linkObject, planObjectLink } from '../elf/object-link.js';
 import { DlbindError } from './errors.js';
 import { type KoffiType, getLibc } from './libc.js';
 import type { LiveObject } from './live-object.js';
 import type { LiveSymbolTable } from './symtab.js';
+import type { LiveUnwindTable } from './unwind.js';
 
 /** How undefined symbols may be resolved besides the library's own symbols and libc's dlsym(RTLD_DEFAULT). */
 export type ObjectResolver = Readonly<Record<string, bigint>> | ReadonlyMap<string, bigint> | ((name: string) => bigint | undefined);
@@ -50,6 +52,7 @@ export interface ObjectHost {
   readonly loadBase: bigint;
   readonly liveObject: LiveObject;
   readonly symbolTable: LiveSymbolTable;
+  readonly unwindTable: LiveUnwindTable;
   alloc(size: number, flags: number, align?: number): bigint;
   write(addr: bigint, bytes: Uint8Array): void;
   bind(name: string, addr: bigint, size: number, type?: number): void;
@@ -190,11 +193,23 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
       imports,
     };
     loaded.set(handle, { host, record });
+    // Before the constructors run: they may throw and catch.
     if (plan.ehFrame !== undefined && options.unwind !== false) {
       const s = plan.sections.get(plan.ehFrame)!;
-      // Before the constructors run: they may throw and catch.
-      frames().register(addresses[s.arena] + BigInt(s.offset));
-      record.ehFrame = addresses[s.arena] + BigInt(s.offset);
+      const at = addresses[s.arena] + BigInt(s.offset);
+      let sorted: ReturnType<typeof sortObjectFdes>;
+      try {
+        sorted = sortObjectFdes(plan.machine, linked[s.arena].subarray(s.offset, s.offset + s.size), at);
+      } catch (err) {
+        objectError(err, host);
+      }
+      // Rules the live library's CIE can carry go into its .eh_frame (removed with the text block);
+      // the rest (functions with an LSDA) are found by libgcc in the object's own .eh_frame.
+      for (const f of sorted.movable) host.unwindTable.set(Number(f.pc - host.loadBase), f.size, f.instructions);
+      if (sorted.staying > 0) {
+        frames().register(at);
+        record.ehFrame = at;
+      }
     }
     record.fini = arrayEntries(plan, plan.finiArrays, linked).reverse();
     voidProto ??= c.proto('void dlbind_object_init(void)');
