@@ -20,6 +20,7 @@ export const {
   RTLD_NOW,
   SHF_WRITE,
   buildSharedObject,
+  cfi,
   dladdr,
   dlalloc,
   dlbind,

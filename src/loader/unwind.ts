@@ -109,8 +109,14 @@ function sentinelAddress(layout: ObjectLayout): number {
 }
 
 /** The call-frame instructions of `unwind`, checked. Throws DlbindError EINVAL. */
+const presets = new Map<Machine, Uint8Array>();
+
 export function checkUnwind(machine: Machine, unwind: unknown): Uint8Array {
-  if (unwind === 'frame-pointer') return framePointerCfi(machine);
+  if (unwind === 'frame-pointer') {
+    let p = presets.get(machine);
+    if (p === undefined) presets.set(machine, (p = framePointerCfi(machine)));
+    return p;
+  }
   if (!(unwind instanceof Uint8Array)) throw new DlbindError('EINVAL', `option unwind must be 'frame-pointer' or a Uint8Array of call-frame instructions`);
   const m = CFI_MACHINES[machine];
   try {
@@ -404,6 +410,8 @@ export class LiveUnwindTable {
   private publishSize(): void {
     if (this.shSizeAt === undefined) return;
     // The section header says how much of .eh_frame is in use (terminator included), for debuggers reading the file.
-    new DataView(this.mem.buffer, this.mem.byteOffset + this.shSizeAt, 8).setBigUint64(0, BigInt(this.ehEnd + 4 - this.eh.offset), true);
+    this.shSize ??= new DataView(this.mem.buffer, this.mem.byteOffset + this.shSizeAt, 8);
+    this.shSize.setBigUint64(0, BigInt(this.ehEnd + 4 - this.eh.offset), true);
   }
+  private shSize: DataView | undefined;
 }
