@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { buildSharedObject, ElfBuildError, type SharedObjectSpec } from '../src/elf/index.js';
 import { decodeRelr, encodeRelr } from '../src/elf/relr.js';
 import { canRunX86, compileC, have, mustRun, run, skipBecause, tempDir } from './helpers/tools.js';
+import { specBytes } from './helpers/spec.js';
 
 const dir = tempDir('dlbind-imports-');
 const cstr = (s: string) => [...new TextEncoder().encode(s), 0];
@@ -498,7 +499,7 @@ test('dlbind build takes the linking keys from JSON', () => {
   if (!needs('dlbind build with imports', 'gcc')) return;
   const hex = (b: readonly number[]) => b.map((x) => x.toString(16).padStart(2, '0')).join(' ');
   const spec = { ...x86Spec('libjson.so'), buildId: true };
-  const json = { ...spec, symbols: spec.symbols!.map((s) => ({ ...s, bytes: hex(Array.from(s.bytes ?? [])) })) };
+  const json = { ...spec, symbols: spec.symbols!.map((s) => ({ ...s, bytes: hex(Array.from(specBytes(s))) })) };
   const path = join(dir, 'spec.json');
   writeFileSync(path, JSON.stringify(json));
   const out = join(dir, 'libjson.so');

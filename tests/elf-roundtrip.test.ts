@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type SharedObjectSpec, type SymbolSpec, buildSharedObject, elf, readElf } from '../src/index.js';
+import { specBytes, specSize } from './helpers/spec.js';
 
 const SECTION_NAME = { text: '.text', rodata: '.rodata', data: '.data', bss: '.bss' } as const;
 
@@ -31,7 +32,7 @@ function checkRoundTrip(spec: SharedObjectSpec): void {
     assert.is(found?.name, hidden ? undefined : s.name, `lookup(${s.name})`);
     const sym = dyn ?? byName.get(s.name);
     if (sym === undefined) continue;
-    const size = s.size ?? s.bytes?.length ?? 0;
+    const size = specSize(s);
     assert.is(sym.st_size, BigInt(size), `${s.name} size`);
     const kind = s.kind ?? (s.section === 'text' ? 'func' : 'object');
     assert.is(sym.type, kind === 'func' ? elf.STT_FUNC : kind === 'object' ? elf.STT_OBJECT : elf.STT_NOTYPE);
@@ -43,7 +44,7 @@ function checkRoundTrip(spec: SharedObjectSpec): void {
     if (s.section !== 'bss') {
       const off = Number(sym.st_value - section.sh_addr + section.sh_offset);
       const want = new Uint8Array(size);
-      want.set(Uint8Array.from(s.bytes ?? []));
+      want.set(specBytes(s));
       assert.equal([...bytes.subarray(off, off + size)], [...want], `${s.name} bytes`);
     }
   }

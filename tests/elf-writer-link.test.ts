@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSharedObject, type SharedObjectSpec, type SymbolSpec } from '../src/elf/index.js';
 import { compileC, have, mustRun, run, skipBecause, tempDir } from './helpers/tools.js';
+import { specBytes, specSize } from './helpers/spec.js';
 
 const dir = tempDir('dlbind-elf-link-');
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -256,7 +257,7 @@ function probeLibrary(lib: string, queries: ReadonlyArray<{ name: string; size: 
   return result;
 }
 
-const sizeOf = (s: SymbolSpec): number => s.size ?? s.bytes?.length ?? 0;
+const sizeOf = specSize;
 const exported = (s: SymbolSpec): boolean => s.visibility !== 'hidden' && s.visibility !== 'internal';
 
 /** Every exported symbol is found, at its own address, named by dladdr at its first and last byte, holding its spec bytes. */
@@ -271,7 +272,7 @@ function checkAllFound(spec: SharedObjectSpec, res: ProbeResult, pointerWords = 
     assert.is(f!.snameLast, s.name, `dladdr names ${JSON.stringify(s.name)} from its last byte`);
     const size = sizeOf(s);
     const want = new Uint8Array(Math.min(size, 32));
-    want.set((s.bytes ?? []).slice(0, want.length));
+    want.set(specBytes(s).slice(0, want.length));
     const got = Uint8Array.from(f!.bytes);
     for (let off = 0; off < want.length; off += 8) if (pointerWords.has(`${s.name}+${off}`)) got.fill(0, off, off + 8);
     assert.is(toHex(got), toHex(want), `bytes at dlsym(${s.name})`);

@@ -20,6 +20,7 @@ import {
 } from '../src/elf/index.js';
 import { elfHashString, gnuHashString } from '../src/elf/hash.js';
 import { compileC, have, mustRun, run, skipBecause, tempDir } from './helpers/tools.js';
+import { specBytes, specSize } from './helpers/spec.js';
 
 const dir = tempDir('dlbind-elf-writer-');
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -259,7 +260,6 @@ function expectedLetter(s: SymbolSpec): string {
   return base.toUpperCase();
 }
 
-const specSize = (s: SymbolSpec): number => s.size ?? s.bytes?.length ?? 0;
 const isExported = (s: SymbolSpec): boolean => s.visibility !== 'hidden' && s.visibility !== 'internal';
 
 /** Every check of item 1 that needs only the file and the tools. */
@@ -332,7 +332,7 @@ function checkObject(c: Case, path: string): void {
     if (!known(s.name)) continue;
     const size = specSize(s);
     if (size === 0) continue;
-    const want = [...(s.bytes ?? []), ...new Array(size - (s.bytes?.length ?? 0)).fill(0)];
+    const want = [...specBytes(s), ...new Array(size - specBytes(s).length).fill(0)];
     const got = bytesAt(file, segs, addrOf(s.name), size);
     for (let off = 0; off < size; off += 8) {
       if (pointerWords.has(`${s.name}+${off}`)) {
@@ -359,8 +359,8 @@ function checkObject(c: Case, path: string): void {
   // objdump -d finds each function's bytes at the symbol's address, under the symbol's name.
   for (const s of symbols.filter((x) => x.section === 'text')) {
     if (!known(s.name)) continue;
-    const d = disassembly(path, addrOf(s.name), s.bytes!.length);
-    assert.is(hex(d.bytes), hex(s.bytes!), `objdump -d bytes of ${s.name}`);
+    const d = disassembly(path, addrOf(s.name), specBytes(s).length);
+    assert.is(hex(d.bytes), hex(specBytes(s)), `objdump -d bytes of ${s.name}`);
     if (spec.staticSymbols !== false || isExported(s)) assert.is(d.label, s.name, `objdump label at ${s.name}'s address`);
   }
 

@@ -4,32 +4,17 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ElfBuildError, type SharedObjectSpec } from '../index.js';
+import {
+  IMPORT_SPEC_KEYS,
+  POINTER_SPEC_KEYS,
+  REFERENCE_SPEC_KEYS,
+  SHARED_OBJECT_SPEC_KEYS,
+  SYMBOL_SPEC_KEYS,
+  unknownKey,
+  unknownKeyMessage,
+} from '../elf/checks.js';
 import { CliError, describeSystemError } from './errors.js';
 import { parseJson } from './json.js';
-
-const SPEC_FIELDS = [
-  'machine',
-  'soname',
-  'needed',
-  'hashStyle',
-  'symbols',
-  'pointers',
-  'pageSize',
-  'staticSymbols',
-  'dynamicWritable',
-  'imports',
-  'references',
-  'relr',
-  'buildId',
-  'runpath',
-  'bindNow',
-  'flags',
-  'flags1',
-];
-const SYMBOL_FIELDS = ['name', 'kind', 'section', 'bytes', 'size', 'align', 'binding', 'visibility', 'version', 'defaultVersion', 'unwind'];
-const POINTER_FIELDS = ['symbol', 'offset', 'target', 'addend', 'relocation'];
-const IMPORT_FIELDS = ['name', 'version', 'from', 'kind', 'binding'];
-const REFERENCE_FIELDS = ['symbol', 'offset', 'target', 'via', 'encoding', 'addend'];
 
 type Json = Record<string, unknown>;
 
@@ -37,12 +22,13 @@ function isObject(v: unknown): v is Json {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** Unknown fields are typos more often than not; keys starting with '$' or '//' are comments. */
-function checkFields(obj: Json, allowed: readonly string[], at: string): void {
-  for (const key of Object.keys(obj)) {
-    if (key.startsWith('$') || key.startsWith('//') || allowed.includes(key)) continue;
-    throw new ElfBuildError(`unknown field '${key}' (expected one of ${allowed.join(', ')})`, at === '' ? undefined : at);
-  }
+const isComment = (key: string) => key.startsWith('$') || key.startsWith('//');
+
+/** Unknown fields are typos more often than not; keys starting with '$' or '//' are comments, left out of what the builder sees. */
+function checkFields(obj: Json, allowed: readonly string[], at: string): Json {
+  const key = unknownKey(obj, allowed, isComment);
+  if (key !== undefined) throw new ElfBuildError(unknownKeyMessage(key, allowed, 'field'), at === '' ? undefined : at);
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => !isComment(k)));
 }
 
 function arrayField(obj: Json, key: string, at: string): unknown[] | undefined {
@@ -101,35 +87,34 @@ export function decodeBytes(value: unknown, field: string, specDir: string): Uin
 /** Checks the JSON's shape where the builder would not, and decodes symbol bytes. Throws ElfBuildError naming the field. */
 export function specFromJson(json: unknown, specDir: string): SharedObjectSpec {
   if (!isObject(json)) throw new ElfBuildError(`the spec must be a JSON object, got ${describe(json)}`);
-  checkFields(json, SPEC_FIELDS, '');
+  const top = checkFields(json, SHARED_OBJECT_SPEC_KEYS, '');
   for (const key of ['staticSymbols', 'dynamicWritable']) {
-    if (json[key] !== undefined && typeof json[key] !== 'boolean') throw new ElfBuildError(`must be true or false, got ${describe(json[key])}`, key);
+    if (top[key] !== undefined && typeof top[key] !== 'boolean') throw new ElfBuildError(`must be true or false, got ${describe(top[key])}`, key);
   }
-  arrayField(json, 'needed', 'needed');
-  const symbols = (arrayField(json, 'symbols', 'symbols') ?? []).map((s, i) => {
+  arrayField(top, 'needed', 'needed');
+  const symbols = (arrayField(top, 'symbols', 'symbols') ?? []).map((s, i) => {
     const at = `symbols[${i}]`;
     if (!isObject(s)) throw new ElfBuildError(`must be an object, got ${describe(s)}`, at);
-    checkFields(s, SYMBOL_FIELDS, at);
-    const out: Json = s.bytes === undefined ? { ...s } : { ...s, bytes: decodeBytes(s.bytes, `${at}.bytes`, specDir) };
+    const symbol = checkFields(s, SYMBOL_SPEC_KEYS, at);
+    const out: Json = symbol.bytes === undefined ? symbol : { ...symbol, bytes: decodeBytes(symbol.bytes, `${at}.bytes`, specDir) };
     // 'frame-pointer', or the call-frame instruction bytes in any form symbol bytes take.
-    if (s.unwind !== undefined && s.unwind !== 'frame-pointer') out.unwind = decodeBytes(s.unwind, `${at}.unwind`, specDir);
+    if (symbol.unwind !== undefined && symbol.unwind !== 'frame-pointer') out.unwind = decodeBytes(symbol.unwind, `${at}.unwind`, specDir);
     return out;
   });
-  const pointers = arrayField(json, 'pointers', 'pointers')?.map((p, i) => {
+  const pointers = arrayField(top, 'pointers', 'pointers')?.map((p, i) => {
     const at = `pointers[${i}]`;
     if (!isObject(p)) throw new ElfBuildError(`must be an object, got ${describe(p)}`, at);
-    checkFields(p, POINTER_FIELDS, at);
-    return p;
+    return checkFields(p, POINTER_SPEC_KEYS, at);
   });
   const objects = (key: string, fields: readonly string[], strings: boolean) =>
-    arrayField(json, key, key)?.forEach((p, i) => {
+    arrayField(top, key, key)?.forEach((p, i) => {
       if (strings && typeof p === 'string') return;
       if (!isObject(p)) throw new ElfBuildError(`must be ${strings ? 'a name or ' : ''}an object, got ${describe(p)}`, `${key}[${i}]`);
       checkFields(p, fields, `${key}[${i}]`);
     });
-  objects('imports', IMPORT_FIELDS, true);
-  objects('references', REFERENCE_FIELDS, false);
-  const spec: Json = { ...json, symbols };
+  objects('imports', IMPORT_SPEC_KEYS, true);
+  objects('references', REFERENCE_SPEC_KEYS, false);
+  const spec: Json = { ...top, symbols };
   if (pointers !== undefined) spec.pointers = pointers;
   return spec as unknown as SharedObjectSpec;
 }

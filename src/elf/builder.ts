@@ -3,6 +3,7 @@
 import { alignUp, isPowerOfTwo } from './bytes.js';
 import { STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED } from './constants.js';
 import { framePointerCfi } from './cfi.js';
+import { POINTER_SPEC_KEYS, SHARED_OBJECT_SPEC_KEYS, SYMBOL_SPEC_KEYS, describeValue, toByteArray, unknownKey, unknownKeyMessage } from './checks.js';
 import { ElfBuildError } from './errors.js';
 import { gnuHashString } from './hash.js';
 import { type LinkSpec, LinkPlanner } from './link-spec.js';
@@ -26,10 +27,10 @@ export interface SymbolSpec {
   kind?: SymbolKind;
   /** Which section holds it. */
   section: ContentSectionName;
-  /** Initial contents (not for 'bss'). */
-  bytes?: Uint8Array | readonly number[];
+  /** Initial contents (not for 'bss'): a Uint8Array, any other ArrayBuffer view, or an array of byte values. */
+  bytes?: ArrayBufferView | readonly number[];
   /** Size in bytes: required for 'bss'; elsewhere it defaults to `bytes.length` and may pad it with zeroes. */
-  size?: number;
+  size?: number | bigint;
   /** Alignment, a power of two. Default: 16 in text, 8 elsewhere. */
   align?: number;
   /** Default 'global'. */
@@ -122,28 +123,28 @@ export function checkSymbolName(name: unknown, field: string): string {
 }
 
 function checkSize(value: unknown, field: string): number {
+  if (typeof value === 'bigint' && value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value);
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ElfBuildError(`must be a non-negative integer, got ${String(value)}`, field);
+    throw new ElfBuildError(`must be a non-negative integer, got ${describeValue(value)}`, field);
   }
   return value;
 }
 
 function toBytes(value: unknown, field: string): Uint8Array {
-  if (value instanceof Uint8Array) return value;
-  if (Array.isArray(value)) {
-    const out = new Uint8Array(value.length);
-    value.forEach((b, i) => {
-      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255) throw new ElfBuildError(`byte ${i} is not 0..255`, field);
-      out[i] = b;
-    });
-    return out;
-  }
-  throw new ElfBuildError('must be a Uint8Array or an array of bytes', field);
+  const bytes = toByteArray(value);
+  if (typeof bytes === 'string') throw new ElfBuildError(bytes, field);
+  return bytes;
+}
+
+function checkKeys(obj: object, known: readonly string[], field: string | undefined): void {
+  const key = unknownKey(obj, known);
+  if (key !== undefined) throw new ElfBuildError(unknownKeyMessage(key, known, 'field'), field);
 }
 
 /** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
 export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
-  if (spec === null || typeof spec !== 'object') throw new ElfBuildError('spec must be an object');
+  if (spec === null || typeof spec !== 'object') throw new ElfBuildError(`spec must be an object, got ${describeValue(spec)}`);
+  checkKeys(spec, SHARED_OBJECT_SPEC_KEYS, undefined);
   const machine = oneOf<Machine>(spec.machine, ['x86_64', 'aarch64'], 'machine', 'x86_64');
   const hashStyle = oneOf<HashStyle>(spec.hashStyle, ['sysv', 'gnu', 'both'], 'hashStyle', 'both');
   if (spec.soname !== undefined) checkSymbolName(spec.soname, 'soname');
@@ -167,7 +168,8 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
   for (let i = 0; i < list.length; i++) {
     const s = list[i]!;
-    if (s === null || typeof s !== 'object') throw new ElfBuildError('must be an object', field(i));
+    if (s === null || typeof s !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(s)}`, field(i));
+    checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
     const name = s.name;
     if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) checkSymbolName(name, field(i, 'name'));
     nameHashes[i] = gnuHashString(name);
@@ -231,7 +233,8 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   if (spec.soname !== undefined && typeof spec.soname !== 'string') throw new ElfBuildError('must be a string', 'soname');
   pointers.forEach((ptr, i) => {
     const at = `pointers[${i}]`;
-    if (ptr === null || typeof ptr !== 'object') throw new ElfBuildError('must be an object', at);
+    if (ptr === null || typeof ptr !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(ptr)}`, at);
+    checkKeys(ptr, POINTER_SPEC_KEYS, at);
     const holder = indexOf(checkSymbolName(ptr.symbol, `${at}.symbol`));
     const target = indexOf(checkSymbolName(ptr.target, `${at}.target`));
     if (holder === undefined) throw new ElfBuildError(`no symbol named '${ptr.symbol}'`, `${at}.symbol`);
