@@ -29,6 +29,7 @@ export const {
   dldelete,
   dlsave,
   dlsym,
+  dlfunc,
   getLibc,
   readElf,
 } = library;

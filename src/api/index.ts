@@ -23,6 +23,10 @@ export {
   STT_NOTYPE,
   type DlcreateOptions,
   type BindOptions,
+  type AddFunctionOptions,
+  type AddDataOptions,
+  type Bytes,
+  type CapacityOptions,
   type LiveSymbol,
   type LibraryStats,
   type AddressInfo,
@@ -30,6 +34,7 @@ export {
 } from './jit.js';
 export type { LoadObjectOptions, LoadedObject, ObjectResolver } from '../loader/object-loader.js';
 export type { ImportOptions } from '../loader/imports.js';
+export type { AnyFunction } from './calls.js';
 export { DlbindError, type DlbindErrorCode } from '../loader/errors.js';
 export type { DebugMode } from '../loader/debugger.js';
 export { DEFAULT_CAPACITY, type Capacity } from '../loader/zygote.js';

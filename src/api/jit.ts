@@ -1,30 +1,56 @@
 // The public run-time API: live JIT libraries. Functions in the style of the C
 // original (dlcreate, dlalloc, dlbind, ...) and a class for everyday use; both
 // are the same code.
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT } from '../elf/constants.js';
 import type { ContentSectionName } from '../elf/layout.js';
-import { ARENA_GRANULE, Arena } from '../loader/arena.js';
+import { Arena } from '../loader/arena.js';
+import { BlockStates, blockBytes, trapFill } from '../loader/block-states.js';
 import { DlbindError } from '../loader/errors.js';
-import { type DlInfo, type KoffiType, getLibc } from '../loader/libc.js';
+import { type DlInfo, getLibc } from '../loader/libc.js';
 import { type Backing, LiveObject, bindLibc, randomWord } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
-import { type Announceable, type DebugMode, announceBeforeCall, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
+import { type Announceable, type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { ImportTable, type ImportOptions } from '../loader/imports.js';
 import { savePlan } from '../loader/save.js';
 import { type LoadObjectOptions, type LoadedObject, loadObject, unloadObject } from '../loader/object-loader.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
 import { LiveUnwindTable, checkUnwind } from '../loader/unwind.js';
-import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
+import type { Capacity } from '../loader/zygote.js';
+import { type AnyFunction, forgetLibrary, libraryAt, makeFunction, registerLibrary } from './calls.js';
+import {
+  ADD_DATA_OPTION_KEYS,
+  ADD_FUNCTION_OPTION_KEYS,
+  BIND_OPTION_KEYS,
+  DLCREATE_OPTION_KEYS,
+  checkAddress,
+  checkBytes,
+  checkCapacity,
+  checkDirectory,
+  checkLibraryName,
+  checkName,
+  checkOptions,
+  checkSize,
+  describeValue,
+} from './checks.js';
 
 export { SHF_WRITE, SHF_EXECINSTR, STT_OBJECT, STT_FUNC, STT_NOTYPE };
 
-/** Options of dlcreate: capacities (defaults in DEFAULT_CAPACITY), visibility, backing, debugger and profiler support. */
-export interface DlcreateOptions extends Partial<Capacity> {
+/** Capacities as dlcreate's options give them: each a number or a bigint. */
+export type CapacityOptions = { [K in keyof Capacity]?: number | bigint };
+
+/** Bytes as the API takes them: a Uint8Array, any other ArrayBuffer view (sharing its memory), or an array of numbers 0..255. */
+export type Bytes = ArrayBufferView | readonly number[];
+
+/**
+ * Options of dlcreate: capacities (defaults in DEFAULT_CAPACITY), visibility,
+ * backing, debugger and profiler support. Unknown keys are EINVAL.
+ */
+export interface DlcreateOptions extends CapacityOptions {
   /** Load with RTLD_GLOBAL, so that dlsym(RTLD_DEFAULT) and later-loaded objects see the symbols. Default false (RTLD_LOCAL). */
   global?: boolean;
   /**
@@ -51,9 +77,14 @@ export interface DlcreateOptions extends Partial<Capacity> {
   perf?: boolean | { directory: string };
 }
 
-/** Options of bind and addFunction/addData. */
+/** Options of bind. Unknown keys are EINVAL. */
 export interface BindOptions {
-  /** Repoint an existing symbol of that name in one step instead of failing with EEXIST. */
+  /**
+   * Repoint an existing symbol of that name in one step instead of failing
+   * with EEXIST. When the old symbol's block was made by addFunction or
+   * addData and no other symbol is left in it, that block is freed as dlfree
+   * would free it (text: trap-filled at once, reusable after the quarantine).
+   */
   replace?: boolean;
   /**
    * Unwind rules for a function, so that C++ exceptions, backtrace(), gdb and
@@ -63,83 +94,53 @@ export interface BindOptions {
   unwind?: 'frame-pointer' | Uint8Array;
 }
 
+/** Options of addFunction. */
+export interface AddFunctionOptions extends BindOptions {
+  /** Alignment, a power of two up to 65536. Default 16. */
+  align?: number;
+}
+
+/** Options of addData. */
+export interface AddDataOptions extends BindOptions {
+  /** Writable data (SHF_WRITE) instead of read-only. Default false. */
+  writable?: boolean;
+  /** Alignment, a power of two up to 65536. Default 8. */
+  align?: number;
+}
+
 /** A symbol bound in a live library. */
 export interface LiveSymbol {
+  /** The symbol's name. */
   name: string;
+  /** Its run-time address (load base + st_value). */
   address: bigint;
+  /** st_size, in bytes. */
   size: number;
+  /** The section it points into. */
   section: ContentSectionName;
 }
 
 /** What JitLibrary.stats reports: the capacities and how much of each is in use. */
 export interface LibraryStats {
+  /** The capacities fixed at dlcreate. */
   capacity: Capacity;
+  /** Symbols bound now. */
   symbols: number;
+  /** Bytes of text in blocks, rounding included; freed blocks count until their quarantine ends. */
   textInUse: number;
+  /** Bytes of read-only data in blocks, rounding included. */
   rodataInUse: number;
+  /** Bytes of writable data in blocks, rounding included. */
   dataInUse: number;
+  /** Bytes left in the string table for new names. */
   stringBytesLeft: number;
 }
 
 type ArenaName = Exclude<ContentSectionName, 'bss'>;
 const ARENAS: readonly ArenaName[] = ['text', 'rodata', 'data'];
 
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
-
 /** A symbol name as given by the user: a string, or UTF-8 bytes. */
 export type SymbolName = string | Uint8Array;
-
-function checkName(name: unknown): string {
-  let s: string;
-  if (typeof name === 'string') s = name;
-  else if (name instanceof Uint8Array) {
-    try {
-      s = utf8Strict.decode(name);
-    } catch {
-      throw new DlbindError('ENAME', 'symbol name bytes are not valid UTF-8');
-    }
-  } else throw new DlbindError('ENAME', `symbol name must be a string or UTF-8 bytes, got ${typeof name}`);
-  if (s.length === 0) throw new DlbindError('ENAME', 'symbol name is empty');
-  if (s.includes('\0')) throw new DlbindError('ENAME', 'symbol name contains NUL');
-  // Lone surrogates would not round-trip through UTF-8.
-  if (!s.isWellFormed()) throw new DlbindError('ENAME', 'symbol name is not valid Unicode');
-  return s;
-}
-
-function checkSize(size: unknown, what: string): number {
-  if (typeof size === 'bigint') {
-    if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new DlbindError('EINVAL', `${what} ${size} is out of range`);
-    size = Number(size);
-  }
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) {
-    throw new DlbindError('EINVAL', `${what} must be a positive integer, got ${String(size)}`);
-  }
-  return size;
-}
-
-function checkAddress(addr: unknown): bigint {
-  if (typeof addr === 'bigint') return addr;
-  if (typeof addr === 'number' && Number.isSafeInteger(addr) && addr >= 0) return BigInt(addr);
-  throw new DlbindError('EINVAL', `address must be a bigint, got ${typeof addr === 'number' ? addr : typeof addr}`);
-}
-
-function checkCapacity(options: DlcreateOptions, page: number): Capacity {
-  const capacity = { ...DEFAULT_CAPACITY };
-  for (const key of ['text', 'rodata', 'data', 'stringTableSize'] as const) {
-    const v = options[key];
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > 2 ** 40)
-      throw new DlbindError('EINVAL', `option ${key} must be a positive integer, got ${String(v)}`);
-    capacity[key] = key === 'stringTableSize' ? v : Math.ceil(v / page) * page;
-  }
-  const m = options.maxSymbols;
-  if (m !== undefined) {
-    if (typeof m !== 'number' || !Number.isSafeInteger(m) || m <= 0 || m >= 2 ** 31)
-      throw new DlbindError('EINVAL', `option maxSymbols must be a positive integer, got ${String(m)}`);
-    capacity.maxSymbols = m;
-  }
-  return capacity;
-}
 
 let counter = 0;
 
@@ -148,6 +149,14 @@ let counter = 0;
  * data are allocated and whose symbols are bound at run time.
  */
 export class JitLibrary implements Announceable {
+  /**
+   * Always 'dlbind.JitLibrary'. It survives a structured clone (postMessage,
+   * workerData), so that a copy that crossed to another thread, which is no
+   * library there, is recognised and refused with ETHREAD.
+   */
+  readonly kind = 'dlbind.JitLibrary';
+  /** The threadId of the thread that created the library, the only one that may use it. */
+  readonly thread: number = threadId;
   /** The soname, also the memfd's name. */
   readonly name: string;
   /** How this library tells debuggers about new symbols. */
@@ -159,11 +168,7 @@ export class JitLibrary implements Announceable {
   private readonly imports: ImportTable;
   private readonly unwind: LiveUnwindTable;
   private readonly arenas: Record<ArenaName, Arena>;
-  /**
-   * Blocks given back by dlfree (object offset → bytes, rounding included):
-   * an address in one of them that no live block holds is EFREED, not EFOREIGN.
-   */
-  private readonly freed = new Map<number, number>();
+  private readonly states: BlockStates;
   /** Object offsets of 8-byte words marked by dlreloc as pointers into the library. */
   private readonly pointerWords = new Set<number>();
   /** Names bound inside each block (keyed by the block's object offset), unbound when it is freed. */
@@ -200,29 +205,32 @@ export class JitLibrary implements Announceable {
   /** Use `dlcreate()`. */
   constructor(name: string | undefined, options: DlcreateOptions = {}) {
     this.arch = requireSupportedPlatform();
-    if (options === null || typeof options !== 'object') throw new DlbindError('EINVAL', 'options must be an object');
-    if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9._+-]{1,200}$/.test(name))) {
-      throw new DlbindError('EINVAL', `library name must be 1-200 characters of [A-Za-z0-9._+-], got ${JSON.stringify(name)}`);
-    }
+    checkOptions(options, DLCREATE_OPTION_KEYS, 'dlcreate options');
+    if (name !== undefined) checkLibraryName(name, 'library name');
     this.name = name ?? `libdlbind-${process.pid}-${++counter}-${(randomWord() & 0xffffff).toString(16).padStart(6, '0')}.so`;
     const page = this.arch === 'aarch64' ? 65536 : 4096;
     this.capacity = checkCapacity(options, page);
     let backing: Backing = { kind: 'memfd' };
     const b = options.backing ?? backingFromEnvironment();
     if (b !== undefined && b !== 'memfd') {
-      if (typeof b !== 'object' || b === null || typeof b.directory !== 'string')
-        throw new DlbindError('EINVAL', "option backing must be 'memfd' or { directory }");
-      backing = { kind: 'file', directory: b.directory };
+      if (typeof b !== 'object' || b === null) throw new DlbindError('EINVAL', `option backing must be 'memfd' or { directory }, got ${describeValue(b)}`);
+      backing = { kind: 'file', directory: checkDirectory(b, 'option backing') };
     }
     const debug = options.debug ?? 'auto';
     if (debug !== 'auto' && debug !== 'always' && debug !== 'off')
-      throw new DlbindError('EINVAL', `option debug must be 'auto', 'always' or 'off', got ${String(debug)}`);
+      throw new DlbindError('EINVAL', `option debug must be 'auto', 'always' or 'off', got ${describeValue(debug)}`);
     this.debugMode = debug;
     this.object = new LiveObject({ soname: this.name, capacity: this.capacity, global: options.global === true, backing });
     const o = this.object;
     const perf = options.perf ?? perfFromEnvironment();
     if (perf) {
-      const dir = perf === true ? process.cwd() : perf.directory;
+      let dir: string;
+      try {
+        dir = perf === true ? process.cwd() : checkDirectory(perf, 'option perf');
+      } catch (err) {
+        o.close();
+        throw err;
+      }
       try {
         // The dump is one file per process: a worker's own would truncate the main thread's and interleave with it.
         if (!isMainThread) throw new DlbindError('ETHREAD', 'perf jitdump records can be written from the main thread only');
@@ -256,6 +264,8 @@ export class JitLibrary implements Announceable {
         return sym === undefined ? undefined : this.base + BigInt(sym.value);
       },
     });
+    this.states = new BlockStates(this.name, this.arenas.text);
+    registerLibrary(this);
   }
 
   private live(): LiveObject {
@@ -294,7 +304,9 @@ export class JitLibrary implements Announceable {
     if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0 || a > 65536) {
       throw new DlbindError('EALIGN', `alignment must be a power of two up to 65536, got ${String(a)}`);
     }
-    const offset = this.arenas[arena].alloc(n, a);
+    if (arena === 'text') this.states.release();
+    let offset = this.arenas[arena].alloc(n, a);
+    if (offset < 0 && arena === 'text' && this.states.release(true) > 0) offset = this.arenas.text.alloc(n, a);
     if (offset < 0) {
       throw new DlbindError(
         'ENOSPACE',
@@ -302,17 +314,24 @@ export class JitLibrary implements Announceable {
       );
     }
     const objectOffset = this.sectionStart[arena] + offset;
-    this.freed.delete(objectOffset);
+    this.states.allocated(objectOffset);
     return this.base + BigInt(objectOffset);
   }
 
-  /** Gives a block back. Symbols bound inside it are unbound first. */
+  /**
+   * Gives a block back. Symbols bound inside it are unbound first, functions
+   * made for it by dlfunc or lib.func throw EFREED from then on, and its bytes
+   * are overwritten: text with a trap (int3 on x86_64, brk on aarch64), data
+   * with zeros. A text block is reused only after a quarantine of 50 ms (or
+   * sooner when an alloc finds no other room), so that a thread still inside
+   * the old code traps instead of running the block's next occupant.
+   */
   free(addr: bigint): void {
     this.live();
     const { arena, offset } = this.locate(checkAddress(addr));
     const objectOffset = this.sectionStart[arena] + offset;
     if (this.arenas[arena].sizeAt(offset) === undefined) {
-      if (this.freed.has(objectOffset)) throw new DlbindError('EFREED', `block at 0x${addr.toString(16)} was already freed`);
+      if (this.states.startsAt(objectOffset)) throw new DlbindError('EFREED', `block at 0x${addr.toString(16)} was already freed`);
       throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not the start of a block this library gave out`);
     }
     const head = this.headOf(objectOffset);
@@ -326,28 +345,39 @@ export class JitLibrary implements Announceable {
       this.setHead(objectOffset, 0);
       markChanged(this);
     }
-    const size = this.arenas[arena].free(offset)!;
+    const size = this.arenas[arena].retire(offset)!;
     if (arena === 'text') this.unwind.removeRange(objectOffset, objectOffset + size);
     for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
-    this.freed.set(objectOffset, Math.ceil(size / ARENA_GRANULE) * ARENA_GRANULE);
     this.lastStart = this.lastEnd = -1;
+    this.overwrite(arena, objectOffset, blockBytes(size));
+    this.states.freedBlock(arena, this.arenas[arena], offset, objectOffset, size);
+    if (arena === 'text') this.states.release();
   }
 
   /** Copies bytes into a live block through the writable alias; refuses bytes outside the block. */
-  write(addr: bigint, bytes: Uint8Array | ArrayBufferView): void {
-    const o = this.live();
-    const data = bytes instanceof Uint8Array ? bytes : ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
-    if (data === undefined) throw new DlbindError('EINVAL', 'bytes must be a Uint8Array or another ArrayBuffer view');
+  write(addr: bigint, bytes: Bytes): void {
+    this.live();
+    const data = checkBytes(bytes);
     this.objectOffsetInBlock(checkAddress(addr), data.length);
-    const at = this.atOffset;
+    this.writeAt(this.atArena, this.atOffset, data);
+  }
+
+  private writeAt(arena: ArenaName, at: number, data: Uint8Array): void {
+    const o = this.object!;
     o.mem.set(data, at);
-    if (this.atArena === 'text') {
+    if (arena === 'text') {
       if (this.arch === 'aarch64') this.syncInstructionCache(BigInt(at), data.length);
       if (!this.textShows(at, data)) {
         o.refreshText(at, data.length);
-        if (!this.textShows(at, data)) throw new DlbindError('ELIBC', `code written at 0x${addr.toString(16)} does not show at its executable address`);
+        if (!this.textShows(at, data))
+          throw new DlbindError('ELIBC', `code written at 0x${(this.base + BigInt(at)).toString(16)} does not show at its executable address`);
       }
     }
+  }
+
+  /** Overwrites a freed block: text with a trap, data with zeros. */
+  private overwrite(arena: ArenaName, at: number, length: number): void {
+    this.writeAt(arena, at, arena === 'text' ? trapFill(this.arch, length) : new Uint8Array(length));
   }
 
   /** The writable alias of an address in a live block, for callers that write by themselves. */
@@ -364,6 +394,7 @@ export class JitLibrary implements Announceable {
    */
   bind(name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
     this.live();
+    if (options !== undefined) checkOptions(options, BIND_OPTION_KEYS, 'bind options');
     const n = checkName(name);
     const bytes = checkSize(size, 'size');
     this.objectOffsetInBlock(typeof addr === 'bigint' ? addr : checkAddress(addr), bytes);
@@ -390,6 +421,7 @@ export class JitLibrary implements Announceable {
         throw err;
       }
     }
+    const replacedBlock = previous !== 0 ? this.slotBlock[previous]! : -1;
     if (previous !== 0) this.unlinkFromBlock(previous);
     if (slot >= this.slotNext.length) this.growSlotLists(slot);
     const head = this.headOf(block);
@@ -403,6 +435,9 @@ export class JitLibrary implements Announceable {
     if (this.jitdump !== undefined && stt === STT_FUNC) {
       this.jitdump.codeLoad(n, this.base + BigInt(objectOffset), this.object!.mem.slice(objectOffset, objectOffset + bytes));
     }
+    // What addFunction/addData made for the old symbol goes with it, once nothing else is bound there.
+    if (replacedBlock >= 0 && replacedBlock !== block && this.states.owns(replacedBlock) && this.headOf(replacedBlock) === 0)
+      this.free(this.base + BigInt(replacedBlock));
   }
 
   private growSlotLists(slot: number): void {
@@ -493,8 +528,8 @@ export class JitLibrary implements Announceable {
    */
   save(path: string): number {
     const o = this.live();
-    if (typeof path !== 'string' || path.length === 0) throw new DlbindError('EINVAL', 'save needs a file path');
-    const soname = path.split('/').pop()!;
+    if (typeof path !== 'string' || path.length === 0) throw new DlbindError('EINVAL', `save needs a file path, got ${describeValue(path)}`);
+    const soname = checkLibraryName(path.split('/').pop()!, "the saved file's name (its soname)");
     const symbols = [...this.symtab.entries()].map((s) => ({ ...s, type: this.symtab.typeOf(s.slot), unwind: this.unwind.rulesAt(s.value) }));
     const pointerWords = new Set([...this.pointerWords, ...this.imports.ownSlotOffsets()]);
     const imports = this.imports.savedImports();
@@ -558,6 +593,7 @@ export class JitLibrary implements Announceable {
   /** The capacities and how much of each is in use. */
   stats(): LibraryStats {
     this.live();
+    this.states.release();
     return {
       capacity: { ...this.capacity },
       symbols: this.symtab.count,
@@ -569,21 +605,26 @@ export class JitLibrary implements Announceable {
   }
 
   /** Allocates code, writes it and binds it as a function. Returns its address. */
-  addFunction(name: SymbolName, code: Uint8Array, options: BindOptions & { align?: number } = {}): bigint {
-    return this.place(name, code, SHF_EXECINSTR, STT_FUNC, options);
+  addFunction(name: SymbolName, code: Bytes, options: AddFunctionOptions = {}): bigint {
+    checkOptions(options, ADD_FUNCTION_OPTION_KEYS, 'addFunction options');
+    return this.place(name, checkBytes(code, 'code'), SHF_EXECINSTR, STT_FUNC, options);
   }
 
   /** Allocates data (read-only unless `writable`), writes it and binds it as an object. Returns its address. */
-  addData(name: SymbolName, bytes: Uint8Array, options: BindOptions & { writable?: boolean; align?: number } = {}): bigint {
-    return this.place(name, bytes, options.writable ? SHF_WRITE : 0, STT_OBJECT, options);
+  addData(name: SymbolName, bytes: Bytes, options: AddDataOptions = {}): bigint {
+    checkOptions(options, ADD_DATA_OPTION_KEYS, 'addData options');
+    return this.place(name, checkBytes(bytes), options.writable === true ? SHF_WRITE : 0, STT_OBJECT, options);
   }
 
   /** alloc + write + bind, giving the block back if the write or the bind fails. */
-  private place(name: SymbolName, bytes: Uint8Array, flags: number, type: number, options: BindOptions & { align?: number }): bigint {
+  private place(name: SymbolName, bytes: Uint8Array, flags: number, type: number, options: AddFunctionOptions): bigint {
     const addr = this.alloc(bytes.length, flags, options.align);
     try {
       this.write(addr, bytes);
-      this.bind(name, addr, bytes.length, type, options);
+      this.states.own(Number(addr - this.base));
+      const { align: _, ...bindOptions } = options as AddDataOptions;
+      delete bindOptions.writable;
+      this.bind(name, addr, bytes.length, type, bindOptions);
     } catch (err) {
       this.free(addr);
       throw err;
@@ -591,9 +632,22 @@ export class JitLibrary implements Announceable {
     return addr;
   }
 
-  /** A function pointer as a callable JS function (koffi), e.g. `lib.func(addr, 'int add(int, int)')`. */
-  func(addr: bigint, signature: string): (...args: unknown[]) => unknown {
-    return dlfunc(addr, signature);
+  /**
+   * The code at `addr` (in a live block of this library) as a JS function,
+   * typed by the caller: `lib.func<(a: number, b: number) => number>(addr,
+   * 'int add(int a, int b)')`. The JS type of each C type is in dlfunc's
+   * documentation. Each call throws EFREED once the block was freed and
+   * EDELETED once the library was deleted, instead of running stale code.
+   */
+  func<F extends AnyFunction = (...args: unknown[]) => unknown>(addr: bigint, signature: string): F {
+    this.live();
+    this.objectOffsetInBlock(checkAddress(addr), 1);
+    return makeFunction<F>(addr, signature, this.states.guardFor(this.atBlock));
+  }
+
+  /** Whether `addr` lies in this library's mapping. @internal */
+  holds(addr: bigint): boolean {
+    return this.object !== undefined && addr >= this.base && addr < this.base + BigInt(this.object.fileSize);
   }
 
   /**
@@ -606,6 +660,8 @@ export class JitLibrary implements Announceable {
     this.symtab.clear();
     this.imports.close();
     this.unwind.close();
+    this.states.deleted();
+    forgetLibrary(this);
     forget(this);
     if (this.jitdump !== undefined) {
       this.jitdump = undefined;
@@ -701,9 +757,7 @@ export class JitLibrary implements Announceable {
     const block = this.arenas[arena].blockContaining(offset);
     if (block === undefined) {
       const at = this.sectionStart[arena] + offset;
-      for (const [start, size] of this.freed) {
-        if (at >= start && at < start + size) throw new DlbindError('EFREED', `0x${addr.toString(16)} is in a block that was freed`);
-      }
+      if (this.states.holds(at)) throw new DlbindError('EFREED', `0x${addr.toString(16)} is in a block that was freed`);
       throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not inside a block this library gave out`);
     }
     if (offset + length > block.offset + block.size) {
@@ -730,8 +784,17 @@ export class JitLibrary implements Announceable {
 }
 
 function lib(value: unknown): JitLibrary {
-  if (!(value instanceof JitLibrary)) throw new DlbindError('EINVAL', 'expected a library returned by dlcreate()');
-  return value;
+  if (value instanceof JitLibrary) return value;
+  const v = value as Partial<JitLibrary> | null;
+  if (v !== null && typeof v === 'object' && v.kind === 'dlbind.JitLibrary') {
+    // Another copy of dlbind in this thread (the ESM and the CommonJS entry) made it: it is a library all the same.
+    if (typeof v.alloc === 'function' && v.thread === threadId) return v as JitLibrary;
+    throw new DlbindError(
+      'ETHREAD',
+      `library ${String(v.name)} arrived here as a copy from thread ${String(v.thread)}: a library belongs to the thread that created it (create one in this thread, or pass addresses and call them here)`,
+    );
+  }
+  throw new DlbindError('EINVAL', `expected a library returned by dlcreate(), got ${describeValue(value)}`);
 }
 
 /** Creates a live library (a sparse zygote object, loaded by dlopen). */
@@ -750,7 +813,7 @@ export function dlfree(library: JitLibrary, addr: bigint): void {
 }
 
 /** Copies bytes into a live block through the writable mapping. */
-export function dlwrite(library: JitLibrary, addr: bigint, bytes: Uint8Array): void {
+export function dlwrite(library: JitLibrary, addr: bigint, bytes: Bytes): void {
   lib(library).write(addr, bytes);
 }
 
@@ -832,24 +895,25 @@ export function dladdr(addr: bigint): AddressInfo | null {
   return { fname: info.dli_fname, fbase: info.dli_fbase, sname: info.dli_sname, saddr: info.dli_sname === null ? null : info.dli_saddr };
 }
 
-const protoCache = new Map<string, KoffiType>();
-
-/** A callable for the machine code at `addr`, with a C signature such as 'int add(int a, int b)'. */
-export function dlfunc(addr: bigint, signature: string): (...args: unknown[]) => unknown {
-  const target = checkAddress(addr);
-  if (target === 0n) throw new DlbindError('EINVAL', 'cannot call address 0');
-  const c = bindLibc();
-  let proto = protoCache.get(signature);
-  if (proto === undefined) {
-    try {
-      proto = c.proto(signature.replace(/\b([A-Za-z_]\w*)\s*\(/, `dlbind_fn_${protoCache.size}(`));
-    } catch (err) {
-      throw new DlbindError('EINVAL', `bad signature '${signature}': ${(err as Error).message}`);
-    }
-    protoCache.set(signature, proto);
-  }
-  return (...args: unknown[]) => {
-    announceBeforeCall();
-    return c.call(target, proto, ...args);
-  };
+/**
+ * A callable for the machine code at `addr`, with a C signature such as
+ * `'int add(int a, int b)'`, typed by the caller:
+ * `dlfunc<(a: number, b: number) => number>(addr, 'int add(int a, int b)')`.
+ *
+ * JS types of C types (arguments / results):
+ * - `bool`: boolean.
+ * - 8-, 16- and 32-bit integers (`char`, `short`, `int`, `int32_t`, `unsigned`, ...), `float`, `double`: number.
+ * - 64-bit integers (`int64_t`, `uint64_t`, `long`, `unsigned long`, `long long`, `size_t`, `ssize_t`,
+ *   `intptr_t`, `uintptr_t`): number or bigint as arguments, always bigint as results.
+ * - pointers (`void *`, `int *`, ...): bigint (or null, or an ArrayBuffer view) as arguments,
+ *   always bigint as results (0n for NULL).
+ * - `const char *`: string as an argument, string or null as a result.
+ * - `void` result: undefined.
+ *
+ * When `addr` is inside a live library, each call throws EFREED once its
+ * block was freed and EDELETED once the library was deleted.
+ */
+export function dlfunc<F extends AnyFunction = (...args: unknown[]) => unknown>(addr: bigint, signature: string): F {
+  const owner = typeof addr === 'bigint' ? libraryAt(addr) : undefined;
+  return owner !== undefined ? (owner as JitLibrary).func<F>(addr, signature) : makeFunction<F>(addr, signature);
 }

@@ -72,12 +72,29 @@ export class Arena {
 
   /** Frees the block starting at `offset`; returns its size, or undefined if no block starts there. */
   free(offset: number): number | undefined {
+    const asked = this.retire(offset);
+    if (asked !== undefined) this.release(offset, asked);
+    return asked;
+  }
+
+  /**
+   * Takes the block at `offset` out of use without making it free: no
+   * address in it belongs to a block any more, but no alloc gets it until
+   * `release`. Its bytes still count as in use. Returns its size as asked
+   * for, or undefined if no block starts there.
+   */
+  retire(offset: number): number | undefined {
     const asked = this.used.get(offset);
     if (asked === undefined) return undefined;
-    const size = granules(asked);
     this.used.delete(offset);
-    this.usedBytes -= size;
     this.removeSorted(offset);
+    return asked;
+  }
+
+  /** Makes a retired block (offset, size as asked for) free, merged with free neighbours. */
+  release(offset: number, asked: number): void {
+    const size = granules(asked);
+    this.usedBytes -= size;
     let start = offset;
     let end = offset + size;
     const before = this.freeByEnd.get(start);
@@ -91,7 +108,6 @@ export class Arena {
       end += afterSize;
     }
     this.insertFree(start, end - start);
-    return asked;
   }
 
   /** The allocated block holding `offset`, if any. */
@@ -116,7 +132,7 @@ export class Arena {
     return offset < start + granules(size) ? { offset: start, size } : undefined;
   }
 
-  /** Whether `offset` lies in a free (never given out, or given back) part of the arena. */
+  /** Whether `offset` lies outside every allocated block (never given out, retired, or given back). */
   isFree(offset: number): boolean {
     return offset >= 0 && offset < this.capacity && this.blockContaining(offset) === undefined;
   }

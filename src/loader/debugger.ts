@@ -42,9 +42,10 @@ function getRendezvous(): Rendezvous | undefined {
     rendezvous = null;
     return undefined;
   }
-  const voidProto = c.proto('void dlbind_r_brk()');
-  const callbackProto = koffi.proto('int dlbind_phdr_cb(void *info, size_t size, void *data)');
-  const dlIteratePhdr = koffi.load('libc.so.6').func('int dl_iterate_phdr(dlbind_phdr_cb *cb, void *data)');
+  // Anonymous types: koffi's type names are process-wide, shared with any other copy of dlbind loaded (ESM and CommonJS).
+  const voidProto = c.proto('void ()');
+  const callbackProto = koffi.proto('int (void *info, size_t size, void *data)');
+  const dlIteratePhdr = koffi.load('libc.so.6').func('dl_iterate_phdr', 'int', [koffi.pointer(callbackProto), 'void *']);
   // A debugger that follows the link map plants a software breakpoint on r_brk
   // (gdb: int3 on x86_64, brk #0 on aarch64) for as long as it is attached.
   // Reading that code word is far cheaper than asking /proc who traces us.

@@ -85,7 +85,8 @@ function bind(): Libc {
   }
   const lib = koffi.load('libc.so.6');
   const f = (decl: string): Fn => lib.func(decl);
-  const DlInfoStruct = koffi.struct('dlbind_Dl_info', {
+  // Anonymous: koffi's type names are process-wide, and another copy of dlbind (the ESM and the CommonJS entry) may bind libc too.
+  const DlInfoStruct = koffi.struct({
     dli_fname: 'const char *',
     dli_fbase: 'void *',
     dli_sname: 'const char *',

@@ -36,14 +36,16 @@ export function savePlan(
   const sections = {} as ObjectPlan['sections'];
   for (const name of ARENA_NAMES) {
     const live = layout.content[name];
+    const blocks = arenas[name].blocks();
     let extent = 0;
-    for (const b of arenas[name].blocks()) extent = Math.max(extent, b.offset + Math.ceil(b.size / ARENA_GRANULE) * ARENA_GRANULE);
-    sections[name] = {
-      size: extent,
-      align: 16,
-      addr: live.addr,
-      content: extent > 0 ? object.mem.slice(live.offset, live.offset + extent) : undefined,
-    };
+    for (const b of blocks) extent = Math.max(extent, b.offset + Math.ceil(b.size / ARENA_GRANULE) * ARENA_GRANULE);
+    // Only the blocks in use are copied: freed space (a trap fill, or old bytes of something given back) is saved as zeros.
+    const content = new Uint8Array(extent);
+    for (const b of blocks) {
+      const end = b.offset + Math.ceil(b.size / ARENA_GRANULE) * ARENA_GRANULE;
+      content.set(object.mem.subarray(live.offset + b.offset, live.offset + end), b.offset);
+    }
+    sections[name] = { size: extent, align: 16, addr: live.addr, content: extent > 0 ? content : undefined };
   }
   sections.bss = { size: 0, align: 8 };
   const sectionOf = (value: number): ArenaName | undefined =>

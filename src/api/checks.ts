@@ -1,0 +1,99 @@
+// The run-time API's argument checks: each wrong value gets a DlbindError
+// that shows it with its type (`got 8n (bigint)`), and each options object is
+// checked against the one list of keys its type has.
+import { describeValue, keysOf, toByteArray, unknownKey, unknownKeyMessage } from '../elf/checks.js';
+import { DlbindError } from '../loader/errors.js';
+import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
+import type { AddDataOptions, AddFunctionOptions, BindOptions, DlcreateOptions } from './jit.js';
+
+export { describeValue };
+
+/** The keys each options type knows; anything else is a typo (EINVAL, with the nearest key suggested). */
+export const CAPACITY_KEYS = keysOf<Capacity>()(['text', 'rodata', 'data', 'maxSymbols', 'stringTableSize']);
+export const DLCREATE_OPTION_KEYS = keysOf<DlcreateOptions>()([...CAPACITY_KEYS, 'global', 'backing', 'debug', 'perf']);
+export const BIND_OPTION_KEYS = keysOf<BindOptions>()(['replace', 'unwind']);
+export const ADD_FUNCTION_OPTION_KEYS = keysOf<AddFunctionOptions>()([...BIND_OPTION_KEYS, 'align']);
+export const ADD_DATA_OPTION_KEYS = keysOf<AddDataOptions>()([...BIND_OPTION_KEYS, 'align', 'writable']);
+const DIRECTORY_KEYS = ['directory'] as const;
+
+/** Checks that `options` is undefined or an object holding only `known` keys; `what` names it in messages ("dlcreate options"). */
+export function checkOptions<T extends object>(options: T | undefined, known: readonly string[], what: string): T | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new DlbindError('EINVAL', `${what} must be an object, got ${describeValue(options)}`);
+  const key = unknownKey(options, known);
+  if (key !== undefined) throw new DlbindError('EINVAL', `${what}: ${unknownKeyMessage(key, known, 'option')}`);
+  return options;
+}
+
+/** `{ directory }` of the backing and perf options. */
+export function checkDirectory(value: unknown, what: string): string {
+  const o = checkOptions(value as object, DIRECTORY_KEYS, what);
+  const dir = (o as { directory?: unknown } | undefined)?.directory;
+  if (typeof dir !== 'string' || dir.length === 0) throw new DlbindError('EINVAL', `${what} needs { directory: string }, got ${describeValue(dir)}`);
+  return dir;
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+export function checkName(name: unknown): string {
+  let s: string;
+  if (typeof name === 'string') s = name;
+  else if (name instanceof Uint8Array) {
+    try {
+      s = utf8Strict.decode(name);
+    } catch {
+      throw new DlbindError('ENAME', 'symbol name bytes are not valid UTF-8');
+    }
+  } else throw new DlbindError('ENAME', `symbol name must be a string or UTF-8 bytes, got ${describeValue(name)}`);
+  if (s.length === 0) throw new DlbindError('ENAME', 'symbol name is empty');
+  if (s.includes('\0')) throw new DlbindError('ENAME', 'symbol name contains NUL');
+  // Lone surrogates would not round-trip through UTF-8.
+  if (!s.isWellFormed()) throw new DlbindError('ENAME', 'symbol name is not valid Unicode');
+  return s;
+}
+
+/** A positive size given as a number or a bigint, as a number. */
+export function checkSize(size: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof size === 'bigint' && size > 0n && size <= BigInt(max)) return Number(size);
+  if (typeof size === 'number' && Number.isSafeInteger(size) && size > 0 && size <= max) return size;
+  const range = max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `a positive integer up to ${max}`;
+  throw new DlbindError('EINVAL', `${what} must be ${range} (number or bigint), got ${describeValue(size)}`);
+}
+
+export function checkAddress(addr: unknown): bigint {
+  if (typeof addr === 'bigint') return addr;
+  if (typeof addr === 'number' && Number.isSafeInteger(addr) && addr >= 0) return BigInt(addr);
+  throw new DlbindError('EINVAL', `address must be a bigint, got ${describeValue(addr)}`);
+}
+
+/** Bytes as a Uint8Array: any ArrayBuffer view (sharing its memory) or an array of numbers 0..255. */
+export function checkBytes(bytes: unknown, what = 'bytes'): Uint8Array {
+  const data = toByteArray(bytes);
+  if (typeof data === 'string') throw new DlbindError('EINVAL', `${what} ${data}`);
+  return data;
+}
+
+/**
+ * The rule for library names (dlcreate's `name`, and the soname save writes):
+ * 1-200 characters of [A-Za-z0-9._+-], so that the name is a file name, a
+ * memfd name and a soname that no shell or linker command line splits.
+ */
+export const LIBRARY_NAME = /^[A-Za-z0-9._+-]{1,200}$/;
+
+export function checkLibraryName(name: unknown, what: string): string {
+  if (typeof name !== 'string' || !LIBRARY_NAME.test(name) || name === '.' || name === '..')
+    throw new DlbindError('EINVAL', `${what} must be 1-200 characters of [A-Za-z0-9._+-], got ${describeValue(name)}`);
+  return name;
+}
+
+export function checkCapacity(options: DlcreateOptions, page: number): Capacity {
+  const capacity = { ...DEFAULT_CAPACITY };
+  for (const key of CAPACITY_KEYS) {
+    const v = options[key];
+    if (v === undefined) continue;
+    const n = checkSize(v, `option ${key}`, key === 'maxSymbols' ? 2 ** 31 - 1 : 2 ** 40);
+    capacity[key] = key === 'text' || key === 'rodata' || key === 'data' ? Math.ceil(n / page) * page : n;
+  }
+  return capacity;
+}

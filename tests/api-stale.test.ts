@@ -1,0 +1,152 @@
+// Freed and deleted code never runs silently: functions made by dlfunc/lib.func throw
+// EFREED or EDELETED, freed text traps when native code calls it, it is quarantined
+// before reuse, replace frees what it replaced, and dlsave writes freed space as zeros.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SHF_EXECINSTR, dlcreate, dlfunc, dlsym, readElf } from '../src/index.js';
+import { TEXT_QUARANTINE_MS } from '../src/loader/block-states.js';
+import { getLibc } from '../src/loader/libc.js';
+import { ANSWER, SEVEN, failsWith } from './helpers/api.js';
+import { run, tempDir } from './helpers/tools.js';
+
+const x64 = process.arch === 'x64';
+const dir = tempDir('dlbind-api-stale-');
+const TRAP = x64 ? [0xcc, 0xcc, 0xcc, 0xcc] : [0x60, 0x1b, 0x20, 0xd4];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const codeAt = (addr: bigint, n: number) => [...new Uint8Array(getLibc().view(addr, n))];
+
+test('calling after delete throws EDELETED; making a function after delete too', () => {
+  const lib = dlcreate();
+  const addr = lib.addFunction('answer', ANSWER);
+  const f = lib.func<() => number>(addr, 'int answer(void)');
+  const g = dlfunc<() => number>(dlsym(lib, 'answer')!, 'int answer(void)');
+  assert.is(f(), 42);
+  assert.is(g(), 42);
+  lib.delete();
+  failsWith(() => f(), 'EDELETED', /cannot call int answer\(void\) at 0x[0-9a-f]+: library libdlbind-\S+ was deleted/);
+  failsWith(() => g(), 'EDELETED');
+  failsWith(() => lib.func(addr, 'int answer(void)'), 'EDELETED');
+});
+
+test('calling after free throws EFREED; the freed text holds a trap; dlfunc on a freed address is EFREED', () => {
+  const lib = dlcreate();
+  try {
+    const addr = lib.addFunction('answer', ANSWER);
+    const other = lib.addFunction('other', SEVEN);
+    const f = lib.func<() => number>(addr, 'int answer(void)');
+    const g = dlfunc<() => number>(addr, 'int answer(void)');
+    const h = lib.func<() => number>(other, 'int other(void)');
+    lib.free(addr);
+    failsWith(() => f(), 'EFREED', /its block in library \S+ was freed/);
+    failsWith(() => g(), 'EFREED');
+    assert.is(h(), 7, 'a function of another block still runs');
+    assert.equal(codeAt(addr, 4), TRAP, 'freed text is trap-filled');
+    failsWith(() => dlfunc(addr, 'int answer(void)'), 'EFREED');
+    failsWith(() => lib.func(addr + 4n, 'int answer(void)'), 'EFREED');
+    // Functions outside any library are not guarded and still work.
+    const getpid = dlfunc<() => number>(dlsym(null, 'getpid')!, 'int getpid(void)');
+    assert.is(getpid(), process.pid);
+  } finally {
+    lib.delete();
+  }
+});
+
+for (const mode of ['free', 'replace']) {
+  test(`freed code called from native code traps (SIGTRAP), in a child (${mode})`, () => {
+    const r = run(process.execPath, ['--import', 'tsx', 'tests/fixtures/api-stale-child.ts', mode]);
+    assert.match(r.stdout, /^before 42\nnext elsewhere\n/, r.stdout + r.stderr);
+    assert.not.match(r.stdout, /after/, 'the stale call returned instead of trapping');
+    assert.is(r.signal, 'SIGTRAP', `${r.signal} ${r.status} ${r.stderr}`);
+  });
+}
+
+test('a freed text block is quarantined before reuse; textInUse counts it until then', async () => {
+  const lib = dlcreate();
+  try {
+    const before = lib.stats().textInUse;
+    const a = lib.alloc(64, SHF_EXECINSTR);
+    lib.free(a);
+    assert.is(lib.stats().textInUse, before + 64, 'in quarantine');
+    const b = lib.alloc(64, SHF_EXECINSTR);
+    assert.is.not(b, a, 'not reused at once');
+    lib.free(b);
+    await sleep(TEXT_QUARANTINE_MS + 20);
+    assert.is(lib.stats().textInUse, before, 'released after the quarantine');
+    assert.is(lib.alloc(64, SHF_EXECINSTR), a, 'and then reused');
+  } finally {
+    lib.delete();
+  }
+});
+
+test('with no other room, an alloc releases the quarantine early', () => {
+  const lib = dlcreate(undefined, { text: 4096 });
+  try {
+    const a = lib.alloc(4096, SHF_EXECINSTR);
+    lib.free(a);
+    assert.is(lib.alloc(4096, SHF_EXECINSTR), a);
+  } finally {
+    lib.delete();
+  }
+});
+
+test('replace frees the replaced block: EFREED for its functions, textInUse back after the quarantine', async () => {
+  const lib = dlcreate();
+  try {
+    const base = lib.stats().textInUse;
+    const first = lib.addFunction('f', ANSWER);
+    const one = lib.stats().textInUse;
+    const old = lib.func<() => number>(first, 'int f(void)');
+    for (let i = 0; i < 5; i++) lib.addFunction('f', i % 2 === 0 ? SEVEN : ANSWER, { replace: true });
+    failsWith(() => old(), 'EFREED');
+    assert.equal(codeAt(first, 4), TRAP);
+    assert.is(lib.func<() => number>(dlsym(lib, 'f')!, 'int f(void)')(), 7);
+    await sleep(TEXT_QUARANTINE_MS + 20);
+    assert.is(lib.stats().textInUse, one, 'one block in use again');
+    lib.unbind('f');
+    // A block the caller allocated and bound by hand stays the caller's: replace does not free it.
+    const mine = lib.alloc(16, SHF_EXECINSTR);
+    lib.write(mine, ANSWER);
+    lib.bind('g', mine, ANSWER.length);
+    lib.addFunction('g', SEVEN, { replace: true });
+    assert.is(lib.func<() => number>(mine, 'int g(void)')(), 42);
+    // And a block that still holds another symbol is kept.
+    const shared = lib.addFunction('h', ANSWER);
+    lib.bind('h2', shared, ANSWER.length);
+    lib.addFunction('h', SEVEN, { replace: true });
+    assert.is(lib.func<() => number>(dlsym(lib, 'h2')!, 'int h2(void)')(), 42);
+    assert.ok(base < one);
+  } finally {
+    lib.delete();
+  }
+});
+
+test('dlsave writes freed space as zeros', () => {
+  const lib = dlcreate();
+  try {
+    const dead = lib.addFunction('dead', ANSWER);
+    lib.addFunction('alive', SEVEN);
+    const deadData = lib.addData('deadData', [0xaa, 0xaa, 0xaa, 0xaa]);
+    lib.addData('aliveData', [0xbb]);
+    lib.free(dead);
+    lib.free(deadData);
+    const path = join(dir, 'libsaved.so');
+    lib.save(path);
+    const bytes = readFileSync(path);
+    const so = readElf(bytes);
+    const at = (addr: bigint) => {
+      const v = addr - lib.loadBase;
+      const sec = so.sections.find((s) => s.name !== '' && s.sh_addr <= v && v < s.sh_addr + s.sh_size)!;
+      return Number(sec.sh_offset + (v - sec.sh_addr));
+    };
+    assert.equal([...bytes.subarray(at(dead), at(dead) + 16)], new Array(16).fill(0), 'freed text is zeros, not the trap or the old code');
+    assert.equal([...bytes.subarray(at(deadData), at(deadData) + 4)], [0, 0, 0, 0]);
+    assert.ok(so.lookup('alive') !== undefined && so.lookup('dead') === undefined);
+  } finally {
+    lib.delete();
+  }
+});
+
+test.run();
