@@ -63,18 +63,19 @@ for (const mode of ['free', 'replace']) {
   });
 }
 
-test('a freed text block is quarantined before reuse; textInUse counts it until then', async () => {
+test('a freed text block is quarantined before reuse (textQuarantined), then reused', async () => {
   const lib = dlcreate();
   try {
     const before = lib.stats().textInUse;
     const a = lib.alloc(64, SHF_EXECINSTR);
     lib.free(a);
-    assert.is(lib.stats().textInUse, before + 64, 'in quarantine');
+    assert.is(lib.stats().textInUse, before);
+    assert.is(lib.stats().textQuarantined, 64, 'in quarantine');
     const b = lib.alloc(64, SHF_EXECINSTR);
     assert.is.not(b, a, 'not reused at once');
     lib.free(b);
     await sleep(TEXT_QUARANTINE_MS + 20);
-    assert.is(lib.stats().textInUse, before, 'released after the quarantine');
+    assert.is(lib.stats().textQuarantined, 0, 'released after the quarantine');
     assert.is(lib.alloc(64, SHF_EXECINSTR), a, 'and then reused');
   } finally {
     lib.delete();
@@ -92,7 +93,7 @@ test('with no other room, an alloc releases the quarantine early', () => {
   }
 });
 
-test('replace frees the replaced block: EFREED for its functions, textInUse back after the quarantine', async () => {
+test('replace frees the replaced block: EFREED for its functions, textInUse back at once, the quarantine over later', async () => {
   const lib = dlcreate();
   try {
     const base = lib.stats().textInUse;
@@ -100,11 +101,14 @@ test('replace frees the replaced block: EFREED for its functions, textInUse back
     const one = lib.stats().textInUse;
     const old = lib.func<() => number>(first, 'int f(void)');
     for (let i = 0; i < 5; i++) lib.addFunction('f', i % 2 === 0 ? SEVEN : ANSWER, { replace: true });
+    assert.is(lib.stats().textInUse, one, 'the replaced blocks are no longer in use');
+    assert.is(lib.stats().textQuarantined, 5 * 16, 'they wait in the quarantine');
     failsWith(() => old(), 'EFREED');
     assert.equal(codeAt(first, 4), TRAP);
     assert.is(lib.func<() => number>(dlsym(lib, 'f')!, 'int f(void)')(), 7);
     await sleep(TEXT_QUARANTINE_MS + 20);
-    assert.is(lib.stats().textInUse, one, 'one block in use again');
+    assert.is(lib.stats().textInUse, one, 'one block in use');
+    assert.is(lib.stats().textQuarantined, 0, 'and none waiting');
     lib.unbind('f');
     // A block the caller allocated and bound by hand stays the caller's: replace does not free it.
     const mine = lib.alloc(16, SHF_EXECINSTR);

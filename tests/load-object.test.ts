@@ -249,12 +249,12 @@ int is_ready(int x) { return local_fn(x); }
     lib.unloadObject(h);
     assert.is(view(), 99, 'the destructor ran');
     assert.is(dlsym(lib, 'is_ready'), null);
-    // Names wait in the quarantine, so the string space is not back yet; the import slot for
-    // `sink` stays (slots are the library's, shared by name). A second load and unload adds nothing.
-    const baseline = { ...lib.stats(), stringBytesLeft: 0 };
+    // Names and freed text wait in their quarantines, so the string space and textQuarantined are not back yet; the import
+    // slot for `sink` stays (slots are the library's, shared by name). A second load and unload adds nothing.
+    const baseline = { ...lib.stats(), stringBytesLeft: 0, textQuarantined: 0 };
     assert.equal({ ...baseline, dataInUse: before.dataInUse }, { ...before, stringBytesLeft: 0 });
     lib.unloadObject(lib.loadObject(obj));
-    assert.equal({ ...lib.stats(), stringBytesLeft: 0 }, baseline);
+    assert.equal({ ...lib.stats(), stringBytesLeft: 0, textQuarantined: 0 }, baseline);
     assert.throws(
       () => lib.unloadObject(h),
       (e: Error) => e instanceof DlbindError && e.code === 'EINVAL',

@@ -126,8 +126,10 @@ export interface LibraryStats {
   capacity: Capacity;
   /** Symbols bound now. */
   symbols: number;
-  /** Bytes of text in blocks, rounding included; freed blocks count until their quarantine ends. */
+  /** Bytes of text in blocks, rounding included. */
   textInUse: number;
+  /** Bytes of freed text still in quarantine: trap-filled, given to no alloc until it ends. */
+  textQuarantined: number;
   /** Bytes of read-only data in blocks, rounding included. */
   rodataInUse: number;
   /** Bytes of writable data in blocks, rounding included. */
@@ -598,6 +600,7 @@ export class JitLibrary implements Announceable {
       capacity: { ...this.capacity },
       symbols: this.symtab.count,
       textInUse: this.arenas.text.bytesInUse,
+      textQuarantined: this.arenas.text.bytesRetired,
       rodataInUse: this.arenas.rodata.bytesInUse,
       dataInUse: this.arenas.data.bytesInUse,
       stringBytesLeft: this.symtab.stringBytesLeft,

@@ -23,6 +23,7 @@ export class Arena {
   /** Free block offsets binned by floor(log2(size)); a bin's set is made when first needed. */
   private readonly bins: (Set<number> | undefined)[] = new Array(54).fill(undefined);
   private usedBytes = 0;
+  private retiredBytes = 0;
 
   constructor(readonly capacity: number) {
     if (capacity >= ARENA_GRANULE) this.insertFree(0, Math.floor(capacity / ARENA_GRANULE) * ARENA_GRANULE);
@@ -30,6 +31,11 @@ export class Arena {
 
   get bytesInUse(): number {
     return this.usedBytes;
+  }
+
+  /** Bytes of retired blocks, not in use and not yet free. */
+  get bytesRetired(): number {
+    return this.retiredBytes;
   }
 
   get blockCount(): number {
@@ -80,12 +86,15 @@ export class Arena {
   /**
    * Takes the block at `offset` out of use without making it free: no
    * address in it belongs to a block any more, but no alloc gets it until
-   * `release`. Its bytes still count as in use. Returns its size as asked
-   * for, or undefined if no block starts there.
+   * `release`; its bytes count as retired, not in use. Returns its size as
+   * asked for, or undefined if no block starts there.
    */
   retire(offset: number): number | undefined {
     const asked = this.used.get(offset);
     if (asked === undefined) return undefined;
+    const size = granules(asked);
+    this.usedBytes -= size;
+    this.retiredBytes += size;
     this.used.delete(offset);
     this.removeSorted(offset);
     return asked;
@@ -94,7 +103,7 @@ export class Arena {
   /** Makes a retired block (offset, size as asked for) free, merged with free neighbours. */
   release(offset: number, asked: number): void {
     const size = granules(asked);
-    this.usedBytes -= size;
+    this.retiredBytes -= size;
     let start = offset;
     let end = offset + size;
     const before = this.freeByEnd.get(start);
