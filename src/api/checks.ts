@@ -97,3 +97,13 @@ export function checkCapacity(options: DlcreateOptions, page: number): Capacity 
   }
   return capacity;
 }
+
+/**
+ * Makes every own property of `obj` but `keep` non-enumerable, so that a
+ * structured clone (postMessage, workerData) carries only those: the brand
+ * of a JitLibrary, not its internals (some of which are functions, which
+ * would make the clone throw DataCloneError).
+ */
+export function cloneOnly(obj: object, keep: readonly string[]): void {
+  for (const key of Object.keys(obj)) if (!keep.includes(key)) Object.defineProperty(obj, key, { enumerable: false });
+}

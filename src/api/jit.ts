@@ -35,6 +35,7 @@ import {
   checkName,
   checkOptions,
   checkSize,
+  cloneOnly,
   describeValue,
 } from './checks.js';
 
@@ -268,6 +269,7 @@ export class JitLibrary implements Announceable {
     });
     this.states = new BlockStates(this.name, this.arenas.text);
     registerLibrary(this);
+    cloneOnly(this, ['kind', 'thread', 'name', 'debugMode']);
   }
 
   private live(): LiveObject {
@@ -636,7 +638,7 @@ export class JitLibrary implements Announceable {
   }
 
   /**
-   * The code at `addr` (in a live block of this library) as a JS function,
+   * The code at `addr` (in a live block of this library, or anywhere else) as a JS function,
    * typed by the caller: `lib.func<(a: number, b: number) => number>(addr,
    * 'int add(int a, int b)')`. The JS type of each C type is in dlfunc's
    * documentation. Each call throws EFREED once the block was freed and
@@ -644,6 +646,8 @@ export class JitLibrary implements Announceable {
    */
   func<F extends AnyFunction = (...args: unknown[]) => unknown>(addr: bigint, signature: string): F {
     this.live();
+    // Code elsewhere (libc, another library) is called unguarded, as dlfunc calls it.
+    if (typeof addr !== 'bigint' || !this.holds(addr)) return makeFunction<F>(addr, signature);
     this.objectOffsetInBlock(checkAddress(addr), 1);
     return makeFunction<F>(addr, signature, this.states.guardFor(this.atBlock));
   }
