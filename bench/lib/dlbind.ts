@@ -29,7 +29,6 @@ export const {
   dldelete,
   dlsave,
   dlsym,
-  dlfunc,
   getLibc,
   readElf,
 } = library;
