@@ -21,6 +21,13 @@ const U64 = 2n ** 64n - 1n;
 
 test.after.each(() => assertNoWX('after the test'));
 
+const VERSIONED_PROBES = [
+  ['memcpy', 'GLIBC_2.2.5'],
+  ['f', 'V1'],
+  ['f', 'V2'],
+  ['g', 'V2'],
+  ['add', 'V1'],
+] as const;
 const PROBES = ['printf', 'memcpy', 'add', 'counter', 'generated_7', 'no_such_name', ''];
 
 /** Parses and uses the result as a caller would; returns whether it parsed. */
@@ -30,6 +37,9 @@ function exercise(bytes: Uint8Array, options: ReadOptions, count = true): boolea
     const elf = readElf(bytes, options);
     for (const name of PROBES) elf.lookup(name);
     for (const s of elf.dynamicSymbols.slice(0, 8)) elf.lookup(s.name);
+    // The versioned lookups walk the version slots; versionedName, every symbol's versions.
+    for (const [name, version] of VERSIONED_PROBES) elf.lookup(name, version);
+    for (let i = 0; i < Math.min(elf.dynamicSymbols.length, 64); i++) elf.versionedName(i);
     elf.section('.dynsym');
     // The unwind tables are decoded on first use; the system libraries' thousands of FDEs would blow the time budget.
     if (bytes.length < 1 << 18) elf.unwind?.ehFrame?.fdes.length;

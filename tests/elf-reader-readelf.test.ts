@@ -69,7 +69,49 @@ const dlbindObject = (): string => {
   return path;
 };
 
+/** The offline writer's imports, GOT and PLT (lazy), versioned exports, DT_RELR and build-id, for one machine. */
+function writerObject(machine: 'x86_64' | 'aarch64'): string {
+  const glibc = machine === 'x86_64' ? 'GLIBC_2.2.5' : 'GLIBC_2.17';
+  const path = join(sampleDir, `libwriter-${machine}.so`);
+  const x86 = machine === 'x86_64';
+  writeFileSync(
+    path,
+    dlbindBuild({
+      machine,
+      soname: `libwriter-${machine}.so`,
+      needed: ['libc.so.6'],
+      imports: [`printf@${glibc}`, { name: 'stdout', version: glibc, kind: 'object' }, 'puts'],
+      symbols: [
+        // call rel32; mov rax, [rip + rel32]; ret (the writer fills the fields)
+        { name: 'hello', section: 'text', bytes: x86 ? [0xe8, 0, 0, 0, 0, 0x48, 0x8b, 0x05, 0, 0, 0, 0, 0xc3] : [0xc0, 0x03, 0x5f, 0xd6] },
+        { name: 'old_f', section: 'text', bytes: x86 ? [0xc3] : [0xc0, 0x03, 0x5f, 0xd6], version: 'V1', defaultVersion: false },
+        { name: 'f', section: 'text', bytes: x86 ? [0xc3] : [0xc0, 0x03, 0x5f, 0xd6], version: 'V2' },
+        { name: 'fmt', section: 'rodata', bytes: new TextEncoder().encode('hi %d\n\0') },
+        { name: 'table', section: 'data', size: 32 },
+      ],
+      pointers: [
+        { symbol: 'table', target: 'puts' },
+        { symbol: 'table', offset: 8, target: 'printf', relocation: 'glob_dat' },
+        { symbol: 'table', offset: 16, target: 'fmt' },
+        { symbol: 'table', offset: 24, target: 'hello' },
+      ],
+      references: x86
+        ? [
+            { symbol: 'hello', offset: 1, target: 'printf' },
+            { symbol: 'hello', offset: 8, target: 'stdout', via: 'got' },
+          ]
+        : [],
+      bindNow: false,
+      relr: true,
+      buildId: true,
+    }),
+  );
+  return path;
+}
+
 const objects: [string, string][] = [
+  ['dlbind writer .so: imports, PLT, GOT, versions, RELR, build-id', writerObject('x86_64')],
+  ['dlbind writer aarch64 .so: imports, versions, RELR, build-id', writerObject('aarch64')],
   ['libc.so.6', libc],
   ['gcc .o', gccObject('object', [])],
   ['gcc .o with -fcf-protection', gccObject('object-cet', ['-fcf-protection'])],

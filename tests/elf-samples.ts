@@ -127,11 +127,11 @@ export interface Handmade {
 
 /**
  * A minimal ET_DYN: one PT_LOAD over the whole file at vaddr 0, PT_DYNAMIC, DT_HASH (nbucket
- * buckets), .dynsym, .dynstr and, at the end, DT_GNU_HASH (one bucket, a bloom word with every
+ * buckets of `hashWord` bytes), .dynsym, .dynstr and, at the end, DT_GNU_HASH (one bucket, a bloom word with every
  * bit set); no section headers.
  * Symbol i+1 is names[i], a global function.
  */
-export function handmadeElf(names: string[], nbucket = Math.max(1, names.length >> 1)): Handmade {
+export function handmadeElf(names: string[], nbucket = Math.max(1, names.length >> 1), hashWord: 4 | 8 = 4): Handmade {
   const enc = new TextEncoder();
   const nameBytes = names.map((n) => enc.encode(n));
   const nsyms = names.length + 1;
@@ -144,7 +144,7 @@ export function handmadeElf(names: string[], nbucket = Math.max(1, names.length 
   const ndyn = 6;
   const at = { dynamic: EHDR64_SIZE + 2 * PHDR64_SIZE, hash: 0, gnuHash: 0, dynsym: 0, dynstr: 0 };
   at.hash = at.dynamic + ndyn * 16;
-  at.dynsym = at.hash + 4 * (2 + nbucket + nsyms);
+  at.dynsym = at.hash + hashWord * (2 + nbucket + nsyms);
   at.dynsym += at.dynsym % 8;
   at.dynstr = at.dynsym + SYM64_SIZE * nsyms;
   // Last, so that a chain with no end bit runs off the end of the file.
@@ -183,9 +183,13 @@ export function handmadeElf(names: string[], nbucket = Math.max(1, names.length 
     chains[i + 1] = buckets[bucket]!;
     buckets[bucket] = i + 1;
   });
-  w.seek(at.hash).u32(nbucket).u32(nsyms);
-  for (const v of buckets) w.u32(v);
-  for (const v of chains) w.u32(v);
+  // 8-byte words are the DT_HASH of 64-bit Alpha and S/390.
+  const word = (v: number) => (hashWord === 4 ? w.u32(v) : w.u64(v));
+  w.seek(at.hash);
+  word(nbucket);
+  word(nsyms);
+  for (const v of buckets) word(v);
+  for (const v of chains) word(v);
   // GNU: one bucket holding symbols 1.., the last one with the end bit.
   w.seek(at.gnuHash)
     .u32(1)

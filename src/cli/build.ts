@@ -12,7 +12,7 @@ export function runBuild(specPath: string, outPath: string): string {
   try {
     bytes = buildSharedObject(spec);
   } catch (err) {
-    if (err instanceof ElfBuildError) throw new CliError(`${specPath}: ${err.message}`, { cause: err });
+    if (err instanceof ElfBuildError) throw new CliError(`${specPath === '-' ? '<stdin>' : specPath}: ${err.message}`, { cause: err });
     throw err;
   }
   let isDirectory = false;

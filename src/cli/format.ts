@@ -3,9 +3,32 @@
 /** A column is left-aligned unless it is marked 'right'. */
 export type Align = 'left' | 'right';
 
+/**
+ * A name from a file, safe to print: C0 controls and DEL as readelf shows them (`^[`, `^?`),
+ * C1 controls and the bidirectional overrides as `<U+009B>`, so that no byte of a hostile file
+ * reaches the terminal as a command. Everything else is left as it is.
+ */
+export function printable(text: string): string {
+  return UNPRINTABLE.test(text) ? text.replace(UNPRINTABLE_ALL, escapeOne) : text;
+}
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+const UNPRINTABLE_ALL = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+function escapeOne(c: string): string {
+  const code = c.charCodeAt(0);
+  if (code < 0x20) return `^${String.fromCharCode(code + 0x40)}`;
+  if (code === 0x7f) return '^?';
+  return `<U+${code.toString(16).toUpperCase().padStart(4, '0')}>`;
+}
+
+/** Appends `lines` one by one: spreading them into push() overflows the stack past about 120,000 rows. */
+export function append(out: string[], lines: readonly string[]): void {
+  for (const line of lines) out.push(line);
+}
+
 /** Lines of aligned columns, each indented by `indent` spaces; the header row (if any) first. */
 export function table(rows: readonly (readonly string[])[], options: { header?: readonly string[]; align?: readonly Align[]; indent?: number } = {}): string[] {
-  const all = options.header === undefined ? rows : [options.header, ...rows];
+  const all: (readonly string[])[] = options.header === undefined ? [] : [options.header];
+  for (const row of rows) all.push(row.map(printable));
   const widths: number[] = [];
   for (const row of all) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   const pad = ' '.repeat(options.indent ?? 2);

@@ -1,7 +1,7 @@
 // `dlbind inspect`'s unwind part: .eh_frame_hdr and .eh_frame, decoded.
 import { formatCfaInstruction } from '../elf/cfi.js';
 import type { ElfFile } from '../index.js';
-import { hex, table } from './format.js';
+import { append, hex, table } from './format.js';
 
 /** Text lines for the unwind tables (none when the object has none). */
 export function unwindText(file: ElfFile): string[] {
@@ -21,8 +21,9 @@ export function unwindText(file: ElfFile): string[] {
         `  CIE ${hex(c.offset, 8)} "${c.augmentation}" code ${c.code_alignment_factor} data ${c.data_alignment_factor} return address r${c.return_address_register}: ${rules(file, c.initialInstructions)}`,
       );
     }
-    out.push(
-      ...table(
+    append(
+      out,
+      table(
         e.fdes.map((f) => [hex(f.offset, 8), hex(f.cieOffset, 8), `${hex(f.pc_begin)}..${hex(f.pc_begin + f.pc_range)}`, rules(file, f.instructions)]),
         { header: ['FDE', 'CIE', 'PC range', 'Rules'] },
       ),

@@ -1,6 +1,6 @@
 // `dlbind inspect`: a readelf-like summary of an ELF64 file, as text or JSON.
-import { type ElfFile, type ElfSymbol, elf } from '../index.js';
-import { grouped, hex, table } from './format.js';
+import { type ElfFile, type ElfSymbol, type Relocation, type RelocationTable, elf } from '../index.js';
+import { append, grouped, hex, printable, table } from './format.js';
 import { unwindJson, unwindText } from './inspect-unwind.js';
 
 /** readelf's segment flags: R, W, E. */
@@ -40,41 +40,6 @@ function sectionIndex(shndx: number): string {
   return String(shndx);
 }
 
-// The dynamic relocation types of each machine; elf exports only the ones dlbind writes.
-const RELOCATION_NAMES: Record<string, Record<number, string>> = {
-  x86_64: {
-    0: 'R_X86_64_NONE',
-    1: 'R_X86_64_64',
-    2: 'R_X86_64_PC32',
-    5: 'R_X86_64_COPY',
-    6: 'R_X86_64_GLOB_DAT',
-    7: 'R_X86_64_JUMP_SLOT',
-    8: 'R_X86_64_RELATIVE',
-    16: 'R_X86_64_DTPMOD64',
-    17: 'R_X86_64_DTPOFF64',
-    18: 'R_X86_64_TPOFF64',
-    36: 'R_X86_64_TLSDESC',
-    37: 'R_X86_64_IRELATIVE',
-  },
-  aarch64: {
-    0: 'R_AARCH64_NONE',
-    257: 'R_AARCH64_ABS64',
-    1024: 'R_AARCH64_COPY',
-    1025: 'R_AARCH64_GLOB_DAT',
-    1026: 'R_AARCH64_JUMP_SLOT',
-    1027: 'R_AARCH64_RELATIVE',
-    1028: 'R_AARCH64_TLS_DTPMOD',
-    1029: 'R_AARCH64_TLS_DTPREL',
-    1030: 'R_AARCH64_TLS_TPREL',
-    1031: 'R_AARCH64_TLSDESC',
-    1032: 'R_AARCH64_IRELATIVE',
-  },
-};
-
-function relocationName(machine: string, type: number): string {
-  return RELOCATION_NAMES[machine]?.[type] ?? `type ${type}`;
-}
-
 /** Dynamic tags whose value is a size in bytes, or a count. */
 const SIZE_TAGS = new Set([
   elf.DT_PLTRELSZ,
@@ -103,7 +68,7 @@ function dynamicValues(file: ElfFile): string[] {
   });
 }
 
-function symbolRows(symbols: readonly ElfSymbol[]): string[][] {
+function symbolRows(symbols: readonly ElfSymbol[], name: (i: number) => string): string[][] {
   return symbols.map((s, i) => [
     String(i),
     hex(s.st_value, 16),
@@ -112,54 +77,89 @@ function symbolRows(symbols: readonly ElfSymbol[]): string[][] {
     elf.STB.name(s.bind),
     elf.STV.name(s.visibility),
     sectionIndex(s.st_shndx),
-    s.name,
+    name(i),
   ]);
 }
 
 const SYMBOL_HEADER = ['Num', 'Value', 'Size', 'Type', 'Bind', 'Vis', 'Ndx', 'Name'];
 const SYMBOL_ALIGN = ['right', 'left', 'right', 'left', 'left', 'left', 'right', 'left'] as const;
 
-/** The text report, as lines. */
-export function inspectText(file: ElfFile, name: string, size: number): string[] {
-  const h = file.header;
-  const out: string[] = [];
-  const kind = h.e_type === elf.ET_DYN ? 'shared object' : h.e_type === elf.ET_EXEC ? 'executable' : h.e_type === elf.ET_REL ? 'relocatable object' : 'file';
-  out.push(`${name}: ELF64 ${kind}, ${file.machine}, ${grouped(size)} bytes`);
+function signedHex(v: bigint): string {
+  return v < 0n ? `-${hex(-v)}` : hex(v);
+}
 
-  out.push('', 'ELF header');
-  out.push(
-    ...table([
-      ['Class, data', 'ELF64, little-endian'],
-      ['Type', elf.ET.name(h.e_type)],
-      ['Machine', `${elf.EM.name(h.e_machine)} (${file.machine})`],
-      ['OS/ABI', `${h.ei_osabi}, ABI version ${h.ei_abiversion}`],
-      ['Entry point', hex(h.e_entry)],
-      ['Program headers', `${h.e_phnum} at offset ${hex(h.e_phoff)}`],
-      ['Section headers', h.e_shoff === 0n ? 'none' : `${file.sections.length} at offset ${hex(h.e_shoff)}, names in section ${h.e_shstrndx}`],
-      ['Flags', hex(h.e_flags)],
-    ]),
-  );
+/** A part of the report: the flag that selects it, its text and its JSON. */
+export interface InspectPart {
+  /** `relocs` for `--relocs`. */
+  flag: string;
+  description: string;
+  text(file: ElfFile, out: string[]): void;
+  json(file: ElfFile): Record<string, unknown>;
+}
 
-  out.push('', `Segments (${file.segments.length})`);
-  out.push(
-    ...table(
-      file.segments.map((p) => [
-        elf.PT.name(p.p_type),
-        hex(p.p_offset, 6),
-        hex(p.p_vaddr, 8),
-        hex(p.p_filesz, 6),
-        hex(p.p_memsz, 6),
-        segmentFlags(p.p_flags),
-        hex(p.p_align),
+function kindOf(e_type: number): string {
+  return e_type === elf.ET_DYN ? 'shared object' : e_type === elf.ET_EXEC ? 'executable' : e_type === elf.ET_REL ? 'relocatable object' : 'file';
+}
+
+const fileHeader: InspectPart = {
+  flag: 'file-header',
+  description: 'the ELF header',
+  text(file, out) {
+    const h = file.header;
+    out.push('', 'ELF header');
+    append(
+      out,
+      table([
+        ['Class, data', 'ELF64, little-endian'],
+        ['Type', elf.ET.name(h.e_type)],
+        ['Machine', `${elf.EM.name(h.e_machine)} (${file.machine})`],
+        ['OS/ABI', `${h.ei_osabi}, ABI version ${h.ei_abiversion}`],
+        ['Entry point', hex(h.e_entry)],
+        ['Program headers', `${h.e_phnum} at offset ${hex(h.e_phoff)}`],
+        ['Section headers', h.e_shoff === 0n ? 'none' : `${file.sections.length} at offset ${hex(h.e_shoff)}, names in section ${h.e_shstrndx}`],
+        ['Flags', hex(h.e_flags)],
       ]),
-      { header: ['Type', 'Offset', 'VirtAddr', 'FileSiz', 'MemSiz', 'Flg', 'Align'] },
-    ),
-  );
+    );
+  },
+  json: (file) => ({ header: { ...file.header, typeName: elf.ET.name(file.header.e_type), machineName: elf.EM.name(file.header.e_machine) } }),
+};
 
-  if (file.sections.length > 0) {
+const segmentsPart: InspectPart = {
+  flag: 'segments',
+  description: 'the program headers',
+  text(file, out) {
+    out.push('', `Segments (${file.segments.length})`);
+    append(
+      out,
+      table(
+        file.segments.map((p) => [
+          elf.PT.name(p.p_type),
+          hex(p.p_offset, 6),
+          hex(p.p_vaddr, 8),
+          hex(p.p_filesz, 6),
+          hex(p.p_memsz, 6),
+          segmentFlags(p.p_flags),
+          hex(p.p_align),
+        ]),
+        { header: ['Type', 'Offset', 'VirtAddr', 'FileSiz', 'MemSiz', 'Flg', 'Align'] },
+      ),
+    );
+  },
+  json: (file) => ({ segments: file.segments.map((p) => ({ ...p, typeName: elf.PT.name(p.p_type), flagsText: segmentFlags(p.p_flags).replace(/ /g, '') })) }),
+};
+
+const sectionsPart: InspectPart = {
+  flag: 'sections',
+  description: 'the section headers',
+  text(file, out) {
+    if (file.sections.length === 0) {
+      out.push('', 'Sections: none (no section header table)');
+      return;
+    }
     out.push('', `Sections (${file.sections.length})`);
-    out.push(
-      ...table(
+    append(
+      out,
+      table(
         file.sections.map((s, i) => [
           String(i),
           s.name,
@@ -179,16 +179,28 @@ export function inspectText(file: ElfFile, name: string, size: number): string[]
         },
       ),
     );
-  } else {
-    out.push('', 'Sections: none (no section header table)');
-  }
+  },
+  json: (file) => ({ sections: file.sections.map((s, i) => ({ index: i, ...s, typeName: elf.SHT.name(s.sh_type), flagsText: sectionFlags(s.sh_flags) })) }),
+};
 
-  if (file.dynamic.length > 0) {
+function tagName(d: ElfFile['dynamic'][number]): string {
+  return d.d_tag_raw === undefined ? elf.DT.name(d.d_tag) : `DT(${signedHex(d.d_tag_raw)})`;
+}
+
+const dynamicPart: InspectPart = {
+  flag: 'dynamic',
+  description: 'the dynamic array and the hash tables',
+  text(file, out) {
+    if (file.dynamic.length === 0) {
+      out.push('', 'Dynamic section: none');
+      return;
+    }
     const values = dynamicValues(file);
     out.push('', `Dynamic section (${file.dynamic.length} entries)`);
-    out.push(
-      ...table(
-        file.dynamic.map((d, i) => [elf.DT.name(d.d_tag), values[i]!]),
+    append(
+      out,
+      table(
+        file.dynamic.map((d, i) => [tagName(d), values[i]!]),
         { header: ['Tag', 'Value'] },
       ),
     );
@@ -199,31 +211,223 @@ export function inspectText(file: ElfFile, name: string, size: number): string[]
         `DT_GNU_HASH: ${file.gnuHash.nbuckets} buckets, symoffset ${file.gnuHash.symoffset}, ${file.gnuHash.bloomSize} bloom word${file.gnuHash.bloomSize === 1 ? '' : 's'}`,
       );
     if (hashes.length > 0) out.push('', 'Hash tables', ...hashes.map((s) => `  ${s}`));
-  }
+  },
+  json(file) {
+    const values = dynamicValues(file);
+    return {
+      dynamic: file.dynamic.map((d, i) => ({ ...d, tagName: tagName(d), text: values[i] })),
+      soname: file.soname ?? null,
+      needed: file.needed,
+      hashTables: {
+        sysv: file.sysvHash === undefined ? null : { nbucket: file.sysvHash.nbucket, nchain: file.sysvHash.nchain },
+        gnu:
+          file.gnuHash === undefined
+            ? null
+            : { nbuckets: file.gnuHash.nbuckets, symoffset: file.gnuHash.symoffset, bloomSize: file.gnuHash.bloomSize, bloomShift: file.gnuHash.bloomShift },
+      },
+    };
+  },
+};
 
-  if (file.dynamicSymbols.length > 0) {
+const dynSymsPart: InspectPart = {
+  flag: 'dyn-syms',
+  description: 'the dynamic symbols, with versions',
+  text(file, out) {
+    if (file.dynamicSymbols.length === 0) return;
     out.push('', `Dynamic symbols (${file.dynamicSymbols.length}, .dynsym)`);
-    out.push(...table(symbolRows(file.dynamicSymbols), { header: SYMBOL_HEADER, align: SYMBOL_ALIGN }));
-  }
-  if (file.symbols.length > 0) {
-    out.push('', `Symbols (${file.symbols.length}, .symtab)`);
-    out.push(...table(symbolRows(file.symbols), { header: SYMBOL_HEADER, align: SYMBOL_ALIGN }));
-  }
-  if (file.relocations.length > 0) {
-    out.push('', `Relocations (${file.relocations.length}, DT_RELA)`);
-    out.push(
-      ...table(
-        file.relocations.map((r) => [
-          hex(r.r_offset, 8),
-          relocationName(file.machine, r.type),
-          String(r.sym),
-          r.r_addend < 0n ? `-${hex(-r.r_addend)}` : hex(r.r_addend),
-        ]),
-        { header: ['Offset', 'Type', 'Sym', 'Addend'], align: ['left', 'left', 'right', 'left'] },
+    append(
+      out,
+      table(
+        symbolRows(file.dynamicSymbols, (i) => file.versionedName(i)),
+        { header: SYMBOL_HEADER, align: SYMBOL_ALIGN },
       ),
     );
-  }
-  out.push(...unwindText(file));
+  },
+  json: (file) => ({
+    dynamicSymbols: file.dynamicSymbols.map((s, i) => {
+      const v = file.symbolVersions[i];
+      return { ...symbolJson(s), version: v?.name ?? null, versionHidden: v?.hidden ?? false };
+    }),
+  }),
+};
+
+const symtabPart: InspectPart = {
+  flag: 'symbols',
+  description: 'the symbol tables (.dynsym and .symtab)',
+  text(file, out) {
+    if (file.symbols.length === 0) return;
+    out.push('', `Symbols (${file.symbols.length}, .symtab)`);
+    append(
+      out,
+      table(
+        symbolRows(file.symbols, (i) => file.symbols[i]!.name),
+        { header: SYMBOL_HEADER, align: SYMBOL_ALIGN },
+      ),
+    );
+  },
+  json: (file) => ({ symbols: file.symbols.map(symbolJson) }),
+};
+
+function plural(n: number, one: string, many: string): string {
+  return `${grouped(n)} ${n === 1 ? one : many}`;
+}
+
+/** A relocation table's heading: its section, where it came from, what it applies to. */
+function tableTitle(file: ElfFile, t: RelocationTable): string {
+  const section = t.section === undefined ? undefined : file.sections[t.section]?.name;
+  const where = section === undefined || section === t.source ? `${t.source} (${t.format.toUpperCase()}` : `${section} (${t.source}`;
+  const applies = t.appliesTo === undefined ? '' : `, applies to ${file.sections[t.appliesTo]?.name || `section ${t.appliesTo}`}`;
+  const count = t.format === 'relr' ? plural(t.addresses!.length, 'address', 'addresses') : plural(t.entries.length, 'entry', 'entries');
+  return `Relocations in ${where}, ${count}${applies})`;
+}
+
+/** The symbol as readelf -r names it: with its version when it is a dynamic symbol. */
+function relocationSymbol(file: ElfFile, t: RelocationTable, r: Relocation): string {
+  if (r.sym === 0) return '';
+  if (t.symbols === 'dynamic' && r.sym < file.dynamicSymbols.length && file.dynamicSymbols[r.sym]!.type !== elf.STT_SECTION) return file.versionedName(r.sym);
+  return r.symbolName === '' ? `#${r.sym}` : r.symbolName;
+}
+
+const relocsPart: InspectPart = {
+  flag: 'relocs',
+  description: 'every relocation table, symbols by name',
+  text(file, out) {
+    if (file.relocationTables.length === 0) {
+      out.push('', 'Relocations: none');
+      return;
+    }
+    for (const t of file.relocationTables) {
+      out.push('', tableTitle(file, t));
+      if (t.format === 'relr') {
+        for (const a of t.addresses!) out.push(`  ${hex(a, 8)}`);
+        continue;
+      }
+      append(
+        out,
+        table(
+          t.entries.map((r) => [hex(r.r_offset, 8), r.typeName, relocationSymbol(file, t, r), signedHex(r.r_addend)]),
+          { header: ['Offset', 'Type', 'Symbol', 'Addend'] },
+        ),
+      );
+    }
+  },
+  json: (file) => ({
+    relocationTables: file.relocationTables.map((t) => ({
+      ...t,
+      sectionName: t.section === undefined ? null : (file.sections[t.section]?.name ?? null),
+      entries: t.entries.map((r) => ({ ...r, symbol: relocationSymbol(file, t, r) })),
+      addresses: t.addresses === undefined ? undefined : [...t.addresses],
+    })),
+  }),
+};
+
+const VER_FLAGS: ReadonlyArray<readonly [number, string]> = [
+  [1, 'BASE'],
+  [2, 'WEAK'],
+  [4, 'INFO'],
+];
+function versionFlags(flags: number): string {
+  const names = VER_FLAGS.filter(([bit]) => (flags & bit) !== 0).map(([, n]) => n);
+  const rest = flags & ~7;
+  if (rest !== 0) names.push(hex(rest));
+  return names.length === 0 ? 'none' : names.join(' | ');
+}
+
+const versionsPart: InspectPart = {
+  flag: 'version-info',
+  description: 'the version definitions and needs',
+  text(file, out) {
+    if (file.versionDefinitions.length === 0 && file.versionNeeds.length === 0) {
+      out.push('', 'Versions: none');
+      return;
+    }
+    if (file.versionDefinitions.length > 0) {
+      out.push('', `Version definitions (${file.versionDefinitions.length})`);
+      append(
+        out,
+        table(
+          file.versionDefinitions.map((d) => [String(d.vd_ndx), versionFlags(d.vd_flags), d.name, d.parents.join(', ')]),
+          { header: ['Index', 'Flags', 'Name', 'Parents'], align: ['right'] },
+        ),
+      );
+    }
+    if (file.versionNeeds.length > 0) {
+      out.push('', `Version needs (${file.versionNeeds.length} file${file.versionNeeds.length === 1 ? '' : 's'})`);
+      const rows: string[][] = [];
+      for (const n of file.versionNeeds) for (const v of n.versions) rows.push([String(v.vna_other), versionFlags(v.vna_flags), v.name, n.file]);
+      append(out, table(rows, { header: ['Index', 'Flags', 'Name', 'File'], align: ['right'] }));
+    }
+  },
+  json: (file) => ({ versions: { definitions: file.versionDefinitions, needs: file.versionNeeds } }),
+};
+
+const notesPart: InspectPart = {
+  flag: 'notes',
+  description: 'the notes (build-id, ABI tag, GNU properties)',
+  text(file, out) {
+    if (file.notes.length === 0) {
+      out.push('', 'Notes: none');
+      return;
+    }
+    out.push('', `Notes (${file.notes.length})`);
+    append(
+      out,
+      table(
+        file.notes.map((n) => [n.source, n.name, grouped(n.desc.length), n.typeName, n.text.replace(/\n\t/g, '; ')]),
+        { header: ['Where', 'Owner', 'Size', 'Type', 'Description'], align: ['left', 'left', 'right'] },
+      ),
+    );
+  },
+  json: (file) => ({
+    notes: file.notes.map((n) => ({
+      ...n,
+      desc: Buffer.from(n.desc).toString('hex'),
+      properties: n.properties?.map((p) => ({ ...p, data: Buffer.from(p.data).toString('hex') })),
+    })),
+    buildId: file.buildId ?? null,
+  }),
+};
+
+const unwindPart: InspectPart = {
+  flag: 'unwind',
+  description: 'the call frame information (.eh_frame_hdr, .eh_frame)',
+  text(file, out) {
+    append(out, unwindText(file));
+  },
+  json: (file) => ({ unwind: unwindJson(file) }),
+};
+
+/** The parts in report order; `dlbind inspect --<flag>` prints only the parts it names. */
+export const INSPECT_PARTS: readonly InspectPart[] = [
+  fileHeader,
+  segmentsPart,
+  sectionsPart,
+  dynamicPart,
+  dynSymsPart,
+  symtabPart,
+  relocsPart,
+  versionsPart,
+  notesPart,
+  unwindPart,
+];
+
+/** The parts to print for the flags given: `--symbols` means both tables, as readelf's does; none means all. */
+function selected(only: readonly string[]): readonly InspectPart[] {
+  if (only.length === 0) return INSPECT_PARTS;
+  const flags = new Set(only);
+  if (flags.has('symbols')) flags.add('dyn-syms');
+  return INSPECT_PARTS.filter((p) => flags.has(p.flag));
+}
+
+/** The text report, as lines: every part, or only those whose flags are in `only`; names escaped (printable). */
+export function inspectText(file: ElfFile, name: string, size: number, only: readonly string[] = []): string[] {
+  const out: string[] = [];
+  const all = only.length === 0;
+  if (all) out.push(`${name}: ELF64 ${kindOf(file.header.e_type)}, ${file.machine}, ${grouped(size)} bytes`);
+  for (const part of selected(only)) part.text(file, out);
+  if (file.warnings.length > 0) out.push('', 'Warnings', ...file.warnings.map((w) => `  ${w}`));
+  if (!all && out[0] === '') out.shift();
+  for (let i = 0; i < out.length; i++) out[i] = printable(out[i]!);
   return out;
 }
 
@@ -231,31 +435,13 @@ function symbolJson(s: ElfSymbol): Record<string, unknown> {
   return { ...s, typeName: elf.STT.name(s.type), bindName: elf.STB.name(s.bind), visibilityName: elf.STV.name(s.visibility) };
 }
 
-/** The JSON report: the reader's fields, plus the names of constants (`typeName`, `flagsText`, ...). */
-export function inspectJson(file: ElfFile, name: string, size: number): Record<string, unknown> {
-  const values = dynamicValues(file);
-  return {
-    file: name,
-    size,
-    machine: file.machine,
-    header: { ...file.header, typeName: elf.ET.name(file.header.e_type), machineName: elf.EM.name(file.header.e_machine) },
-    segments: file.segments.map((p) => ({ ...p, typeName: elf.PT.name(p.p_type), flagsText: segmentFlags(p.p_flags).replace(/ /g, '') })),
-    sections: file.sections.map((s, i) => ({ index: i, ...s, typeName: elf.SHT.name(s.sh_type), flagsText: sectionFlags(s.sh_flags) })),
-    dynamic: file.dynamic.map((d, i) => ({ ...d, tagName: elf.DT.name(d.d_tag), text: values[i] })),
-    soname: file.soname ?? null,
-    needed: file.needed,
-    hashTables: {
-      sysv: file.sysvHash === undefined ? null : { nbucket: file.sysvHash.nbucket, nchain: file.sysvHash.nchain },
-      gnu:
-        file.gnuHash === undefined
-          ? null
-          : { nbuckets: file.gnuHash.nbuckets, symoffset: file.gnuHash.symoffset, bloomSize: file.gnuHash.bloomSize, bloomShift: file.gnuHash.bloomShift },
-    },
-    dynamicSymbols: file.dynamicSymbols.map(symbolJson),
-    symbols: file.symbols.map(symbolJson),
-    relocations: file.relocations.map((r) => ({ ...r, typeName: relocationName(file.machine, r.type) })),
-    unwind: unwindJson(file),
-  };
+/** The JSON report: the reader's fields, plus the names of constants (`typeName`, `flagsText`, ...); exact, never escaped. */
+export function inspectJson(file: ElfFile, name: string, size: number, only: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = { file: name, size, machine: file.machine };
+  for (const part of selected(only)) Object.assign(out, part.json(file));
+  if (only.length === 0) out.relocations = file.relocations;
+  out.warnings = file.warnings;
+  return out;
 }
 
 /** JSON.stringify with bigints as hex strings ("0x1000", "-0x10"). */

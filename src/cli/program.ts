@@ -7,7 +7,8 @@ import { runBuild } from './build.js';
 import { runCore } from './core.js';
 import { runDemo } from './demo.js';
 import { CliError, describeError, describeSystemError } from './errors.js';
-import { inspectJson, inspectText, toJson } from './inspect.js';
+import { printable } from './format.js';
+import { INSPECT_PARTS, inspectJson, inspectText, toJson } from './inspect.js';
 
 export interface Io {
   out(text: string): void;
@@ -34,6 +35,11 @@ function readInput(path: string): Uint8Array {
   } catch (err) {
     throw new CliError(`cannot read ${path}: ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
   }
+}
+
+/** Commander's name for an option's value: `--dyn-syms` is `dynSyms`. */
+function camelCase(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 function makeProgram(io: Io): Command {
@@ -67,7 +73,7 @@ Examples:
   program
     .command('build')
     .description('build a shared object from a JSON spec')
-    .argument('<spec>', 'a JSON file: the buildSharedObject spec')
+    .argument('<spec>', "a JSON file: the buildSharedObject spec ('-' reads it from standard input)")
     .requiredOption('-o, --output <file>', 'the shared object to write')
     .addHelpText(
       'after',
@@ -96,23 +102,26 @@ Also "relr", "buildId", "runpath", "bindNow", "flags", "flags1"; a symbol's
       io.out(`${runBuild(spec, options.output)}\n`);
     });
 
-  program
+  const inspect = program
     .command('inspect')
-    .description('summarise an ELF64 file: header, segments, sections, dynamic entries, symbols')
+    .description('summarise an ELF64 file: header, segments, sections, dynamic entries, symbols, relocations, versions, notes')
     .argument('<file>', 'an ELF64 little-endian file')
-    .option('--json', 'print JSON (64-bit values as hex strings)')
-    .action((path: string, options: { json?: boolean }) => {
-      const bytes = readInput(path);
-      let file: ReturnType<typeof readElf>;
-      try {
-        file = readElf(bytes);
-      } catch (err) {
-        const { message, expected } = describeError(err);
-        if (expected) throw new CliError(`${path}: ${message}`, { cause: err });
-        throw err;
-      }
-      io.out(`${options.json ? toJson(inspectJson(file, path, bytes.length)) : inspectText(file, path, bytes.length).join('\n')}\n`);
-    });
+    .option('--json', 'print JSON (64-bit values as hex strings)');
+  for (const part of INSPECT_PARTS) inspect.option(`--${part.flag}`, part.description);
+  inspect.addHelpText('after', '\nEach selection flag prints only its part, several print theirs, none prints every part.');
+  inspect.action((path: string, options: Record<string, boolean | undefined>) => {
+    const bytes = readInput(path);
+    let file: ReturnType<typeof readElf>;
+    try {
+      file = readElf(bytes);
+    } catch (err) {
+      const { message, expected } = describeError(err);
+      if (expected) throw new CliError(`${path}: ${message}`, { cause: err });
+      throw err;
+    }
+    const only = INSPECT_PARTS.filter((p) => options[camelCase(p.flag)] === true).map((p) => p.flag);
+    io.out(`${options.json ? toJson(inspectJson(file, path, bytes.length, only)) : inspectText(file, path, bytes.length, only).join('\n')}\n`);
+  });
   program
     .command('core')
     .description('name the JIT frames of a crashed process: extract its live libraries from the core file, with the gdb commands that load them')
@@ -133,7 +142,7 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     const { message, expected } = describeError(err);
-    io.err(`dlbind: ${message}\n`);
+    io.err(`dlbind: ${printable(message)}\n`);
     if (debug) {
       // The error a CliError rewords is the one worth a stack.
       for (let e: unknown = err; e !== undefined; e = e instanceof Error ? e.cause : undefined) {

@@ -120,18 +120,20 @@ export function specFromJson(json: unknown, specDir: string): SharedObjectSpec {
 }
 
 /** Reads and checks a spec file. Syntax errors carry line and column; field errors name the field. */
+/** Reads and checks a spec; `-` is standard input, with {"file": ...} paths relative to the working directory. */
 export function loadSpec(path: string): SharedObjectSpec {
   let text: string;
+  const stdin = path === '-';
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(stdin ? 0 : path, 'utf8');
   } catch (err) {
     throw new CliError(`cannot read ${path}: ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
   }
-  const json = parseJson(text, path);
+  const json = parseJson(text, stdin ? '<stdin>' : path);
   try {
-    return specFromJson(json, dirname(resolve(path)));
+    return specFromJson(json, stdin ? process.cwd() : dirname(resolve(path)));
   } catch (err) {
-    if (err instanceof ElfBuildError) throw new CliError(`${path}: ${err.message}`, { cause: err });
+    if (err instanceof ElfBuildError) throw new CliError(`${stdin ? '<stdin>' : path}: ${err.message}`, { cause: err });
     throw err;
   }
 }

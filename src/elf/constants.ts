@@ -58,7 +58,10 @@ export const EM_386 = 3;
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
 export const EM_RISCV = 243;
-export const EM = new ConstantTable('EM', { EM_NONE, EM_386, EM_X86_64, EM_AARCH64, EM_RISCV });
+export const EM_S390 = 22;
+export const EM_ALPHA = 0x9026;
+export const EM_S390_OLD = 0xa390;
+export const EM = new ConstantTable('EM', { EM_NONE, EM_386, EM_X86_64, EM_AARCH64, EM_RISCV, EM_S390, EM_ALPHA, EM_S390_OLD });
 
 // Record sizes of ELF64 structures.
 export const EHDR64_SIZE = 64;

@@ -12,7 +12,7 @@ export class ElfFormatError extends Error {
     readonly value?: bigint | number | string,
   ) {
     super(
-      `${what} at offset 0x${offset.toString(16)}${value === undefined ? '' : ` (found ${typeof value === 'string' ? value : `0x${value.toString(16)}`})`}`,
+      `${what} at offset 0x${offset.toString(16)}${value === undefined ? '' : ` (found ${typeof value === 'string' ? value : value < 0 ? `-0x${(-value).toString(16)}` : `0x${value.toString(16)}`})`}`,
     );
     Object.setPrototypeOf(this, new.target.prototype);
   }

@@ -207,10 +207,13 @@ export function relativeType(e_machine: number): number | undefined {
   return undefined;
 }
 
-/** Bit i+1 of a bitmap word stands for the word 8*i bytes past the base. */
-const BITMAP_OFFSETS = Array.from({ length: 63 }, (_, i) => BigInt(8 * i));
+const hostLittleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
-/** glibc's elf_dynamic_do_Relr: an even word is an address; an odd one, a bitmap of the 63 words after the last. */
+/**
+ * glibc's elf_dynamic_do_Relr: an even word is an address; an odd one, a bitmap of the 63 words
+ * after the last. The addresses are computed as 32-bit halves written straight into the
+ * result's buffer: a BigInt per address would make a large (or hostile) table slow.
+ */
 function decodeRelr(r: ByteReader, region: Region, what: string): BigUint64Array {
   let count = 0;
   for (let o = region.offset; o < region.end; o += 8) {
@@ -220,20 +223,34 @@ function decodeRelr(r: ByteReader, region: Region, what: string): BigUint64Array
     if (count > MAX_RELR_ADDRESSES) throw new ElfFormatError(`${what} stands for more than ${MAX_RELR_ADDRESSES} addresses`, o, count);
   }
   const out = new BigUint64Array(count);
+  const halves = new Uint32Array(out.buffer);
+  const [LO, HI] = hostLittleEndian ? [0, 1] : [1, 0];
   let k = 0;
-  let where = 0n;
+  let whereLo = 0;
+  let whereHi = 0;
+  const put = (offset: number): void => {
+    const lo = whereLo + offset;
+    halves[2 * k + LO] = lo >>> 0;
+    halves[2 * k + HI] = (whereHi + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+    k++;
+  };
   for (let o = region.offset; o < region.end; o += 8) {
     const lo = r.u32(o);
-    if ((lo & 1) === 0) {
-      const word = r.u64(o);
-      out[k++] = word;
-      where = word + 8n;
-      continue;
-    }
     const hi = r.u32(o + 4);
-    for (let b = 1; b < 32; b++) if (((lo >>> b) & 1) !== 0) out[k++] = where + BITMAP_OFFSETS[b - 1]!;
-    for (let b = 0; b < 32; b++) if (((hi >>> b) & 1) !== 0) out[k++] = where + BITMAP_OFFSETS[b + 31]!;
-    where += 63n * 8n;
+    if ((lo & 1) === 0) {
+      whereLo = lo;
+      whereHi = hi;
+      put(0);
+      whereLo += 8;
+    } else {
+      for (let b = 1; b < 32; b++) if (((lo >>> b) & 1) !== 0) put(8 * (b - 1));
+      for (let b = 0; b < 32; b++) if (((hi >>> b) & 1) !== 0) put(8 * (b + 31));
+      whereLo += 63 * 8;
+    }
+    if (whereLo > 0xffffffff) {
+      whereLo -= 0x100000000;
+      whereHi = (whereHi + 1) >>> 0;
+    }
   }
   return out;
 }

@@ -37,6 +37,9 @@ import {
   ELFMAG,
   EM,
   EM_AARCH64,
+  EM_ALPHA,
+  EM_S390,
+  EM_S390_OLD,
   EM_X86_64,
   EV_CURRENT,
   PHDR64_SIZE,
@@ -353,8 +356,8 @@ function sectionLabel(s: SectionHeader, index: number): string {
 function sectionRegion(r: ByteReader, sections: SectionHeader[], index: number, shoff: number): Region {
   const s = sections[index]!;
   const at = shoff + index * SHDR64_SIZE;
-  if (s.sh_type === SHT_NOBITS) throw new ElfFormatError(`section ${index} ${s.name} has no file data (SHT_NOBITS)`, at);
-  return regionOf(r, s.sh_offset, s.sh_size, `section ${index} ${s.name}`, at + 24);
+  if (s.sh_type === SHT_NOBITS) throw new ElfFormatError(`section ${index}${s.name === '' ? '' : ` ${s.name}`} has no file data (SHT_NOBITS)`, at);
+  return regionOf(r, s.sh_offset, s.sh_size, `section ${index}${s.name === '' ? '' : ` ${s.name}`}`, at + 24);
 }
 
 function readSegments(r: ByteReader, h: ElfHeader, sections: SectionHeader[]): ProgramHeader[] {
@@ -452,7 +455,10 @@ class Dynamic {
     for (let o = region.offset; o + DYN64_SIZE <= region.end; o += DYN64_SIZE) {
       const rawTag = r.i64(o);
       if (rawTag < BigInt(Number.MIN_SAFE_INTEGER) || rawTag > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new ElfFormatError('d_tag is out of range', o, rawTag);
+        // No tag is defined out there: ld.so ignores it as it ignores every unknown tag.
+        this.entries.push({ d_tag: Number(rawTag), d_val: r.u64(o + 8), d_tag_raw: rawTag });
+        this.at.push(o);
+        continue;
       }
       const d_tag = Number(rawTag);
       if (d_tag === DT_NULL) break;
@@ -484,19 +490,30 @@ class Dynamic {
   }
 }
 
-function readSysvHash(r: ByteReader, loc: Located): SysvHashTable {
-  tableRegion(loc.offset, 2, 4, loc.limit, 'DT_HASH header');
-  const nbucket = r.u32(loc.offset);
-  const nchain = r.u32(loc.offset + 4);
-  if (nbucket === 0) throw new ElfFormatError('DT_HASH nbucket is 0', loc.offset, nbucket);
-  const all = tableRegion(loc.offset + 8, nbucket + nchain, 4, loc.limit, 'DT_HASH buckets and chains');
-  const split = all.offset + 4 * nbucket;
-  return {
-    nbucket,
-    nchain,
-    buckets: copyU32(r, { offset: all.offset, end: split }),
-    chains: copyU32(r, { offset: split, end: all.end }),
+/** DT_HASH words are 8 bytes on 64-bit Alpha and S/390 (glibc's Elf_Symndx; readelf's hash_ent_size), 4 elsewhere. */
+function hashWordSize(e_machine: number): 4 | 8 {
+  return e_machine === EM_ALPHA || e_machine === EM_S390 || e_machine === EM_S390_OLD ? 8 : 4;
+}
+
+function readSysvHash(r: ByteReader, loc: Located, word: 4 | 8): SysvHashTable {
+  tableRegion(loc.offset, 2, word, loc.limit, 'DT_HASH header');
+  const read = (o: number): number => {
+    if (word === 4) return r.u32(o);
+    const v = r.u64(o);
+    if (v > 0xffffffffn) throw new ElfFormatError('DT_HASH word does not fit a symbol index', o, v);
+    return Number(v);
   };
+  const nbucket = read(loc.offset);
+  const nchain = read(loc.offset + word);
+  if (nbucket === 0) throw new ElfFormatError('DT_HASH nbucket is 0', loc.offset, nbucket);
+  const all = tableRegion(loc.offset + 2 * word, nbucket + nchain, word, loc.limit, 'DT_HASH buckets and chains');
+  const split = all.offset + word * nbucket;
+  if (word === 4) return { nbucket, nchain, buckets: copyU32(r, { offset: all.offset, end: split }), chains: copyU32(r, { offset: split, end: all.end }) };
+  const buckets = new Uint32Array(nbucket);
+  const chains = new Uint32Array(nchain);
+  for (let i = 0; i < nbucket; i++) buckets[i] = read(all.offset + 8 * i);
+  for (let i = 0; i < nchain; i++) chains[i] = read(split + 8 * i);
+  return { nbucket, nchain, buckets, chains };
 }
 
 /**
@@ -573,18 +590,50 @@ function readSymbols(r: ByteReader, table: Region, strings: StringTable): ElfSym
 function readSymbolSection(r: ByteReader, sections: SectionHeader[], index: number, shoff: number): ElfSymbol[] {
   const s = sections[index]!;
   const at = shoff + index * SHDR64_SIZE;
-  if (s.sh_entsize !== BigInt(SYM64_SIZE)) throw new ElfFormatError(`${s.name} sh_entsize is not ${SYM64_SIZE}`, at + 56, s.sh_entsize);
+  const label = sectionLabel(s, index);
+  if (s.sh_entsize !== BigInt(SYM64_SIZE)) throw new ElfFormatError(`${label} sh_entsize is not ${SYM64_SIZE}`, at + 56, s.sh_entsize);
   const table = sectionRegion(r, sections, index, shoff);
-  if ((table.end - table.offset) % SYM64_SIZE !== 0) throw new ElfFormatError(`${s.name} size is not a multiple of ${SYM64_SIZE}`, at + 32, s.sh_size);
-  if (s.sh_link === 0 || s.sh_link >= sections.length) throw new ElfFormatError(`${s.name} sh_link is not a section`, at + 40, s.sh_link);
-  if (sections[s.sh_link]!.sh_type !== SHT_STRTAB) throw new ElfFormatError(`${s.name} sh_link is not a string table`, at + 40, s.sh_link);
-  return readSymbols(r, table, new StringTable(r.bytes, sectionRegion(r, sections, s.sh_link, shoff), `${s.name}'s string table`));
+  if ((table.end - table.offset) % SYM64_SIZE !== 0) throw new ElfFormatError(`${label} size is not a multiple of ${SYM64_SIZE}`, at + 32, s.sh_size);
+  if (s.sh_link === 0 || s.sh_link >= sections.length) throw new ElfFormatError(`${label} sh_link is not a section`, at + 40, s.sh_link);
+  if (sections[s.sh_link]!.sh_type !== SHT_STRTAB) throw new ElfFormatError(`${label} sh_link is not a string table`, at + 40, s.sh_link);
+  return readSymbols(r, table, new StringTable(r.bytes, sectionRegion(r, sections, s.sh_link, shoff), `${label}'s string table`));
 }
 
 function machineName(e_machine: number): string {
   if (e_machine === EM_X86_64) return 'x86_64';
   if (e_machine === EM_AARCH64) return 'aarch64';
   return EM.name(e_machine);
+}
+
+/**
+ * Where a file's PT_DYNAMIC is. ld.so finds .dynamic by p_vaddr alone (l_ld), through the
+ * PT_LOAD that maps it, and never looks at p_offset; readelf goes by p_offset. Where the two
+ * agree there is nothing to decide. Where they differ, the address wins (that is what runs) and
+ * a warning says so. A separate debug file (eu-strip -f, objcopy --only-keep-debug) keeps the
+ * program headers of the stripped file but its .dynamic is SHT_NOBITS: it has no dynamic array,
+ * and that is no fault. Only a PT_DYNAMIC that neither way reaches is an error.
+ */
+function dynamicInFile(r: ByteReader, p: ProgramHeader, at: number, addresses: AddressMap, sections: SectionHeader[], warnings: string[]): Region | undefined {
+  let byAddress: Region | undefined;
+  let addressError: ElfFormatError | undefined;
+  try {
+    byAddress = addresses.region(p.p_vaddr, p.p_filesz, 'PT_DYNAMIC', at + 16);
+  } catch (e) {
+    if (!(e instanceof ElfFormatError)) throw e;
+    addressError = e;
+  }
+  const fits = p.p_offset >= 0n && p.p_offset + p.p_filesz <= BigInt(r.length);
+  if (byAddress !== undefined) {
+    if (!fits || Number(p.p_offset) !== byAddress.offset)
+      warnings.push(
+        `PT_DYNAMIC p_offset 0x${p.p_offset.toString(16)} is not where its address 0x${p.p_vaddr.toString(16)} lies (offset 0x${byAddress.offset.toString(16)}); read at the address, as ld.so does`,
+      );
+    return byAddress;
+  }
+  if (sections.some((s) => s.sh_type === SHT_NOBITS && s.sh_addr === p.p_vaddr && s.sh_size !== 0n)) return undefined;
+  const region = regionOf(r, p.p_offset, p.p_filesz, 'PT_DYNAMIC', at + 8);
+  warnings.push(`PT_DYNAMIC address 0x${p.p_vaddr.toString(16)}: ${addressError!.what}; read at p_offset 0x${p.p_offset.toString(16)}, which ld.so would not`);
+  return region;
 }
 
 /** Decodes an ELF64 little-endian object. Throws ElfFormatError for any malformed input. */
@@ -604,12 +653,13 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
   const segments = readSegments(r, header, sections);
   const addresses = new AddressMap(r, segments, memory, Number(header.e_phoff));
 
+  const warnings: string[] = [];
   const dynIndex = segments.findIndex((p) => p.p_type === PT_DYNAMIC);
   let dynRegion: Region | undefined;
   if (dynIndex >= 0) {
     const p = segments[dynIndex]!;
     const at = Number(header.e_phoff) + dynIndex * PHDR64_SIZE;
-    dynRegion = memory ? addresses.region(p.p_vaddr, p.p_filesz, 'PT_DYNAMIC', at + 16) : regionOf(r, p.p_offset, p.p_filesz, 'PT_DYNAMIC', at + 8);
+    dynRegion = memory ? addresses.region(p.p_vaddr, p.p_filesz, 'PT_DYNAMIC', at + 16) : dynamicInFile(r, p, at, addresses, sections, warnings);
   } else {
     const i = sections.findIndex((s) => s.sh_type === SHT_DYNAMIC);
     if (i >= 0) dynRegion = sectionRegion(r, sections, i, shoff);
@@ -635,7 +685,7 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
 
   const hashAddr = dyn.value(DT_HASH);
   const hashLoc = hashAddr === undefined ? undefined : addresses.locate(hashAddr, 'DT_HASH', dyn.where(DT_HASH));
-  const sysvHash = hashLoc === undefined ? undefined : readSysvHash(r, hashLoc);
+  const sysvHash = hashLoc === undefined ? undefined : readSysvHash(r, hashLoc, hashWordSize(header.e_machine));
   const gnuAddr = dyn.value(DT_GNU_HASH);
   const gnuLoc = gnuAddr === undefined ? undefined : addresses.locate(gnuAddr, 'DT_GNU_HASH', dyn.where(DT_GNU_HASH));
   const gnu = gnuLoc === undefined ? undefined : readGnuHash(r, gnuLoc);
@@ -669,7 +719,6 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
   const symtabIndex = sections.findIndex((s) => s.sh_type === SHT_SYMTAB);
   const symbols = symtabIndex >= 0 ? readSymbolSection(r, sections, symtabIndex, shoff) : [];
 
-  const warnings: string[] = [];
   const symbolSections = new Map<number, ElfSymbol[]>([[symtabIndex, symbols]]);
   const relocationTables = readRelocationTables({
     r,

@@ -78,6 +78,8 @@ export interface DynamicEntry {
   d_tag: number;
   /** d_un, as d_val or d_ptr. */
   d_val: bigint;
+  /** The exact d_tag when it lies beyond ±2^53 (d_tag is then the nearest number); ld.so ignores such tags, and so does the reader. */
+  d_tag_raw?: bigint;
 }
 
 /** A relocation (Elf64_Rela, or Elf64_Rel with r_addend 0n), with r_info split into symbol index and type. */
