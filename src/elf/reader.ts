@@ -758,7 +758,12 @@ export function readElf(bytes: Uint8Array, options: ReadOptions = {}): ElfFile {
     versym,
     versionDefinitions: versions.definitions,
     versionNeeds: versions.needs,
-    symbolVersions: versym === undefined ? [] : symbolVersions(versym, slots),
+    // Built on first use: most readers never ask, and libc has 3,000 of them.
+    get symbolVersions() {
+      const value = versym === undefined ? [] : symbolVersions(versym, slots);
+      Object.defineProperty(this, 'symbolVersions', { value, enumerable: true });
+      return value;
+    },
     relocations,
     relocationTables,
     notes,
