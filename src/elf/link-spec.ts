@@ -139,7 +139,6 @@ export class LinkPlanner {
       throw new ElfBuildError(`must be 'abs64' or 'glob_dat', got ${JSON.stringify(relocation)}`, `${field}.relocation`);
     const got = relocation === 'glob_dat';
     if (got && addend !== 0) throw new ElfBuildError('a glob_dat word has no addend', `${field}.addend`);
-    if (offset % 8 !== 0 && section !== 'data') throw new ElfBuildError('must be 8-byte aligned', `${field}.offset`);
     this.words.push({ section, offset, import: imp, got, addend });
   }
 
