@@ -4,6 +4,9 @@
 // (this machine runs 2.36, which loads either): a writable PT_DYNAMIC is relocated in place, a
 // read-only one is not, the shared remap of the data never covers .dynamic's page, readElf reads
 // d_ptr entries right in both, and binding and lookups work in both.
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PF_W, PT_DYNAMIC } from '../src/elf/constants.js';
@@ -32,6 +35,9 @@ test('the running glibc is detected: its version agrees with process.report, and
 for (const layout of ['writable', 'read-only']) {
   test(`${layout} .dynamic: ${layout === 'writable' ? 'relocated in place (the glibc < 2.35 layout)' : 'left alone (the glibc >= 2.35 layout)'}, read right by readElf, and binding, lookups, calls and dlsave work`, async () => {
     const r = await runNode(['tests/fixtures/robust-glibc-layout.ts', layout]);
+    const pid = /^pid (\d+)$/m.exec(r.stdout)?.[1];
+    assert.ok(pid !== undefined, r.stdout);
+    assert.not.ok(existsSync(join(tmpdir(), `dlbind-glibc-${pid}.so`)), 'the child leaves no saved object in /tmp');
     const steps = r.stdout.trim().split('\n');
     const last = steps.filter((l) => l.startsWith('step ')).pop() ?? '(before the first step)';
     assert.ok(r.signal === null && r.status === 0, `child ended with ${r.signal ?? `status ${r.status}`} at ${last}: ${r.stderr.slice(-1000)}`);
