@@ -1,6 +1,6 @@
 // The dlbind command: demo, build, inspect, help and version, and how it reports bad input.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { locateJsonError } from '../src/cli/json.js';
@@ -247,6 +247,27 @@ test('demo: npx tsx src/cli/main.ts demo binds, calls, names, saves and links (a
     assert.match(out, /\$ \.\/main\n\s+add\(2, 40\) = 42\n\s+mul\(6, 7\)\s+= 42\n\s+greeting\s+= "hello from a JIT library"/);
   } else {
     assert.match(out, /skipped: no C compiler/);
+  }
+});
+
+test('demo: the commands it prints are shell-quoted, so they run as printed from a directory with spaces and quotes', () => {
+  const tmp = join(dir, "with space and 'quote'");
+  mkdirSync(tmp, { recursive: true });
+  const r = run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--keep'], { timeoutMs: 60_000, env: { ...process.env, TMPDIR: tmp } });
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const inspect = /\(try: (dlbind inspect .*)\)\.$/m.exec(r.stdout)?.[1];
+  assert.ok(inspect !== undefined, r.stdout);
+  assert.match(inspect, /'/, 'the path is quoted');
+  // The shell splits the printed command back into the words the demo meant.
+  const words = run('sh', ['-c', `printf '%s\\n' ${inspect}`])
+    .stdout.trimEnd()
+    .split('\n');
+  assert.is(words.length, 3, words.join(' | '));
+  assert.ok(existsSync(words[2]!), words[2]);
+  const cc = /^ {2}\$ (\S+ -o main main\.c .*)$/m.exec(r.stdout)?.[1];
+  if (cc !== undefined) {
+    const again = run('sh', ['-c', cc], { cwd: dirname(words[2]!) });
+    assert.is(again.status, 0, `${cc}\n${again.stderr}`);
   }
 });
 

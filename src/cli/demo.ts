@@ -250,7 +250,7 @@ export function runDemo(options: DemoOptions = {}): void {
     } else {
       writeFileSync(join(dir, 'main.c'), C_PROGRAM);
       const args = ['-o', 'main', 'main.c', `-L${dir}`, '-ldemo', `-Wl,-rpath,${dir}`];
-      print(`  $ ${cc} ${args.join(' ')}`);
+      print(`  $ ${[cc, ...args].map(shellQuote).join(' ')}`);
       const built = spawnSync(cc, args, { cwd: dir, encoding: 'utf8' });
       if (built.status !== 0) throw new CliError(`${cc} failed: ${(built.stderr || built.error?.message || '').trim().split('\n')[0]}`);
       print('  $ ./main');
@@ -263,7 +263,7 @@ export function runDemo(options: DemoOptions = {}): void {
     deleted = true;
     const unloaded = dldelete(lib);
     print(`Done. dldelete() ${unloaded ? 'unloaded the library' : 'emptied the library (ld.so keeps it loaded)'}.`);
-    if (options.keep) print(`The saved library and the C program are in ${dir} (try: dlbind inspect ${soPath}).`);
+    if (options.keep) print(`The saved library and the C program are in ${dir} (try: dlbind inspect ${shellQuote(soPath)}).`);
     else print('The temporary directory is removed; `dlbind demo --keep` keeps it.');
   } finally {
     if (!deleted) {
@@ -275,4 +275,9 @@ export function runDemo(options: DemoOptions = {}): void {
     }
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A word as a POSIX shell reads it back unchanged: bare when it is plain, otherwise in single quotes. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
