@@ -75,7 +75,7 @@ test('g++ objects throw, catch and let exceptions escape to a caller as a normal
   // The failing case: the same objects without their unwind tables cannot even catch their own exception.
   const bare = run(process.execPath, ['--import', 'tsx', 'tests/fixtures/load-object-cxx.ts', objs[0]!, objs[1]!, 'no-unwind']);
   assert.is.not(bare.status, 0);
-  assert.match(bare.stdout, /safe_div\(84, 2\) = 42\ncheck_through\(5\) = 10\n$/);
+  assert.match(bare.stdout, /safe_div\(84, 2\) = 42\ncheck_through\(5\) = 10\n$/, `stdout:\n${bare.stdout}\nstderr:\n${bare.stderr}`);
   assert.match(bare.stderr, /terminate called/);
 });
 

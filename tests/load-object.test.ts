@@ -289,6 +289,16 @@ test('refusals are typed and change nothing: TLS, a clash with a bound name, ano
       () => lib.loadObject(Uint8Array.of(1, 2, 3)),
       (e: Error) => e instanceof DlbindError && e.code === 'EOBJECT',
     );
+    if (!arm) {
+      // Found only once the blocks are placed (above 4 GiB): the blocks are given back.
+      const noPic = readFileSync(compile('nopic', targetCC(), ['-fno-pic'], 'int v; int *addr(void) { return &v; }\n'));
+      assert.throws(
+        () => lib.loadObject(noPic),
+        (e: Error) => e instanceof DlbindError && e.code === 'EOBJECT' && /R_X86_64_32S? at \.text\+0x[0-9a-f]+ against 'v'.*-fPIC/.test(e.message),
+      );
+      assert.equal(lib.stats(), after);
+      assert.is(dlsym(lib, 'addr'), null);
+    }
     const other = arm ? 'gcc' : 'aarch64-linux-gnu-gcc';
     if (have(other)) {
       const foreign = join(dir, 'foreign.o');

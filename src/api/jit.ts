@@ -17,7 +17,7 @@ import { type Announceable, type DebugMode, flushAnnouncements, forget, markChan
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { ImportTable, type ImportOptions } from '../loader/imports.js';
 import { savePlan } from '../loader/save.js';
-import { type LoadObjectOptions, type LoadedObject, loadObject, unloadObject } from '../loader/object-loader.js';
+import { type LoadObjectOptions, type LoadedObject, deleteObjects, loadObject, unloadObject } from '../loader/object-loader.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
 import { LiveUnwindTable, checkUnwind } from '../loader/unwind.js';
 import type { Capacity } from '../loader/zygote.js';
@@ -664,6 +664,7 @@ export class JitLibrary implements Announceable {
    */
   delete(): boolean {
     const o = this.live();
+    deleteObjects(this);
     this.symtab.clear();
     this.imports.close();
     this.unwind.close();

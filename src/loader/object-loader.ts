@@ -74,6 +74,8 @@ interface ObjectRecord {
 }
 
 const loaded = new WeakMap<LoadedObject, { host: ObjectHost; record: ObjectRecord }>();
+/** Each library's loaded objects, for deleteObjects. */
+const byHost = new WeakMap<ObjectHost, Set<ObjectRecord>>();
 let voidProto: KoffiType | undefined;
 
 const FLAGS: Record<ObjectArena, number> = { text: SHF_EXECINSTR, rodata: 0, data: SHF_WRITE };
@@ -193,6 +195,9 @@ export function loadObject(host: ObjectHost, bytes: Uint8Array, options: LoadObj
       imports,
     };
     loaded.set(handle, { host, record });
+    let set = byHost.get(host);
+    if (set === undefined) byHost.set(host, (set = new Set()));
+    set.add(record);
     // Before the constructors run: they may throw and catch.
     if (plan.ehFrame !== undefined && options.unwind !== false) {
       const s = plan.sections.get(plan.ehFrame)!;
@@ -276,8 +281,32 @@ export function unloadObject(host: ObjectHost, handle: LoadedObject): void {
   if (entry === undefined) throw new DlbindError('EINVAL', 'not an object handle returned by loadObject (or it was unloaded)');
   if (entry.host !== host) throw new DlbindError('EFOREIGN', `that object was loaded into ${entry.host.name}, not ${host.name}`);
   loaded.delete(handle);
+  byHost.get(host)?.delete(entry.record);
+  runFini(entry.record);
+  release(host, entry.record);
+}
+
+function runFini(record: ObjectRecord): void {
   const c = getLibc();
   voidProto ??= c.proto('void dlbind_object_init(void)');
-  for (const fn of entry.record.fini) c.call(fn, voidProto);
-  release(host, entry.record);
+  const fini = record.fini;
+  record.fini = [];
+  for (const fn of fini) c.call(fn, voidProto);
+}
+
+/**
+ * For dldelete, before the library is unmapped: runs every loaded object's
+ * .fini_array (newest object first) and takes its .eh_frame back from libgcc,
+ * which would otherwise read unmapped memory at the next exception anywhere.
+ */
+export function deleteObjects(host: ObjectHost): void {
+  const set = byHost.get(host);
+  if (set === undefined) return;
+  byHost.delete(host);
+  const records = [...set].reverse();
+  for (const r of records) runFini(r);
+  for (const r of records) {
+    if (r.ehFrame !== 0n) frames().deregister(r.ehFrame);
+    r.ehFrame = 0n;
+  }
 }
