@@ -295,6 +295,7 @@ test('exported versions: dlvsym finds name@V1, dlsym skips it, and a program lin
   if (!needs('symbol versions', 'gcc', 'readelf')) return;
   const lib = write('libver.so', {
     soname: 'libver.so',
+    versions: ['V1', { name: 'V2', parent: 'V1' }], // V1 { ... }; V2 { ... } V1;
     symbols: [
       { name: 'old_f', section: 'text', bytes: MOV_RET(1), version: 'V1', defaultVersion: false },
       { name: 'g', section: 'text', bytes: MOV_RET(2), version: 'V2' },
@@ -305,7 +306,8 @@ test('exported versions: dlvsym finds name@V1, dlsym skips it, and a program lin
   const v = mustRun('readelf', ['-W', '-V', lib]).stdout;
   assert.match(v, /Index: 1\s+Cnt: 1\s+Name: libver\.so/);
   assert.match(v, /Index: 2\s+Cnt: 1\s+Name: V1/);
-  assert.match(v, /Index: 3\s+Cnt: 1\s+Name: V2/);
+  // Laid out as GNU ld lays out a version script's V2 inheriting V1: a second Verdaux names the parent.
+  assert.match(v, /0x0038: Rev: 1\s+Flags: none\s+Index: 3\s+Cnt: 2\s+Name: V2\n\s+0x0054: Parent 1: V1/);
   assert.match(mustRun('readelf', ['-W', '--dyn-syms', lib]).stdout, /old_f@V1/);
   const probe = compileC(
     dir,
@@ -489,6 +491,7 @@ test('bad links are ElfBuildErrors naming the field', () => {
   bad({ needed: ['libc.so.6', 'libm.so.6'] }, 'imports[0].from', /needs 'from'/);
   bad({ pointers: [{ symbol: 'table', target: 'puts', relocation: 'glob_dat', addend: 8 }] }, 'pointers[0].addend', /no addend/);
   bad({ pointers: [{ symbol: 'table', target: 'fmt', relocation: 'glob_dat' }] }, 'pointers[0].relocation', /is for imports/);
+  bad({ versions: [{ name: 'V2', parent: 'V1' }, 'V1'] }, 'versions[0].parent', /not a version listed before it/);
   bad({ soname: undefined, symbols: [{ name: 'v', section: 'text', bytes: [0xc3], version: 'V1' }], references: [], pointers: [] }, 'soname', /base version/);
   // An aarch64 reference whose instruction is not the one its encoding patches.
   const a = a64Spec();

@@ -33,6 +33,7 @@ export const SHARED_OBJECT_SPEC_KEYS = keysOf<SharedObjectSpec>()([
   'bindNow',
   'flags',
   'flags1',
+  'versions',
 ]);
 /** @internal */
 export const SYMBOL_SPEC_KEYS = keysOf<SymbolSpec>()([

@@ -63,6 +63,11 @@ export interface LinkSpec {
   flags?: number;
   /** Extra DT_FLAGS_1 bits (DF_1_*). */
   flags1?: number;
+  /**
+   * The versions the object defines, in order, as a version script lists them: 'V1', or
+   * { name: 'V2', parent: 'V1' } for `V2 { ... } V1;`. Versions that only symbols name are added after these.
+   */
+  versions?: readonly (string | { name: string; parent?: string })[];
 }
 
 const KIND = { func: STT_FUNC, object: STT_OBJECT, notype: STT_NOTYPE } as const;
@@ -176,6 +181,19 @@ export class LinkPlanner {
     for (const key of ['relr', 'buildId', 'bindNow'] as const) {
       if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw new ElfBuildError(`must be a boolean, got ${JSON.stringify(spec[key])}`, key);
     }
+    const versionList = spec.versions ?? [];
+    if (!Array.isArray(versionList)) throw new ElfBuildError('must be an array', 'versions');
+    const versions = versionList.map((v, i) => {
+      const at = `versions[${i}]`;
+      const entry = typeof v === 'string' ? { name: v } : v;
+      if (entry === null || typeof entry !== 'object') throw new ElfBuildError('must be a name or { name, parent }', at);
+      const name = text(entry.name, `${at}.name`);
+      const parent = entry.parent === undefined ? undefined : text(entry.parent, `${at}.parent`);
+      if (parent !== undefined && !versionList.slice(0, i).some((p) => (typeof p === 'string' ? p : p?.name) === parent))
+        throw new ElfBuildError(`parent '${parent}' is not a version listed before it`, `${at}.parent`);
+      return { name, parent };
+    });
+
     const runpath = spec.runpath === undefined ? undefined : text(spec.runpath, 'runpath');
     const flags = spec.flags === undefined ? undefined : integer(spec.flags, 'flags', 0);
     const flags1 = spec.flags1 === undefined ? undefined : integer(spec.flags1, 'flags1', 0);
@@ -183,6 +201,7 @@ export class LinkPlanner {
       this.imports.length > 0 ||
       references.length > 0 ||
       symbolVersions !== undefined ||
+      versions.length > 0 ||
       spec.relr === true ||
       spec.buildId === true ||
       runpath !== undefined ||
@@ -194,7 +213,8 @@ export class LinkPlanner {
       imports: this.imports,
       words: this.words,
       references,
-      symbolVersions,
+      symbolVersions: symbolVersions ?? (versions.length > 0 ? [] : undefined),
+      versions,
       relr: spec.relr,
       buildId: spec.buildId,
       runpath,

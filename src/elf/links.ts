@@ -100,6 +100,8 @@ export interface PlanLinks {
   references?: readonly PlanCodeReference[];
   /** By plan symbol index: the version an exported symbol is defined in (`hidden`: `name@V`, not the default). */
   symbolVersions?: readonly ({ version: string; hidden?: boolean } | undefined)[];
+  /** Versions defined in this order (those only symbols name follow), each with the version it inherits from. */
+  versions?: readonly { name: string; parent?: string }[];
   /** Pack relative relocations as DT_RELR. */
   relr?: boolean;
   /** Write .note.gnu.build-id. */
@@ -165,6 +167,11 @@ export class PreparedLinks {
     this.relr = links.relr === true && hasRelatives;
 
     const defs: string[] = [];
+    const parents = new Map<string, string>();
+    for (const v of links.versions ?? []) {
+      if (!defs.includes(v.name)) defs.push(v.name);
+      if (v.parent !== undefined) parents.set(v.name, v.parent);
+    }
     for (const v of links.symbolVersions ?? []) if (v !== undefined && !defs.includes(v.version)) defs.push(v.version);
     const needs: { file: string; versions: string[] }[] = [];
     const need = (file: string, version: string) => {
@@ -174,7 +181,7 @@ export class PreparedLinks {
     };
     for (const imp of this.imports) if (imp.version !== undefined) need(imp.file!, imp.version);
     if (this.relr && needs.length > 0 && plan.needed.includes(LIBC)) need(LIBC, GLIBC_ABI_DT_RELR);
-    this.versions = new VersionTables(plan.soname, defs, needs as VersionNeed[], dynstr);
+    this.versions = new VersionTables(plan.soname, defs, needs as VersionNeed[], dynstr, parents);
     this.runpathId = links.runpath !== undefined ? dynstr.add(links.runpath) : -1;
     const bindNow = links.bindNow ?? this.imports.length > 0;
     this.flags = (links.flags ?? 0) | (bindNow ? DF_BIND_NOW : 0);

@@ -28,24 +28,32 @@ export class VersionTables {
   readonly defs: readonly string[];
   readonly needs: readonly VersionNeed[];
   private readonly defIds: number[] = [];
+  private readonly parentIds: number[] = [];
   private readonly needIds: { file: number; versions: number[] }[] = [];
   private readonly index = new Map<string, number>();
 
-  /** `base` names the object (its soname); `defs` are the versions it defines; `needs` those it uses. */
+  /**
+   * `base` names the object (its soname); `defs` are the versions it defines, `parents` the
+   * version each inherits from (a version script's `V2 { ... } V1;`); `needs` those it uses.
+   */
   constructor(
     private readonly base: string | undefined,
     defs: readonly string[],
     needs: readonly VersionNeed[],
     dynstr: StringTableBuilder,
+    private readonly parents: ReadonlyMap<string, string> = new Map(),
   ) {
     this.defs = defs;
     this.needs = needs;
     if (defs.length > 0) {
       if (base === undefined) throw new ElfBuildError('versioned symbols need a soname (it names the base version)', 'soname');
       this.defIds.push(dynstr.add(base));
+      this.parentIds.push(-1);
       defs.forEach((d, i) => {
         this.defIds.push(dynstr.add(d));
         this.index.set(`\0${d}`, i + 2);
+        const parent = parents.get(d);
+        this.parentIds.push(parent === undefined ? -1 : dynstr.add(parent));
       });
     }
     let next = defs.length > 0 ? defs.length + 2 : 2;
@@ -71,7 +79,7 @@ export class VersionTables {
     return this.needs.length;
   }
   get verdefSize(): number {
-    return this.defCount * (VERDEF_SIZE + VERDAUX_SIZE);
+    return this.defCount === 0 ? 0 : this.defCount * (VERDEF_SIZE + VERDAUX_SIZE) + this.parents.size * VERDAUX_SIZE;
   }
   get verneedSize(): number {
     return this.needs.reduce((sum, n) => sum + VERNEED_SIZE + n.versions.length * VERNAUX_SIZE, 0);
@@ -93,17 +101,26 @@ export class VersionTables {
   /** Writes .gnu.version_d at `offset` (after dynstr.finish()). */
   writeVerdef(view: DataView, offset: number, dynstr: StringTableBuilder): void {
     const names = [this.base!, ...this.defs];
+    let at = offset;
     names.forEach((name, i) => {
-      const at = offset + i * (VERDEF_SIZE + VERDAUX_SIZE);
+      // The version's own name, then its parent's (a second Elf64_Verdaux), as GNU ld writes them.
+      const parent = this.parentIds[i]!;
+      const cnt = parent >= 0 ? 2 : 1;
+      const size = VERDEF_SIZE + cnt * VERDAUX_SIZE;
       view.setUint16(at, 1, true); // vd_version
       view.setUint16(at + 2, i === 0 ? VER_FLG_BASE : 0, true); // vd_flags
       view.setUint16(at + 4, i + 1, true); // vd_ndx
-      view.setUint16(at + 6, 1, true); // vd_cnt
+      view.setUint16(at + 6, cnt, true); // vd_cnt
       view.setUint32(at + 8, elfHashString(name), true); // vd_hash
       view.setUint32(at + 12, VERDEF_SIZE, true); // vd_aux
-      view.setUint32(at + 16, i + 1 < names.length ? VERDEF_SIZE + VERDAUX_SIZE : 0, true); // vd_next
+      view.setUint32(at + 16, i + 1 < names.length ? size : 0, true); // vd_next
       view.setUint32(at + 20, dynstr.offsetOf(this.defIds[i]!), true); // vda_name
-      view.setUint32(at + 24, 0, true); // vda_next
+      view.setUint32(at + 24, cnt > 1 ? VERDAUX_SIZE : 0, true); // vda_next
+      if (cnt > 1) {
+        view.setUint32(at + 28, dynstr.offsetOf(parent), true); // vda_name
+        view.setUint32(at + 32, 0, true); // vda_next
+      }
+      at += size;
     });
   }
 
