@@ -33,6 +33,16 @@ def _read(addr, length):
         return None
 
 
+def _read_sparse(addr, length, chunk=1 << 16):
+    """Like _read, but a chunk a core left out (MADV_DONTDUMP on unused capacity) reads as zeros."""
+    out = bytearray(length)
+    for at in range(0, length, chunk):
+        piece = _read(addr + at, min(chunk, length - at))
+        if piece is not None:
+            out[at : at + len(piece)] = piece
+    return bytes(out)
+
+
 def _u64(data, offset):
     return struct.unpack_from("<Q", data, offset)[0]
 
@@ -163,9 +173,16 @@ temporary directory) and loaded with add-symbol-file at its load base."""
                     continue
                 head = _read(start, min(65536, end - start))
                 size = _image_size(head) if head else None
+                # madvise splits the alias into mappings of consecutive file ranges.
+                grown = True
+                while grown:
+                    grown = False
+                    for s2, e2, o2, n2 in mappings:
+                        if n2 == file_name and s2 == end and o2 == end - start:
+                            end, grown = e2, True
                 if size is None or size > end - start:
                     continue
-                image = _read(start, size)
+                image = _read(start, size) if not core else _read_sparse(start, size)
                 if image is None:
                     continue
                 page = _read(own[0], 4096)

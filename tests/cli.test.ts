@@ -236,7 +236,7 @@ test('demo: npx tsx src/cli/main.ts demo binds, calls, names, saves and links (a
     /r-xp\s+0x[0-9a-f]+\s+\.text: ld\.so's private mapping/,
     /rw-s\s+0x0\s+the writable alias/,
     /No mapping is both writable and executable\./,
-    /symbols\s+3\s+16,384/,
+    /symbols\s+3\s+1,048,576/,
     /libdemo\.so: [\d,]+ bytes, soname libdemo\.so, symbols add, greeting, mul/,
     /dldelete\(\) unloaded the library/,
   ]) {

@@ -3,14 +3,14 @@
 // checked against the one list of keys its type has.
 import { describeValue, keysOf, toByteArray, unknownKey, unknownKeyMessage } from '../elf/checks.js';
 import { DlbindError } from '../loader/errors.js';
-import { type Capacity, DEFAULT_CAPACITY } from '../loader/zygote.js';
+import { type Capacity, type CapacityOptions as ZygoteCapacityOptions, resolveCapacity } from '../loader/zygote.js';
 import type { AddDataOptions, AddFunctionOptions, BindOptions, DlcreateOptions } from './jit.js';
 
 export { describeValue };
 
 /** The keys each options type knows; anything else is a typo (EINVAL, with the nearest key suggested). */
 export const CAPACITY_KEYS = keysOf<Capacity>()(['text', 'rodata', 'data', 'maxSymbols', 'stringTableSize']);
-export const DLCREATE_OPTION_KEYS = keysOf<DlcreateOptions>()([...CAPACITY_KEYS, 'global', 'backing', 'debug', 'perf']);
+export const DLCREATE_OPTION_KEYS = keysOf<DlcreateOptions>()([...CAPACITY_KEYS, 'scale', 'global', 'backing', 'debug', 'perf']);
 export const BIND_OPTION_KEYS = keysOf<BindOptions>()(['replace', 'unwind']);
 export const ADD_FUNCTION_OPTION_KEYS = keysOf<AddFunctionOptions>()([...BIND_OPTION_KEYS, 'align']);
 export const ADD_DATA_OPTION_KEYS = keysOf<AddDataOptions>()([...BIND_OPTION_KEYS, 'align', 'writable']);
@@ -88,14 +88,13 @@ export function checkLibraryName(name: unknown, what: string): string {
 }
 
 export function checkCapacity(options: DlcreateOptions, page: number): Capacity {
-  const capacity = { ...DEFAULT_CAPACITY };
+  const given: ZygoteCapacityOptions = { scale: options.scale };
   for (const key of CAPACITY_KEYS) {
     const v = options[key];
-    if (v === undefined) continue;
-    const n = checkSize(v, `option ${key}`, key === 'maxSymbols' ? 2 ** 31 - 1 : 2 ** 40);
-    capacity[key] = key === 'text' || key === 'rodata' || key === 'data' ? Math.ceil(n / page) * page : n;
+    if (v !== undefined) given[key] = typeof v === 'bigint' ? Number(v) : v;
   }
-  return capacity;
+  // Range and the platform's limit (ETOOBIG) are checked where the zygote is sized.
+  return resolveCapacity(given, page);
 }
 
 /**

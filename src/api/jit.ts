@@ -42,13 +42,16 @@ import {
 export { SHF_WRITE, SHF_EXECINSTR, STT_OBJECT, STT_FUNC, STT_NOTYPE };
 
 /** Capacities as dlcreate's options give them: each a number or a bigint. */
-export type CapacityOptions = { [K in keyof Capacity]?: number | bigint };
+export type CapacityOptions = { [K in keyof Capacity]?: number | bigint } & {
+  /** Multiplies every default capacity (0.01 for a small library, 4 for a large one); explicit fields win. */
+  scale?: number;
+};
 
 /** Bytes as the API takes them: a Uint8Array, any other ArrayBuffer view (sharing its memory), or an array of numbers 0..255. */
 export type Bytes = ArrayBufferView | readonly number[];
 
 /**
- * Options of dlcreate: capacities (defaults in DEFAULT_CAPACITY), visibility,
+ * Options of dlcreate: capacities (defaults in DEFAULT_CAPACITY, all multiplied by `scale`), visibility,
  * backing, debugger and profiler support. Unknown keys are EINVAL.
  */
 export interface DlcreateOptions extends CapacityOptions {
@@ -243,7 +246,7 @@ export class JitLibrary implements Announceable {
         throw err instanceof DlbindError ? err : new DlbindError('EINVAL', `cannot write the jitdump in ${dir}: ${(err as Error).message}`);
       }
     }
-    this.symtab = new LiveSymbolTable(o.mem, o.layout, this.capacity.maxSymbols);
+    this.symtab = new LiveSymbolTable(o.mem, o.layout, this.capacity.maxSymbols, (start, end) => o.markUsed(start, end));
     this.unwind = new LiveUnwindTable(o.mem, o.layout);
     this.arenas = { text: new Arena(this.capacity.text), rodata: new Arena(this.capacity.rodata), data: new Arena(this.capacity.data) };
     const c = o.layout.content;
@@ -314,10 +317,11 @@ export class JitLibrary implements Announceable {
     if (offset < 0) {
       throw new DlbindError(
         'ENOSPACE',
-        `no free block of ${n} bytes in .${arena} (${this.arenas[arena].bytesInUse} of ${this.capacity[arena]} in use; raise the ${arena} capacity)`,
+        `no free block of ${n} bytes in .${arena}: ${this.arenas[arena].bytesInUse} of ${arena} capacity ${this.capacity[arena]} bytes in use (raise ${arena} or scale at dlcreate)`,
       );
     }
     const objectOffset = this.sectionStart[arena] + offset;
+    this.object!.markUsed(objectOffset, objectOffset + n);
     this.states.allocated(objectOffset);
     return this.base + BigInt(objectOffset);
   }
@@ -711,8 +715,14 @@ export class JitLibrary implements Announceable {
 
   /** Whether the executable mapping shows `data` at `objectOffset` (it does unless the page was copied on write). */
   private textShows(objectOffset: number, data: Uint8Array): boolean {
-    this.loadedText ??= new Uint8Array(getLibc().view(this.base + BigInt(this.sectionStart.text), this.sectionEnd.text - this.sectionStart.text));
     const from = objectOffset - this.sectionStart.text;
+    if (this.loadedText === undefined || this.loadedText.length < from + data.length) {
+      // A view of the text written so far, grown by doubling: V8 counts a view's whole length as external memory.
+      let n = Math.max(1 << 16, this.loadedText?.length ?? 0);
+      while (n < from + data.length) n *= 2;
+      n = Math.min(n, this.sectionEnd.text - this.sectionStart.text);
+      this.loadedText = new Uint8Array(getLibc().view(this.base + BigInt(this.sectionStart.text), n));
+    }
     const loaded = this.loadedText;
     for (let i = 0; i < data.length; i++) if (loaded[from + i] !== data[i]) return false;
     return true;

@@ -183,8 +183,23 @@ export function readCore(input: Uint8Array | CoreSource): CoreFile {
     }
     if (found < 0) return undefined;
     const p = loads[found]!;
-    if (end > p.p_vaddr + p.p_filesz) return undefined;
-    return src.read(Number(p.p_offset + (addr - p.p_vaddr)), length);
+    if (end <= p.p_vaddr + p.p_filesz) return src.read(Number(p.p_offset + (addr - p.p_vaddr)), length);
+    // Across segments (one mapping split by madvise into several), where pages left out of the
+    // dump (MADV_DONTDUMP, p_filesz short of p_memsz) read as zeros; a gap no segment covers fails.
+    const out = new Uint8Array(length);
+    let at = addr;
+    for (let k = found; at < end; k++) {
+      const q = loads[k];
+      if (q === undefined || q.p_vaddr > at || at >= q.p_vaddr + q.p_memsz) return undefined;
+      const stop = end < q.p_vaddr + q.p_memsz ? end : q.p_vaddr + q.p_memsz;
+      const dumpedEnd = q.p_vaddr + q.p_filesz;
+      if (at < dumpedEnd) {
+        const upTo = stop < dumpedEnd ? stop : dumpedEnd;
+        out.set(src.read(Number(q.p_offset + (at - q.p_vaddr)), Number(upTo - at)), Number(at - addr));
+      }
+      at = stop;
+    }
+    return out;
   };
   return { machine, e_machine, loads, notes, threads, files, auxv, pid, command, read };
 }
@@ -351,7 +366,18 @@ export function findJitLibraries(core: CoreFile): CoreJitLibrary[] {
     for (const alias of candidates) {
       const head = core.read(alias.start, Math.min(65536, Number(alias.end - alias.start)));
       const size = head === undefined ? undefined : imageSize(head);
-      if (size === undefined || size > alias.end - alias.start || size > 1n << 40n) continue;
+      // madvise (MADV_DONTDUMP on unused capacity) splits the alias into several mappings of consecutive file ranges.
+      let aliasEnd = alias.end;
+      for (let more = true; more; ) {
+        more = false;
+        for (const f of byName.get(o.file.name) ?? []) {
+          if (f.start === aliasEnd && f.offset === aliasEnd - alias.start) {
+            aliasEnd = f.end;
+            more = true;
+          }
+        }
+      }
+      if (size === undefined || size > aliasEnd - alias.start || size > 1n << 40n) continue;
       const image = core.read(alias.start, Number(size));
       if (image === undefined) continue;
       // Two libraries may share a name: the right alias matches whatever of ld.so's own mapping was dumped (its first page, usually).

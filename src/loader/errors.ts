@@ -30,6 +30,8 @@ export type DlbindErrorCode =
   | 'ERANGE'
   /** The call needs the main thread (perf jitdump records; a library belongs to the thread that created it). */
   | 'ETHREAD'
+  /** A capacity asked of dlcreate is more than one library can map; the message says the limit. */
+  | 'ETOOBIG'
   /** A libc call failed; the message carries dlerror() or errno. */
   | 'ELIBC'
   /** loadObject: the bytes are not an ET_REL object this library can link (a relocation type, a section, TLS; named in the message). */

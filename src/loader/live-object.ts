@@ -9,11 +9,13 @@ import { DlbindError } from './errors.js';
 import {
   type Libc,
   MAP_FAILED,
+  MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
   MFD_CLOEXEC,
   PROT_EXEC,
+  PROT_NONE,
   PROT_READ,
   PROT_WRITE,
   RTLD_GLOBAL,
@@ -26,7 +28,7 @@ import {
 } from './libc.js';
 import { keepAliasInCores } from './debugger.js';
 import { requireSupportedPlatform } from './platform.js';
-import { type Capacity, preparedZygote, writeZygote } from './zygote.js';
+import { type Capacity, MAX_OBJECT_BYTES, preparedZygote, writeZygote } from './zygote.js';
 
 export type Backing = { kind: 'memfd' } | { kind: 'file'; directory: string };
 
@@ -155,6 +157,103 @@ function openBackingFile(directory: string, soname: string): { fd: number; path:
   return { fd, path };
 }
 
+const MAP_NORESERVE = 0x4000;
+
+const MADV_DONTDUMP = 16;
+const MADV_DODUMP = 17;
+type Madvise = (addr: bigint, length: number, advice: number) => number;
+let madviseFn: Madvise | undefined;
+function madvise(addr: bigint, length: number, advice: number): void {
+  if (length <= 0) return;
+  madviseFn ??= getLibc().koffi.load('libc.so.6').func('int madvise(void *addr, size_t length, int advice)') as unknown as Madvise;
+  madviseFn(addr, length, advice);
+}
+
+/** A reserved region of the object whose pages go into core dumps only as far as it is used. */
+interface DumpRegion {
+  start: number;
+  end: number;
+  /** Pages below this object offset are dumped. */
+  dumped: number;
+  /** Where ld.so's shared mapping of the same bytes starts, for the data segment. */
+  loaded?: bigint;
+}
+
+/**
+ * Address space for writable aliases, reserved PROT_NONE in pieces of
+ * MAX_OBJECT_BYTES, each with one ArrayBuffer view made once. A library's
+ * alias is mapped MAP_FIXED into a free range of a piece, and its `mem` is a
+ * subarray of the piece's view. Why: V8 counts every ArrayBuffer's bytes as
+ * external memory and runs a full garbage collection when that grows by some
+ * 64 MiB, so a view of its own per library (hundreds of MiB at the default
+ * capacity) would cost each dlcreate a major GC, more with more capacity. A
+ * deleted library's range goes back to PROT_NONE and is reused.
+ */
+interface AliasSpace {
+  base: bigint;
+  view: Uint8Array;
+  /** Free ranges [offset, length], by offset. */
+  free: [number, number][];
+  users: number;
+}
+const aliasSpaces: AliasSpace[] = [];
+
+function reserveAliasSpace(page: number): AliasSpace {
+  const c = getLibc();
+  const base = c.mmap(randomHint(page), MAX_OBJECT_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base === MAP_FAILED || base === 0n) throw libcFailure('mmap reserving address space for writable aliases');
+  const free: [number, number][] = [[0, MAX_OBJECT_BYTES]];
+  const space = { base, view: new Uint8Array(c.view(base, MAX_OBJECT_BYTES)), free, users: 0 };
+  aliasSpaces.push(space);
+  return space;
+}
+
+/** A page-aligned range of `size` bytes in some alias space (reserving another piece when none has room). */
+function takeAliasRange(size: number, page: number): { space: AliasSpace; offset: number } {
+  const need = Math.ceil(size / page) * page;
+  for (let k = 0; ; k++) {
+    const space = k < aliasSpaces.length ? aliasSpaces[k]! : reserveAliasSpace(page);
+    const i = space.free.findIndex(([, length]) => length >= need);
+    if (i < 0) continue;
+    const range = space.free[i]!;
+    const offset = range[0];
+    if (range[1] === need) space.free.splice(i, 1);
+    else {
+      range[0] += need;
+      range[1] -= need;
+    }
+    space.users++;
+    return { space, offset };
+  }
+}
+
+/** Puts the range back to PROT_NONE and into its space's free list, merged with its neighbours. */
+function giveBackAliasRange(space: AliasSpace, offset: number, size: number, page: number): boolean {
+  const need = Math.ceil(size / page) * page;
+  const c = getLibc();
+  const at = space.base + BigInt(offset);
+  if (c.mmap(at, need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) !== at) return false;
+  const free = space.free;
+  let i = 0;
+  while (i < free.length && free[i]![0] < offset) i++;
+  free.splice(i, 0, [offset, need]);
+  if (i + 1 < free.length && free[i]![0] + free[i]![1] === free[i + 1]![0]) {
+    free[i]![1] += free[i + 1]![1];
+    free.splice(i + 1, 1);
+  }
+  if (i > 0 && free[i - 1]![0] + free[i - 1]![1] === free[i]![0]) {
+    free[i - 1]![1] += free[i]![1];
+    free.splice(i, 1);
+  }
+  space.users--;
+  // Keep one empty space for the next library; give the others back.
+  if (space.users === 0 && aliasSpaces.filter((s) => s.users === 0).length > 1) {
+    aliasSpaces.splice(aliasSpaces.indexOf(space), 1);
+    c.munmap(space.base, MAX_OBJECT_BYTES);
+  }
+  return true;
+}
+
 export class LiveObject {
   readonly layout: ObjectLayout;
   readonly fd: number;
@@ -170,6 +269,14 @@ export class LiveObject {
   /** l_addr: what ld.so added to every st_value. */
   readonly loadBase: bigint;
   readonly fileSize: number;
+  private aliasRange: { space: AliasSpace; offset: number } | undefined;
+  /**
+   * The big reserved regions (tables, sections): a shared memfd mapping is
+   * dumped in full, and the kernel would fill every hole of it to write a core
+   * (hundreds of MiB at the default capacity), so pages past what is in use
+   * are MADV_DONTDUMP, and markUsed lets them in as use grows.
+   */
+  private readonly dumpRegions: DumpRegion[] = [];
   private closed = false;
 
   constructor(options: LiveObjectOptions) {
@@ -197,16 +304,20 @@ export class LiveObject {
     this.path = path;
     let alias = 0n;
     let handle = 0n;
+    let range: { space: AliasSpace; offset: number } | undefined;
     try {
       ftruncateSync(fd, this.fileSize);
-      alias = c.mmap(randomHint(page), this.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      if (alias === MAP_FAILED || alias === 0n) {
+      range = takeAliasRange(this.fileSize, page);
+      const want = range.space.base + BigInt(range.offset);
+      alias = c.mmap(want, this.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+      if (alias !== want) {
         alias = 0n;
         throw libcFailure('mmap of the writable alias');
       }
       this.aliasBase = alias;
+      this.aliasRange = range;
       keepAliasInCores(options.backing.kind === 'file');
-      this.mem = new Uint8Array(c.view(alias, this.fileSize));
+      this.mem = range.space.view.subarray(range.offset, range.offset + this.fileSize);
       writeZygote(this.mem, prepared, options.soname);
       handle = c.dlopen(path, RTLD_NOW | (options.global ? RTLD_GLOBAL : RTLD_LOCAL));
       if (handle === 0n) throw new DlbindError('ELIBC', `dlopen(${path}) failed: ${c.dlerror() ?? 'unknown error'}`);
@@ -221,13 +332,58 @@ export class LiveObject {
         const at = c.mmap(this.loadBase + BigInt(shared.addr), shared.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, shared.offset);
         if (at !== this.loadBase + BigInt(shared.addr)) throw libcFailure('mmap of the shared data segment');
       }
+      this.excludeUnusedFromCores(shared);
     } catch (err) {
       if (handle !== 0n) c.dlclose(handle);
-      if (alias !== 0n) c.munmap(alias, this.fileSize);
+      if (range !== undefined) giveBackAliasRange(range.space, range.offset, this.fileSize, page);
       if (options.backing.kind === 'memfd') closeLibcFd(fd);
       else closeSync(fd);
       if (this.ownedFile !== undefined) removeFile(this.ownedFile);
       throw err;
+    }
+  }
+
+  /** The regions a core dump leaves out until used: every big table and section, the used start of each kept. */
+  private excludeUnusedFromCores(shared: { addr: number; offset: number; length: number } | undefined): void {
+    const l = this.layout;
+    const page = l.pageSize;
+    const regions: [number, number, number][] = [
+      [l.dynsym.offset, l.dynsym.offset + l.dynsym.size, l.dynsym.offset + 24 * 64],
+      [l.dynstr.offset, l.dynstr.offset + l.dynstr.size, l.dynstr.offset + l.dynstrUsed],
+    ];
+    // The GNU table's header, bloom words and buckets are in use from the start; its chain grows.
+    if (l.gnuHash !== undefined)
+      regions.push([l.gnuHash.offset, l.gnuHash.offset + l.gnuHash.size, l.gnuHash.offset + l.gnuHash.size - (l.dynsymCapacity - 1) * 4]);
+    for (const name of ['text', 'rodata', 'data'] as const) {
+      const c = l.content[name];
+      if (c.size > 0) regions.push([c.offset, c.offset + c.size, c.offset]);
+    }
+    for (const [start, end, used] of regions) {
+      const r: DumpRegion = { start, end, dumped: Math.ceil(used / page) * page };
+      if (shared !== undefined && start === shared.offset) r.loaded = this.loadBase + BigInt(shared.addr);
+      const last = Math.floor(end / page) * page;
+      if (last > r.dumped) {
+        madvise(this.aliasBase + BigInt(r.dumped), last - r.dumped, MADV_DONTDUMP);
+        if (r.loaded !== undefined) madvise(r.loaded + BigInt(r.dumped - start), last - r.dumped, MADV_DONTDUMP);
+        this.dumpRegions.push(r);
+      }
+    }
+  }
+
+  /**
+   * Bytes [offset, end) of the object hold something now: their pages (and,
+   * growing by doubling, some after them) go into core dumps again.
+   */
+  markUsed(offset: number, end: number): void {
+    for (const r of this.dumpRegions) {
+      if (offset < r.start || offset >= r.end) continue;
+      if (end <= r.dumped) return;
+      const page = this.layout.pageSize;
+      const to = Math.min(Math.ceil(r.end / page) * page, Math.ceil(Math.max(end, r.start + 2 * (r.dumped - r.start), r.dumped + (1 << 16)) / page) * page);
+      madvise(this.aliasBase + BigInt(r.dumped), to - r.dumped, MADV_DODUMP);
+      if (r.loaded !== undefined) madvise(r.loaded + BigInt(r.dumped - r.start), to - r.dumped, MADV_DODUMP);
+      r.dumped = to;
+      return;
     }
   }
 
@@ -270,7 +426,8 @@ export class LiveObject {
       c.dlclose(still);
       namesMayBeClaimed = true;
     }
-    if (c.munmap(this.aliasBase, this.fileSize) !== 0) failures.push('munmap of the alias');
+    const r = this.aliasRange!;
+    if (!giveBackAliasRange(r.space, r.offset, this.fileSize, this.layout.pageSize)) failures.push('unmapping the alias');
     try {
       if (this.ownedFile === undefined) closeLibcFd(this.fd);
       else closeSync(this.fd);

@@ -172,7 +172,16 @@ export class LiveSymbolTable {
   private readonly freeStrings = new Map<number, FifoQueue>();
   private freeStringCount = 0;
 
-  constructor(mem: Uint8Array, layout: ObjectLayout, maxSymbols: number) {
+  /** Told of each new high-water mark (object offsets [start, end) now in use), so that core dumps include it. */
+  private readonly onGrow: ((start: number, end: number) => void) | undefined;
+  private readonly dynsymOffset: number;
+  private readonly chainOffset: number;
+  private readonly dynstrOffset: number;
+
+  constructor(mem: Uint8Array, layout: ObjectLayout, maxSymbols: number, onGrow?: (start: number, end: number) => void) {
+    this.onGrow = onGrow;
+    this.dynsymOffset = layout.dynsym.offset;
+    this.dynstrOffset = layout.dynstr.offset;
     const buf = mem.buffer;
     const base = mem.byteOffset;
     const gnu = layout.gnuHash;
@@ -192,7 +201,8 @@ export class LiveSymbolTable {
     this.bloomMask = bloomWords - 1;
     this.bloom = new Uint32Array(buf, base + gnu.offset + 16, bloomWords * 2);
     this.buckets = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8, this.nbuckets);
-    this.hashWords = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4, this.slotCapacity - 1);
+    this.chainOffset = gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4;
+    this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
     this.shSize = dynsymSizeField(mem);
     this.stringsNext = layout.dynstrUsed;
     this.publishHighWater();
@@ -531,6 +541,10 @@ export class LiveSymbolTable {
       this.nextFresh += cap;
       if (this.nextFresh > this.slotId.length) this.slotId = grownInt32(this.slotId, this.nextFresh);
       this.publishHighWater();
+      if (this.onGrow !== undefined) {
+        this.onGrow(this.dynsymOffset + at * SYM64_SIZE, this.dynsymOffset + this.nextFresh * SYM64_SIZE);
+        this.onGrow(this.chainOffset + (at - 1) * 4, this.chainOffset + (this.nextFresh - 1) * 4);
+      }
       return at;
     }
     // No fresh room: any freed run, aged or not, merged with its free neighbours and cut to size.
@@ -616,6 +630,7 @@ export class LiveSymbolTable {
     }
     const at = this.stringsNext;
     this.stringsNext += bytes;
+    this.onGrow?.(this.dynstrOffset + at, this.dynstrOffset + this.stringsNext);
     return at;
   }
 }

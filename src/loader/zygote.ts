@@ -1,10 +1,12 @@
 // The zygote: an empty shared object with room reserved for everything a
 // live library will hold. Only its headers and tables' headers are written;
 // every reserved byte is a hole in the memfd until something is put there.
+import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_PAGE_SIZE } from '../elf/builder.js';
 import { gnuLiveBloomWords, gnuLiveBucketCount } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import { type ObjectPlan, type PreparedObject, prepareObject, writeObject } from '../elf/writer.js';
+import { DlbindError } from './errors.js';
 import type { LoaderArch } from './platform.js';
 import { unwindCapacity, writeInitialUnwindTables } from './unwind.js';
 
@@ -22,14 +24,87 @@ export interface Capacity {
   stringTableSize: number;
 }
 
-/** The capacity dlcreate uses for every field its options leave out. */
+/**
+ * The capacity dlcreate uses for every field its options leave out: large
+ * enough that a JIT need not think about it (a million symbols, 256 MiB of
+ * code), because it is address space in a sparse memfd, not memory: an idle
+ * library costs the same at any capacity. `scale` multiplies all of it.
+ */
 export const DEFAULT_CAPACITY: Readonly<Capacity> = Object.freeze({
-  text: 1 << 20,
-  rodata: 1 << 20,
-  data: 1 << 20,
-  maxSymbols: 16_384,
-  stringTableSize: 1 << 19,
+  text: 256 << 20,
+  rodata: 64 << 20,
+  data: 64 << 20,
+  maxSymbols: 1 << 20,
+  stringTableSize: 32 << 20,
 });
+
+/** Capacity options of dlcreate: each field overrides `scale` × its default. */
+export type CapacityOptions = Partial<Capacity> & {
+  /** Multiplies every default capacity (0.01 for a small library, 4 for a large one); explicit fields win. */
+  scale?: number;
+};
+
+/**
+ * The most bytes one library's object may span: the whole object is one
+ * ArrayBuffer view of its writable alias, and Node cannot make one larger
+ * (buffer.constants.MAX_LENGTH, 4 GiB on Node 20; koffi aborts the process
+ * rather than throw above it).
+ */
+export const MAX_OBJECT_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 46);
+
+const CAPACITY_KEYS = ['text', 'rodata', 'data', 'maxSymbols', 'stringTableSize'] as const;
+
+function tooBig(what: string, detail: string): DlbindError {
+  return new DlbindError(
+    'ETOOBIG',
+    `${what} is more than one library can map: ${detail}; a library's whole object must fit in ${MAX_OBJECT_BYTES} bytes (${MAX_OBJECT_BYTES / 2 ** 30} GiB, this Node's ArrayBuffer limit)`,
+  );
+}
+
+/**
+ * The capacity dlcreate's options ask for, each field checked: a positive
+ * integer, no larger than the platform can map (ETOOBIG, with the limit).
+ * Sections round up to whole pages.
+ */
+export function resolveCapacity(options: CapacityOptions, page: number): Capacity {
+  const scale = options.scale ?? 1;
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0)
+    throw new DlbindError('EINVAL', `option scale must be a positive number, got ${String(scale)}`);
+  const capacity = { ...DEFAULT_CAPACITY };
+  for (const key of CAPACITY_KEYS) {
+    const given = options[key];
+    let v: number;
+    if (given === undefined) v = Math.max(1, Math.ceil(DEFAULT_CAPACITY[key] * scale));
+    else {
+      if (typeof given !== 'number' || !Number.isInteger(given) || given <= 0)
+        throw new DlbindError('EINVAL', `option ${key} must be a positive integer, got ${String(given)}`);
+      v = given;
+    }
+    if (key === 'maxSymbols') {
+      const bytes = dynsymSlots(v) * 24;
+      if (bytes > MAX_OBJECT_BYTES || v >= 2 ** 31) {
+        throw tooBig(`maxSymbols ${v}`, `its .dynsym slots alone take ${bytes} bytes (at most ${maxSymbolsThatFit()} symbols fit)`);
+      }
+    } else {
+      if (key !== 'stringTableSize') v = Math.ceil(v / page) * page;
+      if (v > MAX_OBJECT_BYTES)
+        throw tooBig(`${given === undefined ? `scale ${scale} × the default ${key}` : `option ${key}`} (${v} bytes)`, `it alone exceeds the limit`);
+    }
+    capacity[key] = v;
+  }
+  return capacity;
+}
+
+function maxSymbolsThatFit(): number {
+  let lo = 1;
+  let hi = 2 ** 31;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (dynsymSlots(mid) * 24 <= MAX_OBJECT_BYTES) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
 
 export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity, dynamicWritable: boolean): ObjectPlan {
   const page = DEFAULT_PAGE_SIZE[arch];
@@ -86,6 +161,13 @@ export function preparedZygote(arch: LoaderArch, soname: string, capacity: Capac
   let p = prepared.get(key);
   if (p === undefined) {
     p = prepareObject(zygotePlan(arch, 's'.repeat(length), capacity, dynamicWritable));
+    if (p.layout.fileSize > MAX_OBJECT_BYTES) {
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+      throw tooBig(
+        `the capacity together (text ${mib(capacity.text)}, rodata ${mib(capacity.rodata)}, data ${mib(capacity.data)}, maxSymbols ${capacity.maxSymbols}, stringTableSize ${mib(capacity.stringTableSize)})`,
+        `the object would span ${p.layout.fileSize} bytes`,
+      );
+    }
     if (prepared.size >= 16) prepared.delete(prepared.keys().next().value!);
     prepared.set(key, p);
   }
