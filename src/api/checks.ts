@@ -91,7 +91,10 @@ export function checkCapacity(options: DlcreateOptions, page: number): Capacity 
   const given: ZygoteCapacityOptions = { scale: options.scale };
   for (const key of CAPACITY_KEYS) {
     const v = options[key];
-    if (v !== undefined) given[key] = typeof v === 'bigint' ? Number(v) : v;
+    if (v === undefined) continue;
+    // A positive integer of any size goes on, to be refused with the platform's limit (ETOOBIG) if too large.
+    if ((typeof v === 'number' && Number.isInteger(v) && v > 0) || (typeof v === 'bigint' && v > 0n)) given[key] = Number(v);
+    else given[key] = checkSize(v, `option ${key}`, Number.MAX_SAFE_INTEGER);
   }
   // Range and the platform's limit (ETOOBIG) are checked where the zygote is sized.
   return resolveCapacity(given, page);
