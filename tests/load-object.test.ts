@@ -135,7 +135,7 @@ for (const variant of variants) {
 
 test("printf's output appears, and gdb names the object's static function", () => {
   const obj = compile('child', targetCC(), ['-fPIC']);
-  const r = run(process.execPath, ['--import', 'tsx', 'tests/fixtures/load-object-target.ts', obj]);
+  const r = run(process.execPath, ['--import', 'tsx', 'tests/fixtures/load-object-target.ts', obj], { timeoutMs: 280_000 });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /hello from a loaded object: 7 seven\n/);
   assert.match(r.stdout, `greet returned ${'hello from a loaded object: 7 seven\n'.length}`);
