@@ -363,11 +363,14 @@ test('DT_RELR: the object loads and every pointer is right; GLIBC_ABI_DT_RELR is
       { name: 'g', section: 'text', bytes: MOV_RET(2) },
       { name: 'ptrs', section: 'data', size: 8 * RELR_WORDS },
       { name: 'puts_ptr', section: 'data', size: 8 },
+      { name: 'bss_ptr', section: 'bss', size: 8 },
     ],
     // Every word but the 6th (a gap for the bitmap) points at f or g.
     pointers: [
       ...Array.from({ length: RELR_WORDS }, (_, i) => ({ symbol: 'ptrs', offset: i * 8, target: i % 2 ? 'f' : 'g' })).filter((_, i) => i !== 5),
       { symbol: 'puts_ptr', target: 'puts' },
+      // .bss has no file bytes for RELR's implicit addend: this one stays a RELA RELATIVE.
+      { symbol: 'bss_ptr', target: 'g' },
     ],
   };
   const lib = write('librelr.so', spec);
@@ -377,7 +380,11 @@ test('DT_RELR: the object loads and every pointer is right; GLIBC_ABI_DT_RELR is
   assert.match(d, /\(RELRSZ\)/);
   assert.match(d, /\(RUNPATH\)\s+Library runpath: \[\$ORIGIN\]/);
   assert.match(d, /\(FLAGS_1\)\s+Flags: NOW NODELETE/);
-  assert.not.match(d, /RELACOUNT/);
+  assert.match(d, /\(RELACOUNT\)\s+1\n/);
+  assert.equal(
+    relocations(lib).map((r) => r.type),
+    ['R_X86_64_RELATIVE', 'R_X86_64_64'],
+  );
   assert.match(mustRun('readelf', ['-W', '-V', lib]).stdout, /Name: GLIBC_ABI_DT_RELR/);
   assert.match(
     mustRun('readelf', ['-W', '-r', lib]).stdout,
@@ -393,17 +400,17 @@ int main(int argc, char **argv) {
   void *h = dlopen(argv[1], RTLD_NOW);
   if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }
   void **p = dlsym(h, "ptrs"), *f = dlsym(h, "f"), *g = dlsym(h, "g");
-  void **pp = dlsym(h, "puts_ptr");
+  void **pp = dlsym(h, "puts_ptr"), **bp = dlsym(h, "bss_ptr");
   int bad = 0;
   for (int i = 0; i < ${RELR_WORDS}; i++) bad += p[i] != (i == 5 ? 0 : i % 2 ? f : g);
-  printf("%d bad, puts %s\\n", bad, *pp == (void *)puts ? "right" : "wrong");
+  printf("%d bad, puts %s, bss %s\\n", bad, *pp == (void *)puts ? "right" : "wrong", *bp == g ? "right" : "wrong");
   return 0;
 }
 `,
     ['-ldl'],
     join(dir, 'relr'),
   );
-  assert.is(mustRun(probe, [lib]).stdout, '0 bad, puts right\n');
+  assert.is(mustRun(probe, [lib]).stdout, '0 bad, puts right, bss right\n');
 });
 
 test('RELR encoding round-trips, with gaps, runs longer than a bitmap, and far jumps', () => {

@@ -118,6 +118,7 @@ export interface PlanLinks {
 export interface RelativeWord {
   where: bigint;
   value: bigint;
+  inBss?: boolean;
 }
 
 interface GotEntry {
@@ -163,7 +164,7 @@ export class PreparedLinks {
         }
       }
     }
-    const hasRelatives = plan.relocations.length > 0 || this.got.some((g) => 'symbol' in g.target);
+    const hasRelatives = plan.relocations.some((r) => r.section !== 'bss') || this.got.some((g) => 'symbol' in g.target);
     this.relr = links.relr === true && hasRelatives;
 
     const defs: string[] = [];
@@ -192,9 +193,10 @@ export class PreparedLinks {
     return this.imports.length;
   }
 
-  /** Relative relocations that stay in .rela.dyn (none when they go to .relr.dyn). */
+  /** Relative relocations that stay in .rela.dyn: all, or with RELR only those of words in .bss (no file bytes to hold an implicit addend). */
   get relativeRelaCount(): number {
-    return this.relr ? 0 : this.plan.relocations.length + this.got.filter((g) => 'symbol' in g.target).length;
+    if (this.relr) return this.plan.relocations.filter((r) => r.section === 'bss').length;
+    return this.plan.relocations.length + this.got.filter((g) => 'symbol' in g.target).length;
   }
 
   /** Entries of .rela.dyn: relative ones first (as DT_RELACOUNT requires), then symbolic. */
@@ -273,7 +275,11 @@ export class PreparedLinks {
    */
   settleRelr(layout: Layout): boolean {
     if (!this.relr) return false;
-    this.relrWords = encodeRelr(this.relativeWords(layout).map((r) => r.where));
+    this.relrWords = encodeRelr(
+      this.relativeWords(layout)
+        .filter((r) => !r.inBss)
+        .map((r) => r.where),
+    );
     const size = this.relrWords.length * 8;
     const changed = size !== this.relrSize;
     this.relrSize = size;
@@ -294,7 +300,11 @@ export class PreparedLinks {
   relativeWords(layout: Layout): RelativeWord[] {
     const out: RelativeWord[] = [];
     for (const r of this.plan.relocations) {
-      out.push({ where: BigInt(layout.content[r.section].addr + r.offset), value: BigInt(layout.content[r.target].addr + r.targetOffset) });
+      out.push({
+        where: BigInt(layout.content[r.section].addr + r.offset),
+        value: BigInt(layout.content[r.target].addr + r.targetOffset),
+        inBss: r.section === 'bss',
+      });
     }
     for (const g of this.got) {
       if ('symbol' in g.target) out.push({ where: this.gotSlotAddr(layout, g.target), value: this.symbolAddr(layout, this.plan.symbols[g.target.symbol]!) });
@@ -349,8 +359,7 @@ export class PreparedLinks {
     for (const r of this.plan.relocations) {
       if (r.offset < 0 || r.offset + 8 > this.plan.sections[r.section].size)
         throw new ElfBuildError(`relocation at .${r.section}+${r.offset} lies outside the section`, 'relocations');
-      if (r.section === 'bss') throw new ElfBuildError('a relocated word cannot live in .bss (it has no file bytes to hold the addend)', 'relocations');
-      view.setBigUint64(layout.content[r.section].offset + r.offset, BigInt(layout.content[r.target].addr + r.targetOffset), true);
+      if (r.section !== 'bss') view.setBigUint64(layout.content[r.section].offset + r.offset, BigInt(layout.content[r.target].addr + r.targetOffset), true);
     }
     for (const g of this.got) {
       if ('symbol' in g.target)
@@ -365,7 +374,7 @@ export class PreparedLinks {
         view.setBigInt64(at + 16, addend, true);
         at += RELA64_SIZE;
       };
-      if (!this.relr) for (const r of relatives) rela(r.where, 0, types.relative, r.value);
+      for (const r of relatives) if (!this.relr || r.inBss) rela(r.where, 0, types.relative, r.value);
       for (const w of this.links.words ?? []) {
         const where = BigInt(layout.content[w.section].addr + w.offset);
         rela(where, w.import + 1, w.got ? types.globDat : types.abs64, BigInt(w.addend));
