@@ -3,10 +3,12 @@
 //   dist/**/*.js, *.d.ts   the library, compiled by tsc (ESM, with declarations)
 //   dist/index.cjs         the library bundled as CommonJS by esbuild, for require() on
 //                          Node before 20.19 (newer Node loads the ESM through 'module-sync')
+//   dist/**/*.d.cts        the declarations again for require() users (TypeScript "module":
+//                          "node16"/"nodenext" in a CommonJS project), importing each other as .cjs
 //   dist/cli/main.js       the dlbind command, bundled with commander by esbuild so that
 //                          koffi stays the only run-time dependency; it imports ../index.js
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +20,18 @@ rmSync('dist', { recursive: true, force: true });
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+
+// A .d.ts in this ESM package describes an ES module; require() users need declarations of a
+// CommonJS one, which TypeScript takes from .d.cts files (and './x.cjs' resolves to './x.d.cts').
+for (const entry of readdirSync('dist', { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
+  const file = join(entry.parentPath ?? entry.path, entry.name);
+  const text = readFileSync(file, 'utf8')
+    .replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]*)\.js\2/g, '$1$2$3.cjs$2')
+    // koffi's declarations are an ES module's: a CommonJS file names the mode it imports them in.
+    .replace(/import\((['"])koffi\1\)/g, "import('koffi', { with: { 'resolution-mode': 'import' } })");
+  writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
+}
 
 const commanderLicense = readFileSync(join(dirname(createRequire(import.meta.url).resolve('commander')), 'LICENSE'), 'utf8')
   .trim()

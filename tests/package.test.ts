@@ -47,6 +47,8 @@ test('npm run build and npm pack give a tarball with the library, its declaratio
     'README.md',
     'dist/index.js',
     'dist/index.d.ts',
+    'dist/index.d.cts',
+    'dist/api/jit.d.cts',
     'dist/index.cjs',
     'dist/cli/main.js',
     'dist/api/jit.d.ts',
@@ -56,6 +58,10 @@ test('npm run build and npm pack give a tarball with the library, its declaratio
     assert.ok(files.includes(f), `${f} is packed`);
   }
   for (const f of files) assert.ok(/^(package\.json|README\.md|LICENSE|dist\/|gdb\/dlbind\.py$)/.test(f), `${f} should not be packed`);
+  // The declarations hide internals (stripInternal): the debugger hooks' fields and the loader object.
+  const jit = readFileSync(join(source, 'dist/api/jit.d.ts'), 'utf8');
+  for (const internal of ['announceQueued', 'announceLinkMap', 'liveObject', 'holds(']) assert.not.ok(jit.includes(internal), `${internal} in jit.d.ts`);
+  assert.ok(jit.includes('addFunction('));
   // The command is bundled: it needs nothing at run time but the library next to it (and koffi).
   const cli = readFileSync(join(source, 'dist/cli/main.js'), 'utf8');
   assert.ok(cli.startsWith('#!/usr/bin/env node\n'));
@@ -139,6 +145,66 @@ export { spec, addr, code, name };
   );
   const r = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: consumer, env });
   assert.is(r.status, 0, r.stdout + r.stderr);
+});
+
+test('both copies in one process (the ESM by import, the CommonJS bundle by require) work, and share libraries', () => {
+  writeFileSync(
+    join(consumer, 'both.mjs'),
+    `import { createRequire } from 'node:module';
+import * as esm from 'dlbind';
+const cjs = createRequire(import.meta.url)('dlbind');
+const a = esm.dlcreate();
+const b = cjs.dlcreate();
+const fa = esm.dlfunc(a.addFunction('answer', ${toBytes(ANSWER)}), 'int answer(void)');
+const fb = cjs.dlfunc(b.addFunction('answer', ${toBytes(ANSWER)}), 'int answer(void)');
+// Each copy's dladdr binds libc's Dl_info: no type name may clash between them.
+const names = [esm.dladdr(esm.dlsym(b, 'answer')).sname, cjs.dladdr(cjs.dlsym(a, 'answer')).sname];
+// A library from one copy is one in the other.
+const block = cjs.dlalloc(a, 16, cjs.SHF_WRITE);
+console.log(JSON.stringify({ distinct: esm.dlcreate !== cjs.dlcreate, results: [fa(), fb()], names, inA: esm.dladdr(block) !== null, deleted: [a.delete(), b.delete()] }));
+`,
+  );
+  // Without require(esm) (Node before 20.19, or this flag), require() loads the CommonJS bundle: two copies.
+  const out = JSON.parse(node(['--no-experimental-require-module', 'both.mjs']).stdout);
+  assert.equal(out, { distinct: true, results: [42, 42], names: ['answer', 'answer'], inA: true, deleted: [true, true] });
+});
+
+test('the declarations type-check a CommonJS TypeScript project (module node16, strict): typed calls, .d.cts', () => {
+  const cjsDir = join(consumer, 'cjs-project');
+  mkdirSync(cjsDir);
+  symlinkSync(join(consumer, 'node_modules'), join(cjsDir, 'node_modules'), 'dir');
+  writeFileSync(join(cjsDir, 'package.json'), JSON.stringify({ name: 'cjs-project', version: '1.0.0', private: true, type: 'commonjs' }));
+  writeFileSync(
+    join(cjsDir, 'use.ts'),
+    `import { type JitLibrary, dlcreate, dlfunc, DlbindError } from 'dlbind';
+const lib: JitLibrary = dlcreate();
+const add = dlfunc<(a: number, b: number) => number>(lib.addFunction('answer', ${ANSWER}), 'int add(int a, int b)');
+const r: number = add(1, 2);
+const id = lib.func<(x: bigint) => bigint>(0n, 'int64_t id(int64_t)');
+const code: DlbindError['code'] = 'EFREED';
+export { r, id, code };
+`,
+  );
+  writeFileSync(
+    join(cjsDir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', strict: true, noEmit: true, types: [] },
+      files: ['use.ts'],
+    }),
+  );
+  const r = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: cjsDir, env });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  // The same file as an ES module (module nodenext) compiles too: the strict typed call is not a CommonJS accident.
+  writeFileSync(join(consumer, 'typed.ts'), readFileSync(join(cjsDir, 'use.ts'), 'utf8'));
+  writeFileSync(
+    join(consumer, 'tsconfig-typed.json'),
+    JSON.stringify({
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: [] },
+      files: ['typed.ts'],
+    }),
+  );
+  const esm = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig-typed.json'], { cwd: consumer, env });
+  assert.is(esm.status, 0, esm.stdout + esm.stderr);
 });
 
 test('npx dlbind --version and npx dlbind demo run the bundled command', () => {

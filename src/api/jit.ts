@@ -13,7 +13,7 @@ import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
-import { type Announceable, type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
+import { type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { ImportTable, type ImportOptions } from '../loader/imports.js';
 import { savePlan } from '../loader/save.js';
@@ -154,7 +154,8 @@ let counter = 0;
  * A live JIT library: a real shared object, loaded by ld.so, whose code and
  * data are allocated and whose symbols are bound at run time.
  */
-export class JitLibrary implements Announceable {
+// Announceable (the debugger hooks' view of it) is matched structurally, so that its members can stay out of the declarations.
+export class JitLibrary {
   /**
    * Always 'dlbind.JitLibrary'. It survives a structured clone (postMessage,
    * workerData), so that a copy that crossed to another thread, which is no
