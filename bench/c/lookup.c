@@ -1,9 +1,10 @@
 /*
- * lookup dlsym|dladdr FILE.so NAMES.txt COUNT PASSES
+ * lookup dlsym|dladdr|miss FILE.so NAMES.txt COUNT PASSES
  * Loads FILE.so (RTLD_NOW | RTLD_LOCAL) and times libc's own dlsym or dladdr
  * with clock_gettime, without any FFI in between: dlsym of every name in
  * NAMES.txt (one a line), or dladdr of the addresses of the first COUNT
- * names. One untimed pass first (every name must resolve, every address must
+ * names, or (miss) dlsym(RTLD_DEFAULT) of names absent from FILE.so, which is
+ * loaded RTLD_GLOBAL so that every miss crosses its table. One untimed pass first (every name must resolve, every address must
  * be named back), then PASSES timed passes. Prints one JSON line with the
  * nanoseconds of each timed pass.
  */
@@ -26,8 +27,9 @@ static void die(const char *what, const char *detail) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) die("usage", "lookup dlsym|dladdr FILE.so NAMES.txt COUNT PASSES");
+  if (argc != 6) die("usage", "lookup dlsym|dladdr|miss FILE.so NAMES.txt COUNT PASSES");
   int addr_mode = strcmp(argv[1], "dladdr") == 0;
+  int miss_mode = strcmp(argv[1], "miss") == 0;
   long count = atol(argv[4]);
   int passes = atoi(argv[5]);
 
@@ -51,10 +53,12 @@ int main(int argc, char **argv) {
   }
   if (count <= 0 || count > n) count = n;
 
-  void *h = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+  void *h = dlopen(argv[2], RTLD_NOW | (miss_mode ? RTLD_GLOBAL : RTLD_LOCAL));
   if (h == NULL) die("dlopen", dlerror());
   void **addrs = malloc(count * sizeof *addrs);
-  for (long i = 0; i < count; i++) {
+  for (long i = 0; i < count && miss_mode; i++)
+    if (dlsym(RTLD_DEFAULT, names[i]) != NULL) die("dlsym found an absent name", names[i]);
+  for (long i = 0; i < count && !miss_mode; i++) {
     addrs[i] = dlsym(h, names[i]);
     if (addrs[i] == NULL) die("dlsym found nothing for", names[i]);
   }
@@ -77,6 +81,8 @@ int main(int argc, char **argv) {
         dladdr(addrs[i], &info);
         check += (unsigned long long)(size_t)info.dli_saddr;
       }
+    } else if (miss_mode) {
+      for (long i = 0; i < count; i++) check += (unsigned long long)(size_t)dlsym(RTLD_DEFAULT, names[i]);
     } else {
       for (long i = 0; i < count; i++) check += (unsigned long long)(size_t)dlsym(h, names[i]);
     }

@@ -2,6 +2,7 @@
 // library, against publishing symbols without dlbind: (a) an object written
 // by buildSharedObject and dlopened, one symbol per object and 1,000 per
 // object, and (b) gcc -shared from generated assembly, then dlopen.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,13 +73,38 @@ export function run(ctx: Context) {
     collect();
   }
 
+  // Cold: the first 20,000 binds of a fresh process into a library created with no options, no warm-up.
+  const cold = f.measure({
+    id: 'cold',
+    label: `cold: the first ${WARM_UP.toLocaleString('en-US')} binds in a fresh process, default library (maxSymbols raised to hold them where the default is smaller)`,
+    show: 'rate',
+    per: 'bind',
+  });
+  const built = process.env.DLBIND_BENCH_LIBRARY;
+  if (built !== undefined) {
+    const script = `const d = await import(${JSON.stringify(built)}); const n = ${WARM_UP};
+const names = Array.from({ length: n }, (_, i) => 'jit_obj_' + i);
+const lib = d.dlcreate(undefined, d.DEFAULT_CAPACITY.maxSymbols < n ? { maxSymbols: n } : {}); const base = d.dlalloc(lib, 8 * n, d.SHF_WRITE); const addrs = names.map((_, i) => base + BigInt(8 * i));
+const t = performance.now(); for (let i = 0; i < n; i++) d.dlbind(lib, names[i], addrs[i], 8); const s = (performance.now() - t) / 1000;
+if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not found'); d.dldelete(lib); console.log(s);`;
+    for (let r = 0; r < RUNS; r++) {
+      const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+      if (p.status !== 0) throw new Error(`cold bind child failed: ${p.stderr}`);
+      cold(Number(p.stdout.trim()) / WARM_UP);
+    }
+  }
+
   f.goal('dlbind', { max: 1 / 3_000_000, text: '≥ 3,000,000 binds/s' });
+  f.ratio('cold vs warm binds', 'cold', 'dlbind');
   f.ratio('dlbind vs (a), 1 symbol per .so', 'dlbind', 'a1', { max: 1 / 1000, text: '≥ 1,000× faster per symbol' });
   f.ratio('dlbind vs (a), 1,000 symbols per .so', 'dlbind', 'a1000');
   f.ratio('dlbind vs (b), 1 symbol per .so', 'dlbind', 'b1');
   f.ratio('dlbind vs (b), 1,000 symbols per .so', 'dlbind', 'b1000');
   f.note(
     `dlbind timed alone: names and bigint addresses are made before the clock starts, dlcreate/dlalloc and dldelete are outside it, and one untimed warm-up (${WARM_UP.toLocaleString('en-US')} binds, one object of each anchor) comes first; after each run ${checked.length} names (random, first, last) are checked through libc dlsym.`,
+  );
+  f.note(
+    `Cold: ${RUNS} fresh node processes, each importing the library, creating a library with no options and timing its first ${WARM_UP.toLocaleString('en-US')} binds (the bind path not yet compiled by V8, every table page touched for the first time).`,
   );
   f.note(
     `Anchors publish the same kind of symbol (8 zero bytes in .data) and load it with libc dlopen (RTLD_NOW | RTLD_LOCAL) through koffi; their time includes writing the file (to ${tmpdir()}) and excludes dlclose. ${objects} anchor objects in all.`,

@@ -47,7 +47,7 @@ export function run(ctx: Context) {
     }
     ctx.log(`run ${r + 1} done`);
   }
-  f.goal('one', { max: 256 * 1024, text: '≤ 256 KiB' });
+  f.goal('one', { max: 64 * 1024, text: '≤ 64 KiB' });
   f.ratio('one library vs one gcc object', 'one', 'gcc-one');
   f.ratio(`each of ${COUNT.toLocaleString('en-US')} libraries vs each of ${COUNT.toLocaleString('en-US')} gcc objects`, 'each', 'gcc-each');
   const part = (which: 'one' | 'each', field: string): string => bytes(median(parts.map((p) => p[which][field]!)));

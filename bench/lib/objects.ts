@@ -65,7 +65,7 @@ export function lookupObjects(ctx: Context, n: number): LookupObjects {
  * Runs the C driver on one object: an untimed pass that checks every answer,
  * then `passes` timed ones. Returns the median pass's seconds per call.
  */
-export function cDriver(ctx: Context, mode: 'dlsym' | 'dladdr', path: string, probeFile: string, count: number, passes: number): number {
+export function cDriver(ctx: Context, mode: 'dlsym' | 'dladdr' | 'miss', path: string, probeFile: string, count: number, passes: number): number {
   const driver = cHelper(ctx.binDir, 'lookup', ['-ldl']);
   const r = spawnSync(driver, [mode, path, probeFile, String(count), String(passes)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`lookup ${mode} ${path} failed: ${r.stderr}`);
