@@ -89,10 +89,41 @@ function jitSpec(unwind: boolean, machine: 'x86_64' | 'aarch64' = 'x86_64'): Sym
   if (machine === 'aarch64') {
     // stp x29, x30, [sp, #-16]!; mov x29, sp; blr x0; ldp x29, x30, [sp], #16; ret
     const fp = Uint8Array.of(0xfd, 0x7b, 0xbf, 0xa9, 0xfd, 0x03, 0x00, 0x91, 0x00, 0x00, 0x3f, 0xd6, 0xfd, 0x7b, 0xc1, 0xa8, 0xc0, 0x03, 0x5f, 0xd6);
-    const built = cfi('aarch64').advance(4).defCfaOffset(32).offset('x19', -16).offset('lr', -8).advance(8).defCfa('x19', 16).bytes();
+    // No frame pointer, x19 holding the callback: sub sp, sp, #32; stp x19, x30, [sp, #16]; mov x19, x0; blr x19; ldp x19, x30, [sp, #16]; add sp, sp, #32; ret
+    const nofp = Uint8Array.of(
+      0xff,
+      0x83,
+      0x00,
+      0xd1,
+      0xf3,
+      0x7b,
+      0x01,
+      0xa9,
+      0xf3,
+      0x03,
+      0x00,
+      0xaa,
+      0x60,
+      0x02,
+      0x3f,
+      0xd6,
+      0xf3,
+      0x7b,
+      0x41,
+      0xa9,
+      0xff,
+      0x83,
+      0x00,
+      0x91,
+      0xc0,
+      0x03,
+      0x5f,
+      0xd6,
+    );
+    const built = cfi('aarch64').advance(4).defCfaOffset(32).advance(4).offset('x19', -16).offset('lr', -8).bytes();
     return [
       { name: 'jit_fp', section: 'text', bytes: fp, ...(unwind ? { unwind: 'frame-pointer' as const } : {}) },
-      { name: 'jit_built', section: 'text', bytes: fp, ...(unwind ? { unwind: built } : {}) },
+      { name: 'jit_built', section: 'text', bytes: nofp, ...(unwind ? { unwind: built } : {}) },
     ];
   }
   return [
@@ -276,12 +307,92 @@ test('aarch64: the preset and the builder give CFI that aarch64 readelf decodes 
   assert.equal(fdes[1], [
     'DW_CFA_advance_loc: 4',
     'DW_CFA_def_cfa_offset: 32',
+    'DW_CFA_advance_loc: 4',
     'DW_CFA_offset: r19 (x19) at cfa-16',
     'DW_CFA_offset: r30 (x30) at cfa-8',
-    'DW_CFA_advance_loc: 8',
-    'DW_CFA_def_cfa: r19 (x19) ofs 16',
   ]);
+  // And defCfa/register names on aarch64 encode as readelf reads them.
+  const other = join(dir, 'libcfa-arm64.so');
+  const defCfa = cfi('aarch64').defCfa('x19', 16).sameValue('fp').bytes();
+  writeFileSync(other, buildSharedObject({ machine: 'aarch64', symbols: [{ name: 'g', section: 'text', bytes: new Uint8Array(8), unwind: defCfa }] }));
+  assert.equal(
+    readelfFrames(other, tool)
+      .find((r) => r.kind === 'FDE')!
+      .instructions.filter((i) => i !== 'DW_CFA_nop'),
+    ['DW_CFA_def_cfa: r19 (x19) ofs 16', 'DW_CFA_same_value: r29 (x29)'],
+  );
   if (have('eu-elflint')) assert.is(run('eu-elflint', ['--gnu-ld', path]).status, 0);
+});
+
+test("dlbind build takes 'unwind' in the JSON spec ('frame-pointer' or bytes as hex); dlbind inspect shows the rules", async () => {
+  const { run: runCli } = await import('../src/cli/program.js');
+  const cli = async (...argv: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+    return { code, out, err };
+  };
+  const spec = join(dir, 'unwind-spec.json');
+  writeFileSync(
+    spec,
+    JSON.stringify({
+      symbols: [
+        { name: 'jit_fp', section: 'text', bytes: hex(JIT_FP), unwind: 'frame-pointer' },
+        { name: 'jit_nofp', section: 'text', bytes: hex(JIT_NOFP), unwind: hex(NOFP_CFI) },
+      ],
+    }),
+  );
+  const out = join(dir, 'libspec.so');
+  const b = await cli('build', spec, '-o', out);
+  assert.is(b.code, 0, b.err);
+  const f = readElf(new Uint8Array(readFileSync(out)));
+  assert.equal(
+    f.unwind!.ehFrame!.fdes.map((d) => d.instructions.filter((i) => i.op !== 'DW_CFA_nop').length),
+    [5, 8],
+  );
+  const text = await cli('inspect', out);
+  assert.is(text.code, 0);
+  assert.match(text.out, /Call frame information \(\.eh_frame at 0x[0-9a-f]+: 1 CIE, 2 FDE\)/);
+  assert.match(text.out, /DW_CFA_def_cfa_offset: 16; DW_CFA_offset: r6 \(rbp\) at cfa-16; DW_CFA_advance_loc: 3; DW_CFA_def_cfa_register: r6 \(rbp\)/);
+  const json = JSON.parse((await cli('inspect', out, '--json')).out);
+  assert.is(json.unwind.ehFrameHdr.fde_count, 2);
+  writeFileSync(spec, JSON.stringify({ symbols: [{ name: 'f', section: 'text', bytes: 'c3', unwind: 'zz' }] }));
+  const bad = await cli('build', spec, '-o', out);
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /symbols\[0\]\.unwind/);
+});
+
+test('aarch64 under emulation: an aarch64 g++ program catches an exception thrown through the preset and the builder variants', () => {
+  const tools = ['aarch64-linux-gnu-g++', 'qemu-aarch64-static'];
+  const missing = tools.filter((t) => !have(t));
+  if (missing.length > 0) return skipBecause('aarch64 unwinding', `${missing.join(', ')} not installed`);
+  const libDir = join(dir, 'arm64');
+  mkdirSync(libDir, { recursive: true });
+  writeFileSync(join(libDir, 'libjit.so'), buildSharedObject({ machine: 'aarch64', soname: 'libjit.so', symbols: jitSpec(true, 'aarch64') }));
+  const src = join(libDir, 'host.cpp');
+  writeFileSync(
+    src,
+    `#include <cstdio>
+#include <stdexcept>
+extern "C" void jit_fp(void (*)());
+extern "C" void jit_built(void (*)());
+extern "C" void thrower() { throw std::runtime_error("through JIT code"); }
+int main(int argc, char **argv) {
+  void (*f)(void (*)()) = argv[1][0] == 'b' ? jit_built : jit_fp;
+  try { f(thrower); } catch (const std::runtime_error &) { puts("caught 1"); return 0; }
+  return 1;
+}
+`,
+  );
+  const host = join(libDir, 'host');
+  mustRun('aarch64-linux-gnu-g++', ['-O1', '-o', host, src, `-L${libDir}`, '-ljit', `-Wl,-rpath,${libDir}`]);
+  for (const v of ['fp', 'built']) {
+    const r = run('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', host, v], { timeoutMs: 120_000 });
+    assert.is(r.stdout.trim(), 'caught 1', `${v}: ${r.status} ${r.stderr}`);
+  }
+  writeFileSync(join(libDir, 'libjit.so'), buildSharedObject({ machine: 'aarch64', soname: 'libjit.so', symbols: jitSpec(false, 'aarch64') }));
+  const r = run('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', host, 'fp'], { timeoutMs: 120_000 });
+  assert.match(r.stderr, /terminate called/, `without rules: ${r.status} ${r.stdout}`);
 });
 
 test.run();

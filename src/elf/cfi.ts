@@ -264,7 +264,8 @@ const SIMPLE: Record<number, string> = {
 };
 
 /**
- * Decodes call-frame instructions. `at` is the input offset of bytes[0] for
+ * Decodes call-frame instructions; the DW_CFA_nop padding at the end is left out.
+ * `at` is the input offset of bytes[0] for
  * errors; `addressSize` is what DW_CFA_set_loc reads (8: absptr on ELF64).
  */
 export function decodeCfi(bytes: Uint8Array, factors: { code: number; data: number }, at = 0, addressSize = 8): CfaInstruction[] {
@@ -293,6 +294,15 @@ export function decodeCfi(bytes: Uint8Array, factors: { code: number; data: numb
     }
     if (high === DW_CFA_restore) {
       out.push({ op: 'DW_CFA_restore', reg: low });
+      continue;
+    }
+    if (b === DW_CFA_nop) {
+      // Records are padded with nops: trailing ones are padding, not rules, and a hostile record may be megabytes of them.
+      let q = p;
+      while (q < end && bytes[q] === 0) q++;
+      if (q === end) break;
+      out.push({ op: 'DW_CFA_nop' });
+      for (; p < q; p++) out.push({ op: 'DW_CFA_nop' });
       continue;
     }
     const simple = SIMPLE[b];

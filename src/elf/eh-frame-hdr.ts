@@ -77,10 +77,24 @@ export function decodeEhFrameHdr(bytes: Uint8Array, address: bigint, fileOffset 
   if (fde_count_enc === DW_EH_PE_omit) return hdr;
   const count = readEncodedPointer(bytes, ptr.next, bytes.length, fde_count_enc, address + BigInt(ptr.next), fileOffset, address);
   let p = count.next;
+  // Every entry takes at least two bytes (eight in the usual encoding): a count the bytes cannot hold is refused before the loop.
+  const entrySize = table_enc === EH_FRAME_HDR_TABLE_ENC ? EH_FRAME_HDR_ENTRY_SIZE : 2;
+  if (count.value * BigInt(entrySize) > BigInt(bytes.length - p) && table_enc !== DW_EH_PE_omit)
+    throw new ElfFormatError('.eh_frame_hdr fde_count exceeds the section', fileOffset + ptr.next, count.value);
   if (count.value > BigInt(bytes.length)) throw new ElfFormatError('.eh_frame_hdr fde_count exceeds the section', fileOffset + ptr.next, count.value);
   const n = Number(count.value);
   hdr.fde_count = n;
   if (table_enc === DW_EH_PE_omit) return hdr;
+  if (table_enc === EH_FRAME_HDR_TABLE_ENC) {
+    const v = new DataView(bytes.buffer, bytes.byteOffset + p, n * EH_FRAME_HDR_ENTRY_SIZE);
+    for (let i = 0; i < n; i++) {
+      hdr.table.push({
+        initial_loc: BigInt.asUintN(64, address + BigInt(v.getInt32(i * 8, true))),
+        fde: BigInt.asUintN(64, address + BigInt(v.getInt32(i * 8 + 4, true))),
+      });
+    }
+    return hdr;
+  }
   for (let i = 0; i < n; i++) {
     const loc = readEncodedPointer(bytes, p, bytes.length, table_enc, address + BigInt(p), fileOffset, address);
     const fde = readEncodedPointer(bytes, loc.next, bytes.length, table_enc, address + BigInt(loc.next), fileOffset, address);
