@@ -144,6 +144,36 @@ test('gdb-session: gdb stops at a pending breakpoint on a JIT function and info 
   assert.match(r.stdout, /jit_square\(7\) = 49/);
 });
 
+test('iced-jit: iced-x86 encodes at the dlalloc address, a JIT function calls another, iced and objdump agree', () => {
+  covered.add('iced-jit.ts');
+  const r = example('iced-jit.ts', '10');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  if (!x64) {
+    assert.match(r.stdout, /iced-x86 emits x86_64 code/);
+    skipBecause('iced-x86 JIT', 'x86_64 only');
+    return;
+  }
+  const square = /^square: 6 bytes at (0x[0-9a-f]+); dlsym finds it there$/m.exec(r.stdout)?.[1];
+  assert.ok(square !== undefined, r.stdout);
+  assert.match(r.stdout, /^sum_squares: \d+ bytes at 0x[0-9a-f]+; dlsym finds it there$/m);
+  // The call was encoded for where sum_squares sits: its rel32 reaches square.
+  assert.match(r.stdout, new RegExp(`^  call 0*${square.slice(2).toUpperCase()}h\\s`, 'm'));
+  assert.match(r.stdout, /^sum_squares\(10\) = 385 \(expected 385\)$/m);
+  assert.match(r.stdout, /^dladdr\(call site\) -> sum_squares$/m);
+  if (!have('objdump')) {
+    skipBecause('iced-x86 next to objdump', 'objdump is not installed');
+    return;
+  }
+  const rows = r.stdout.split('\n').filter((l) => /^ {2}[a-z]/.test(l) && !l.includes('iced-x86 decoder'));
+  assert.ok(rows.length >= 20, rows.join('\n'));
+  for (const row of rows) {
+    const [ours, theirs] = row.trim().split(/\s{2,}/);
+    // Same mnemonic and operands; only the way a branch target is written differs.
+    assert.is(ours!.split(' ')[0], theirs!.split(' ')[0], row);
+    if (!/^(j|call)/.test(ours!)) assert.is(ours, theirs, row);
+  }
+});
+
 test("README's quick starts run as written (from 'dlbind', here the sources)", () => {
   const readme = readFileSync('README.md', 'utf8');
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
