@@ -189,6 +189,45 @@ test('x86_64: lazy binding (bindNow: false) runs too, and an unknown version fai
   assert.match(r.stdout, /version `GLIBC_9\.99' not found/);
 });
 
+test('relro: the GOT is read-only once loaded (a store into it faults), and writable without it', () => {
+  if (!needs('relro', 'gcc', 'readelf')) return;
+  const lib = write('librelro.so', x86Spec('librelro.so', { relro: true }));
+  elflintClean(lib);
+  const l = mustRun('readelf', ['-W', '-l', lib]).stdout;
+  assert.match(l, /GNU_RELRO\s/);
+  assert.match(l, /^\s+\d+\s+\.got \.got\.plt \n(?:.*\n)*\s+\d+\s+\.got \.got\.plt \n/m);
+  assert.is(mustRun(join(dir, 'dlopen'), [lib]).stdout, EXPECTED);
+  const poke = compileC(
+    dir,
+    'poke',
+    `#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+  void *h = dlopen(argv[1], RTLD_NOW);
+  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }
+  char *base = (char *)dlsym(h, "hello") - strtol(argv[2], 0, 16);
+  volatile long *slot = (long *)(base + strtol(argv[3], 0, 16));
+  long v = *slot;
+  *slot = v;
+  printf("wrote\\n");
+  return 0;
+}
+`,
+    ['-ldl'],
+    join(dir, 'poke'),
+  );
+  for (const [path, faults] of [
+    [lib, true],
+    [join(dir, 'libimp.so'), false],
+  ] as const) {
+    const args = [path, symbolAddr(path, 'hello').toString(16), sectionAddr(path, '.got').toString(16)];
+    const r = run(poke, args);
+    if (faults) assert.is(r.signal, 'SIGSEGV', `${path}: ${r.stdout}`);
+    else assert.is(r.stdout, 'wrote\n');
+  }
+});
+
 // aarch64: the same two functions.
 // stp x29, x30, [sp, #-16]!; mov x29, sp; adrp x0, fmt; add x0, x0, :lo12:fmt; mov w1, #42; bl printf;
 // adrp x0, stdout@GOT; ldr x0, [x0, :got_lo12:stdout]; ldr x0, [x0]; bl fflush; ldp x29, x30, [sp], #16; ret

@@ -34,6 +34,7 @@ export const SHARED_OBJECT_SPEC_KEYS = keysOf<SharedObjectSpec>()([
   'flags',
   'flags1',
   'versions',
+  'relro',
 ]);
 /** @internal */
 export const SYMBOL_SPEC_KEYS = keysOf<SymbolSpec>()([

@@ -11,6 +11,7 @@ import {
   PHDR64_SIZE,
   PT_DYNAMIC,
   PT_GNU_EH_FRAME,
+  PT_GNU_RELRO,
   PT_GNU_STACK,
   PT_LOAD,
   PT_NOTE,
@@ -25,7 +26,7 @@ export type ContentSectionName = 'text' | 'rodata' | 'data' | 'bss';
 export const CONTENT_SECTIONS: readonly ContentSectionName[] = ['text', 'rodata', 'data', 'bss'];
 
 /** Which segment an extra section joins: the first read-only one (after the symbol tables), text, rodata or the writable one. */
-export type ExtraSegment = 'meta' | 'text' | 'rodata' | 'data';
+export type ExtraSegment = 'meta' | 'text' | 'rodata' | 'relro' | 'data';
 
 /** A section beyond the standard ones (versions, PLT, GOT, notes...), placed after its segment's standard sections, in request order. */
 export interface ExtraSection {
@@ -161,7 +162,8 @@ export function layoutObject(req: LayoutRequest): Layout {
   const ehInText = hasEh && req.ehFrameInText === true && c.text.size > 0;
   const hasRodata = c.rodata.size > 0 || hasExtra('rodata') || (hasEh && !ehInText);
   const hasRw = req.dynamicWritable || c.data.size > 0 || c.bss.size > 0 || hasExtra('data');
-  const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2 + notes.length + (hasEh ? 1 : 0);
+  const hasRelro = hasExtra('relro');
+  const phnum = 1 + (hasText ? 1 : 0) + (hasRodata ? 1 : 0) + (hasRw ? 1 : 0) + 2 + notes.length + (hasEh ? 1 : 0) + (hasRelro ? 2 : 0);
 
   pos = EHDR64_SIZE + phnum * PHDR64_SIZE;
   const sysvHash = req.sysvHashSize > 0 ? place(req.sysvHashSize, 8) : undefined;
@@ -201,6 +203,16 @@ export function layoutObject(req: LayoutRequest): Layout {
   placeExtras('rodata');
   if (hasEh && !ehInText) placeEh();
   if (hasRodata) segments.push(loadSegment(PF_R, content.rodata, pos, pos + delta));
+  // Sections made read-only after relocation (PT_GNU_RELRO) get a writable segment of their own,
+  // whose memory runs to a page end: ld.so protects [start, end) rounded down to pages.
+  let relro: SegmentPlacement | undefined;
+  if (hasRelro) {
+    startSegment(undefined);
+    const first = pos;
+    placeExtras('relro');
+    relro = loadSegment(PF_R | PF_W, { offset: first, addr: first + delta, size: 0, align: page }, pos, alignUp(pos + delta, page));
+    segments.push(relro);
+  }
   if (hasRw) startSegment(c.data.addr);
   // .data first, so that a forced data address is the segment's start; .dynamic (when writable) after it.
   content.data = place(c.data.size, c.data.align);
@@ -232,6 +244,7 @@ export function layoutObject(req: LayoutRequest): Layout {
     segments.push({ p_type: PT_GNU_EH_FRAME, p_flags: PF_R, offset: h.offset, addr: h.addr, filesz: h.size, memsz: h.size, align: 4 });
   }
   segments.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, offset: 0, addr: 0, filesz: 0, memsz: 0, align: 16 });
+  if (relro !== undefined) segments.push({ ...relro, p_type: PT_GNU_RELRO, p_flags: PF_R, align: 1 });
   if (segments.length !== phnum) throw new ElfBuildError(`internal layout error: ${segments.length} program headers, reserved ${phnum}`);
 
   const nonAlloc = (size: number, align: number): Placement => {

@@ -59,6 +59,8 @@ export interface LinkSpec {
   runpath?: string;
   /** Bind every import at load (DF_BIND_NOW, DF_1_NOW). Default true when there are imports; false binds PLT calls lazily. */
   bindNow?: boolean;
+  /** Make the GOT read-only once ld.so has filled it (PT_GNU_RELRO, GNU ld's -z relro; with bindNow, .got.plt too). Default false. */
+  relro?: boolean;
   /** Extra DT_FLAGS bits (DF_*). */
   flags?: number;
   /** Extra DT_FLAGS_1 bits (DF_1_*). */
@@ -178,7 +180,7 @@ export class LinkPlanner {
       const addend = r.addend === undefined ? (encoding === 'rel32' && this.machine === 'x86_64' ? -4 : 0) : integer(r.addend, `${at}.addend`);
       return { section: h.section, offset: h.offset + offset, target, via, encoding, addend, field: at };
     });
-    for (const key of ['relr', 'buildId', 'bindNow'] as const) {
+    for (const key of ['relr', 'buildId', 'bindNow', 'relro'] as const) {
       if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw new ElfBuildError(`must be a boolean, got ${JSON.stringify(spec[key])}`, key);
     }
     const versionList = spec.versions ?? [];
@@ -206,6 +208,7 @@ export class LinkPlanner {
       spec.buildId === true ||
       runpath !== undefined ||
       spec.bindNow !== undefined ||
+      spec.relro === true ||
       flags !== undefined ||
       flags1 !== undefined;
     if (!used) return undefined;
@@ -219,6 +222,7 @@ export class LinkPlanner {
       buildId: spec.buildId,
       runpath,
       bindNow: spec.bindNow,
+      relro: spec.relro,
       flags,
       flags1,
     };

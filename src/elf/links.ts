@@ -109,6 +109,8 @@ export interface PlanLinks {
   runpath?: string;
   /** DF_BIND_NOW and DF_1_NOW (default true when the object has imports). */
   bindNow?: boolean;
+  /** Put .got (and with bindNow .got.plt) in a segment ld.so makes read-only after relocating (PT_GNU_RELRO). */
+  relro?: boolean;
   /** More DT_FLAGS and DT_FLAGS_1 bits. */
   flags?: number;
   flags1?: number;
@@ -142,6 +144,7 @@ export class PreparedLinks {
   private relrSize = 0;
   private readonly flags: number;
   private readonly flags1: number;
+  private readonly bindNow: boolean;
 
   constructor(
     private readonly plan: ObjectPlan,
@@ -185,6 +188,7 @@ export class PreparedLinks {
     this.versions = new VersionTables(plan.soname, defs, needs as VersionNeed[], dynstr, parents);
     this.runpathId = links.runpath !== undefined ? dynstr.add(links.runpath) : -1;
     const bindNow = links.bindNow ?? this.imports.length > 0;
+    this.bindNow = bindNow;
     this.flags = (links.flags ?? 0) | (bindNow ? DF_BIND_NOW : 0);
     this.flags1 = (links.flags1 ?? 0) | (bindNow ? DF_1_NOW : 0);
   }
@@ -219,8 +223,10 @@ export class PreparedLinks {
     if (this.relr) out.push({ key: '.relr.dyn', segment: 'meta', size: this.relrSize, align: 8 });
     if (this.links.buildId) out.push({ key: '.note.gnu.build-id', segment: 'meta', size: BUILD_ID_NOTE_SIZE, align: 4, note: true });
     if (this.plt.length > 0) out.push({ key: '.plt', segment: 'text', size: pltSize(m, this.plt.length), align: PLT_SHAPE[m].align });
-    if (this.got.length > 0) out.push({ key: '.got', segment: 'data', size: this.got.length * 8, align: 8 });
-    if (this.plt.length > 0) out.push({ key: '.got.plt', segment: 'data', size: gotPltSize(this.plt.length), align: 8 });
+    // Lazy binding writes .got.plt at run time: it is read-only after relocation only with BIND_NOW.
+    const relro = this.links.relro === true;
+    if (this.got.length > 0) out.push({ key: '.got', segment: relro ? 'relro' : 'data', size: this.got.length * 8, align: 8 });
+    if (this.plt.length > 0) out.push({ key: '.got.plt', segment: relro && this.bindNow ? 'relro' : 'data', size: gotPltSize(this.plt.length), align: 8 });
     return out;
   }
 

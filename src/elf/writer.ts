@@ -446,6 +446,7 @@ function sectionOrder(plan: ObjectPlan, layout: Layout, content: LayoutRequest['
   extra('meta');
   if (!plan.dynamicWritable) keys.push('.dynamic');
   for (const name of ['text', 'rodata', 'data'] as const) {
+    if (name === 'data') extra('relro');
     if (content[name].present) keys.push(`.${name}`);
     if (name !== 'data') extra(name);
     if (layout.ehFrameHdr && name === (layout.ehFrameHdr.addr < layout.content.rodata.addr ? 'text' : 'rodata')) keys.push('.eh_frame_hdr', '.eh_frame');
