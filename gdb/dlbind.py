@@ -191,7 +191,13 @@ temporary directory) and loaded with add-symbol-file at its load base."""
                 label = re.sub(r"[^A-Za-z0-9._+-]", "_", re.sub(r"^/memfd:|\s*\(deleted\)$", "", file_name).split("/")[-1]) or "library.so"
                 path = os.path.join(directory, "%s@%x" % (label, base))
                 with open(path, "wb") as f:
-                    f.write(image)
+                    # Holes where the image is zero: a zygote is mostly reserved room.
+                    for at in range(0, len(image), 65536):
+                        chunk = image[at : at + 65536]
+                        if chunk.count(0) != len(chunk):
+                            f.seek(at)
+                            f.write(chunk)
+                    f.truncate(len(image))
                 gdb.execute("add-symbol-file %s -o %#x" % (path, base), from_tty=False, to_string=True)
                 print("dlbind: %s (%s) at %#x: symbols from %s" % (name or file_name, file_name, base, path))
                 loaded += 1

@@ -3,8 +3,7 @@
 // and names the faulting function; gdb on node plus the core names frame #0
 // after the shipped extension's one command (and prints `??` without it).
 // The core comes from the kernel (ulimit -c unlimited, core_pattern a plain
-// file name) or, where the kernel's cores go elsewhere, from gdb's gcore at
-// the fault (core-gcore.test.ts tests that path on its own).
+// file name); where the kernel's cores go elsewhere the tests skip, saying so.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'uvu';
@@ -87,6 +86,48 @@ test('gdb on node and the core: frame #0 is the JIT function after dlbind-symbol
   assert.match(after, /#1 +0x[0-9a-f]+ in jit_outer \(\)/, out);
   assert.match(after, /<jit_crash>:\s+mov\s+0x0,%rax/, out);
   assert.match(out, /dlbind: \/proc\/\d+\/fd\/\d+ \(\/memfd:libcrashtarget\.so \(deleted\)\) at 0x[0-9a-f]+/, out);
+});
+
+/** gdb on node and `core` after dlbind-symbols: the bt lines. */
+function btAfterExtension(core: string, images: string): string {
+  const r = run(
+    'gdb',
+    [
+      '-nx',
+      '-batch',
+      '-ex',
+      'set pagination off',
+      '-x',
+      resolve('gdb/dlbind.py'),
+      '-ex',
+      `dlbind-symbols ${images}`,
+      '-ex',
+      'echo @@after\\n',
+      '-ex',
+      'bt 12',
+      process.execPath,
+      core,
+    ],
+    { timeoutMs: 180_000 },
+  );
+  const out = `${r.stdout}\n${r.stderr}`;
+  return out.slice(out.indexOf('@@after'));
+}
+
+test("with unwind info, gdb's bt steps from jit_outer straight to its caller and on into node's frames; without it, gdb invents a frame", () => {
+  const m = memfdCore();
+  if (typeof m === 'string') return skipBecause('core unwind test', m);
+  if (!have('gdb')) return skipBecause('core unwind test', 'gdb is not installed');
+  const u = makeCore(join(dir, 'unwind'), { DLBIND_CRASH_UNWIND: '1' });
+  if (typeof u === 'string') return skipBecause('core unwind test', u);
+  const withRules = btAfterExtension(u.core, join(dir, 'unwind-images'));
+  assert.match(withRules, /#0 +0x[0-9a-f]+ in jit_crash \(\)\n#1 +0x[0-9a-f]+ in jit_outer \(\)\n#2 +0x[0-9a-f]+ in \S+ \(\) from \S*koffi[^\n]*\n/, withRules);
+  // node's own frames (node is not stripped of its symbols: v8 and node:: names).
+  assert.match(withRules, /#\d+ +0x[0-9a-f]+ in (v8|node)\S*::/, withRules);
+  // Without rules, gdb takes the word below jit_outer's return address (its 8-byte
+  // frame) for the return address: a frame at a stack address, in no object.
+  const without = btAfterExtension(m.core, join(dir, 'plain-images'));
+  assert.match(without, /#1 +0x[0-9a-f]+ in jit_outer \(\)\n#2 +0x[0-9a-f]+ in \?\? \(\)\n/, without);
 });
 
 test('the gdb script dlbind core writes gives gdb the same names', async () => {

@@ -2,7 +2,7 @@
 // its core file alone. Each library's image comes from its writable shared
 // alias (dumped in full); it is written out as a .so, with the gdb commands
 // that load it at its load base, and the faulting frame is named.
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { type CoreFile, type CoreJitLibrary, type CoreSource, findJitLibraries, readCore, symbolizeInLibrary } from '../elf/core.js';
 import { CliError, describeSystemError } from './errors.js';
@@ -29,6 +29,21 @@ function fileSource(fd: number): CoreSource {
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+/** Writes `bytes` leaving holes where whole 64 KiB runs are zero: a zygote is mostly reserved, never-written room. */
+function writeSparse(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    const CHUNK = 65536;
+    for (let at = 0; at < bytes.length; at += CHUNK) {
+      const chunk = bytes.subarray(at, Math.min(at + CHUNK, bytes.length));
+      if (chunk.some((b) => b !== 0)) writeSync(fd, chunk, 0, chunk.length, at);
+    }
+    ftruncateSync(fd, bytes.length);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** How far above the faulting thread's stack pointer to look for return addresses into JIT code. */
 const STACK_SCAN_BYTES = 16 * 1024;
@@ -94,7 +109,7 @@ export function runCore(path: string, outDir: string | undefined): CoreReport {
       used.add(name);
       const out = join(dir, name);
       try {
-        writeFileSync(out, library.image, { mode: 0o600 });
+        writeSparse(out, library.image);
       } catch (err) {
         throw new CliError(`cannot write ${out}: ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
       }

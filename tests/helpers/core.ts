@@ -1,11 +1,10 @@
 // Making a real core file of a child that crashes in JIT code, and running
 // `dlbind core` in this process: shared by the core tests.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as assert from 'uvu/assert';
 import { run as runCommand } from '../../src/cli/program.js';
-import { have, run } from './tools.js';
 
 const fixture = resolve('tests/fixtures/debug-crash-target.ts');
 const tsx = import.meta.resolve('tsx');
@@ -24,13 +23,12 @@ export interface Made {
 }
 
 /** Runs the crashing fixture in `work` and returns its core, or why there is none. */
-export function makeCore(work: string, env: NodeJS.ProcessEnv = {}, forceGcore = false): Made | string {
+export function makeCore(work: string, env: NodeJS.ProcessEnv = {}): Made | string {
   if (process.arch !== 'x64') return 'the target JIT-compiles x86_64 code';
   mkdirSync(work, { recursive: true });
   const pattern = readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
   let why: string;
-  if (forceGcore) why = 'asked for';
-  else if (pattern.startsWith('|') || pattern.includes('/')) why = `kernel cores go to '${pattern}', not to the crashing process's directory`;
+  if (pattern.startsWith('|') || pattern.includes('/')) why = `kernel cores go to '${pattern}', not to the crashing process's directory`;
   else {
     const r = spawnSync('sh', ['-c', 'ulimit -c unlimited || exit 99; exec "$0" --import "$1" "$2"', process.execPath, tsx, fixture], {
       cwd: work,
@@ -46,12 +44,7 @@ export function makeCore(work: string, env: NodeJS.ProcessEnv = {}, forceGcore =
       why = `the kernel wrote no core (core_pattern '${pattern}')`;
     }
   }
-  if (!have('gdb')) return `${why}, and gdb (for gcore) is not installed`;
-  const core = join(work, 'gcore');
-  const r = run('gdb', ['-nx', '-batch', '-ex', 'run', '-ex', `gcore ${core}`, '-ex', 'kill', '--args', process.execPath, '--import', 'tsx', fixture], {
-    env: { ...process.env, ...env },
-    timeoutMs: 180_000,
-  });
-  assert.ok(existsSync(core), `gcore wrote nothing (${why}):\n${r.stdout}${r.stderr}`);
-  return { core, how: `gdb gcore (${why})` };
+  // gdb's gcore would do, but of a Node process it writes a core of about 32 GB here (every
+  // reserved mapping, in real blocks): the tests skip instead.
+  return why;
 }
