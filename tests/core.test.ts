@@ -48,71 +48,31 @@ test('dlbind core writes the library image and names the faulting function', asy
   assert.ok(existsSync(join(out, 'dlbind.gdb')));
 });
 
-test('gdb on node and the core: frame #0 is the JIT function after dlbind-symbols, ?? before it', () => {
-  const m = memfdCore();
-  if (typeof m === 'string') return skipBecause('core test', m);
-  if (!have('gdb')) return skipBecause('core gdb test', 'gdb is not installed');
+/** gdb on node and `core`: `bt 1` before, then the extension's dlbind-symbols, then `bt 12` and `x/1i $pc`. */
+function gdbWithExtension(core: string, images: string): { before: string; after: string; out: string } {
   const r = run(
     'gdb',
     [
-      '-nx',
-      '-batch',
-      '-ex',
-      'set pagination off',
-      '-ex',
-      'echo @@before\\n',
-      '-ex',
-      'bt 1',
-      '-x',
-      resolve('gdb/dlbind.py'),
-      '-ex',
-      `dlbind-symbols ${join(dir, 'gdb-images')}`,
-      '-ex',
-      'echo @@after\\n',
-      '-ex',
-      'bt 8',
-      '-ex',
-      'x/1i $pc',
-      process.execPath,
-      m.core,
+      ...['-nx', '-batch', '-ex', 'set pagination off', '-ex', 'echo @@before\\n', '-ex', 'bt 1', '-x', resolve('gdb/dlbind.py')],
+      ...['-ex', `dlbind-symbols ${images}`, '-ex', 'echo @@after\\n', '-ex', 'bt 12', '-ex', 'x/1i $pc', process.execPath, core],
     ],
     { timeoutMs: 180_000 },
   );
   const out = `${r.stdout}\n${r.stderr}`;
-  const before = /@@before\n([\s\S]*?)dlbind:/.exec(out)?.[1] ?? '';
+  return { before: /@@before\n([\s\S]*?)dlbind:/.exec(out)?.[1] ?? '', after: out.slice(out.indexOf('@@after')), out };
+}
+
+test('gdb on node and the core: frame #0 is the JIT function after dlbind-symbols, ?? before it', () => {
+  const m = memfdCore();
+  if (typeof m === 'string') return skipBecause('core test', m);
+  if (!have('gdb')) return skipBecause('core gdb test', 'gdb is not installed');
+  const { before, after, out } = gdbWithExtension(m.core, join(dir, 'gdb-images'));
   assert.match(before, /#0 +0x[0-9a-f]+ in \?\? \(\)/, out);
-  const after = out.slice(out.indexOf('@@after'));
   assert.match(after, /#0 +0x[0-9a-f]+ in jit_crash \(\)/, out);
   assert.match(after, /#1 +0x[0-9a-f]+ in jit_outer \(\)/, out);
   assert.match(after, /<jit_crash>:\s+mov\s+0x0,%rax/, out);
   assert.match(out, /dlbind: \/proc\/\d+\/fd\/\d+ \(\/memfd:libcrashtarget\.so \(deleted\)\) at 0x[0-9a-f]+/, out);
 });
-
-/** gdb on node and `core` after dlbind-symbols: the bt lines. */
-function btAfterExtension(core: string, images: string): string {
-  const r = run(
-    'gdb',
-    [
-      '-nx',
-      '-batch',
-      '-ex',
-      'set pagination off',
-      '-x',
-      resolve('gdb/dlbind.py'),
-      '-ex',
-      `dlbind-symbols ${images}`,
-      '-ex',
-      'echo @@after\\n',
-      '-ex',
-      'bt 12',
-      process.execPath,
-      core,
-    ],
-    { timeoutMs: 180_000 },
-  );
-  const out = `${r.stdout}\n${r.stderr}`;
-  return out.slice(out.indexOf('@@after'));
-}
 
 test("with unwind info, gdb's bt steps from jit_outer straight to its caller and on into node's frames; without it, gdb invents a frame", () => {
   const m = memfdCore();
@@ -120,13 +80,13 @@ test("with unwind info, gdb's bt steps from jit_outer straight to its caller and
   if (!have('gdb')) return skipBecause('core unwind test', 'gdb is not installed');
   const u = makeCore(join(dir, 'unwind'), { DLBIND_CRASH_UNWIND: '1' });
   if (typeof u === 'string') return skipBecause('core unwind test', u);
-  const withRules = btAfterExtension(u.core, join(dir, 'unwind-images'));
+  const withRules = gdbWithExtension(u.core, join(dir, 'unwind-images')).after;
   assert.match(withRules, /#0 +0x[0-9a-f]+ in jit_crash \(\)\n#1 +0x[0-9a-f]+ in jit_outer \(\)\n#2 +0x[0-9a-f]+ in \S+ \(\) from \S*koffi[^\n]*\n/, withRules);
   // node's own frames (node is not stripped of its symbols: v8 and node:: names).
   assert.match(withRules, /#\d+ +0x[0-9a-f]+ in (v8|node)\S*::/, withRules);
   // Without rules, gdb takes the word below jit_outer's return address (its 8-byte
   // frame) for the return address: a frame at a stack address, in no object.
-  const without = btAfterExtension(m.core, join(dir, 'plain-images'));
+  const without = gdbWithExtension(m.core, join(dir, 'plain-images')).after;
   assert.match(without, /#1 +0x[0-9a-f]+ in jit_outer \(\)\n#2 +0x[0-9a-f]+ in \?\? \(\)\n/, without);
 });
 
