@@ -395,8 +395,14 @@ for (const hashStyle of ['both', 'sysv', 'gnu'] as const) {
     else skipBecause(`eu-elflint on aarch64 ${hashStyle}`, 'eu-elflint not installed');
     const relocs = mustRun('readelf', ['-rW', path]).stdout;
     assert.is((relocs.match(/R_AARCH64_RELATIVE/g) ?? []).length, fullPointers!.length, 'one R_AARCH64_RELATIVE per pointer');
-    // 64K pages by default: every PT_LOAD is aligned for 4K, 16K and 64K kernels.
-    for (const s of segments(path).filter((x) => x.type === 'LOAD')) assert.is(s.vaddr % 65536n, 0n, `PT_LOAD at 0x${s.vaddr.toString(16)}`);
+    // 64K pages by default: every PT_LOAD maps on 4K, 16K and 64K kernels (offset and address
+    // agree modulo 64K), on pages of its own in memory, with the file packed as GNU ld packs it.
+    const loads = segments(path).filter((x) => x.type === 'LOAD');
+    for (const s of loads) assert.is((s.vaddr - s.offset) % 65536n, 0n, `PT_LOAD at 0x${s.vaddr.toString(16)}, offset 0x${s.offset.toString(16)}`);
+    loads
+      .slice(1)
+      .forEach((s, i) => assert.ok(s.vaddr >= ((loads[i]!.vaddr + loads[i]!.memsz + 65535n) & ~65535n), `PT_LOAD at 0x${s.vaddr.toString(16)} shares a page`));
+    assert.ok(readFileSync(path).length < 65536, `${readFileSync(path).length} bytes: 64K alignment is not padded into the file`);
     const dynSyms = nm(path, true);
     for (const s of symbols.filter(isExported)) assert.is(dynSyms.get(s.name)?.letter, expectedLetter(s), `nm -D letter of ${s.name}`);
   });

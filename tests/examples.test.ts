@@ -1,8 +1,7 @@
 // Every example in examples/ runs and does what its comment says. Examples that need gcc
 // or gdb say so and are checked for saying so when the tool is missing.
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -172,25 +171,6 @@ test('iced-jit: iced-x86 encodes at the dlalloc address, a JIT function calls an
     assert.is(ours!.split(' ')[0], theirs!.split(' ')[0], row);
     if (!/^(j|call)/.test(ours!)) assert.is(ours, theirs, row);
   }
-});
-
-test("README's quick starts run as written (from 'dlbind', here the sources)", () => {
-  const readme = readFileSync('README.md', 'utf8');
-  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  assert.ok(blocks.length >= 3, `${blocks.length} TypeScript blocks`);
-  const cwd = join(dir, 'readme');
-  mkdirSync(cwd);
-  const index = pathToFileURL(resolve('src/index.ts')).href;
-  const outputs = blocks.map((code, i) => {
-    const file = join(cwd, `block${i + 1}.mts`);
-    writeFileSync(file, code.replaceAll("from 'dlbind'", `from '${index}'`));
-    const r = run(process.execPath, ['--import', import.meta.resolve('tsx'), file], { cwd });
-    assert.is(r.status, 0, `README block ${i + 1}:\n${code}\n${r.stderr}`);
-    return r.stdout;
-  });
-  assert.ok(existsSync(join(cwd, 'libanswer.so')));
-  if (x64) assert.match(outputs[1]!, /^42\nadd\n$/);
-  assert.match(outputs[2]!, /PT_LOAD X 4096n\n[\s\S]*libanswer\.so 4096n\n$/);
 });
 
 test('the examples type-check (strict, as a user of the sources would compile them)', () => {

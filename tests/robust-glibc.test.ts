@@ -1,3 +1,4 @@
+// arch: aarch64
 // glibc versions: before 2.35 ld.so relocates .dynamic's d_ptr entries in place and faults on a
 // read-only .dynamic; since 2.35 it leaves a read-only one alone. dlbind detects the running
 // glibc and lays the zygote out for it. Both layouts are tried here, each in a child process

@@ -1,10 +1,12 @@
 // node-flags: --expose-gc
+// arch: aarch64
 // Leaks: a thousand libraries created, used and deleted leave this process with the descriptors
 // and file-backed mappings it had, and its resident memory within a stated bound.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHF_EXECINSTR, SHF_WRITE, dlcreate, dladdr, dlfunc, dlsym } from '../src/index.js';
 import { openFdCount, readMappings } from '../src/loader/procmaps.js';
+import { returns } from './helpers/code.js';
 import { tempDir } from './helpers/tools.js';
 import { assertNoWX } from './helpers/wx.js';
 
@@ -27,7 +29,7 @@ const fileMappings = () => readMappings().filter((m) => m.path !== '' && !m.path
 /** One library's life: created (a backing file every tenth time), code and data bound, used through libc, deleted. */
 function cycle(i: number): void {
   const lib = dlcreate(undefined, i % 10 === 0 ? { backing: { directory: dir } } : {});
-  const f = lib.addFunction(`f${i}`, Uint8Array.of(0xb8, i & 0xff, 0, 0, 0, 0xc3));
+  const f = lib.addFunction(`f${i}`, returns(i & 0xff));
   const d = lib.alloc(4096, SHF_WRITE);
   lib.write(d, new Uint8Array(4096).fill(i & 0xff));
   for (let k = 0; k < 20; k++) lib.bind(`d${k}`, d + BigInt(k * 8), 8);

@@ -1,3 +1,4 @@
+// arch: aarch64
 // Misuse of the live-library API, case by case, in child processes: each ends normally
 // (exit 0, no signal) and reports the DlbindError code that the case calls for. No misuse
 // may end in SIGSEGV, SIGBUS or SIGABRT, and after one the library must still work.

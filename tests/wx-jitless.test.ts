@@ -1,10 +1,12 @@
 // node-flags: --jitless
+// arch: aarch64
 // Under --jitless V8 keeps no writable+executable memory of its own, so here the
 // W^X audit covers the whole process: nothing dlbind does may add such a mapping.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHF_EXECINSTR, dlcreate, dlfunc, dlsym } from '../src/index.js';
 import { readMappings, writableExecutableMappings } from '../src/loader/procmaps.js';
+import { ADD, rets } from './helpers/code.js';
 import { assertNoWX } from './helpers/wx.js';
 
 test.after.each(() => assertNoWX('after the test'));
@@ -15,11 +17,11 @@ test('no mapping of the process is ever writable and executable', () => {
   const lib = dlcreate();
   const libs = [lib, dlcreate(undefined, { text: 1 << 16 })];
   assert.equal(writableExecutableMappings(), [], 'after dlcreate');
-  const add = lib.addFunction('add', Uint8Array.of(0x8d, 0x04, 0x37, 0xc3));
+  const add = lib.addFunction('add', ADD);
   assert.equal(writableExecutableMappings(), [], 'after writing code');
   assert.is(dlfunc(dlsym(lib, 'add')!, 'int add(int, int)')(20, 22), 42);
   const more = lib.alloc(64, SHF_EXECINSTR);
-  lib.write(more, new Uint8Array(64).fill(0xc3));
+  lib.write(more, rets(64));
   lib.free(more);
   assert.equal(writableExecutableMappings(), [], 'after alloc, write, free');
   // The text mapping ld.so made is executable and never writable; the alias is writable and never executable.

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../elf/file.js';
 import { type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { ImportTable, type ImportOptions } from '../loader/imports.js';
+import { syncInstructionCache } from '../loader/icache.js';
 import { savePlan } from '../loader/save.js';
 import { type LoadObjectOptions, type LoadedObject, deleteObjects, loadObject, unloadObject } from '../loader/object-loader.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
@@ -195,7 +196,6 @@ export class JitLibrary {
   private readonly base: bigint;
   private readonly aliasBase: bigint;
   private readonly arch: 'x86_64' | 'aarch64';
-  private clearCache: ((start: bigint, end: bigint) => void) | undefined;
   private jitdump: JitDump | undefined;
   /** The text as ld.so mapped it (read+execute): only ever read, to check that writes show there. */
   private loadedText: Uint8Array | undefined;
@@ -375,7 +375,7 @@ export class JitLibrary {
     const o = this.object!;
     o.mem.set(data, at);
     if (arena === 'text') {
-      if (this.arch === 'aarch64') this.syncInstructionCache(BigInt(at), data.length);
+      if (this.arch === 'aarch64') syncInstructionCache(o, at, data.length);
       if (!this.textShows(at, data)) {
         o.refreshText(at, data.length);
         if (!this.textShows(at, data))
@@ -789,16 +789,6 @@ export class JitLibrary {
     this.atOffset = this.sectionStart[arena] + offset;
     this.atArena = arena;
     this.atBlock = start;
-  }
-
-  private syncInstructionCache(objectOffset: bigint, length: number): void {
-    if (this.clearCache === undefined) {
-      // libgcc's __clear_cache does the dc cvau / ic ivau dance for the running CPU.
-      const koffi = getLibc().koffi;
-      const fn = koffi.load('libgcc_s.so.1').func('void __clear_cache(void *begin, void *end)');
-      this.clearCache = (s, e) => fn(s, e);
-    }
-    this.clearCache(this.base + objectOffset, this.base + objectOffset + BigInt(length));
   }
 }
 

@@ -49,6 +49,13 @@ export interface LayoutRequest {
   dynamicCount: number;
   /** Put .dynamic in the RW segment (classic; needed before glibc 2.35) or in the first read-only one. */
   dynamicWritable: boolean;
+  /**
+   * Pack file offsets as GNU ld does: a segment starts in the file where the previous one ends,
+   * and its address on a fresh page at the same offset within the page (p_offset == p_vaddr
+   * modulo pageSize). Otherwise every segment starts a fresh page in the file as in memory, and
+   * offsets equal addresses, which a live library (patched through a mapping of its file) needs.
+   */
+  packFileOffsets?: boolean;
   content: Record<
     ContentSectionName,
     {
@@ -75,7 +82,7 @@ export interface LayoutRequest {
   ehFrameInText?: boolean;
 }
 
-/** Where one section lands. Unless a content section's address is forced, sh_offset equals sh_addr. */
+/** Where one section lands. Unless a content section's address is forced or offsets are packed, sh_offset equals sh_addr. */
 export interface Placement {
   offset: number;
   addr: number;
@@ -127,6 +134,10 @@ export interface Layout {
  * allocated section: the loader's view and the file's view of the object are
  * then the same bytes at the same offsets, which is what lets a live library
  * be patched through a mapping of its file.
+ *
+ * With packFileOffsets (files that are only loaded, with pages above 4 KiB),
+ * segments start on fresh pages in memory only, and a segment's first and last
+ * file pages may be shared with its neighbours, as GNU ld lays files out.
  */
 export function layoutObject(req: LayoutRequest): Layout {
   const page = req.pageSize;
@@ -142,12 +153,12 @@ export function layoutObject(req: LayoutRequest): Layout {
   };
   const startSegment = (forced: number | undefined): void => {
     const natural = alignUp(pos + delta, page);
-    pos = alignUp(pos, page);
-    if (forced !== undefined) {
-      if (forced % page !== 0 || forced < natural)
-        throw new ElfBuildError(`forced address 0x${forced.toString(16)} must be page-aligned and at least 0x${natural.toString(16)}`);
-      delta = forced - pos;
-    } else delta = natural - pos;
+    if (forced !== undefined && (forced % page !== 0 || forced < natural))
+      throw new ElfBuildError(`forced address 0x${forced.toString(16)} must be page-aligned and at least 0x${natural.toString(16)}`);
+    // A forced (page-aligned) address needs a page-aligned offset; packed, a free one takes the
+    // offset as it is and the address on a fresh page at the same place within the page.
+    if (!req.packFileOffsets || forced !== undefined) pos = alignUp(pos, page);
+    delta = (forced ?? natural + (pos % page)) - pos;
   };
   const c = req.content;
   const extras = req.extra ?? [];

@@ -110,6 +110,8 @@ export interface ObjectPlan {
   dynamicWritable: boolean;
   /** Write .symtab/.strtab (for debuggers and `nm` without -D). */
   staticSymbols: boolean;
+  /** Pack file offsets (see LayoutRequest); by default when pageSize exceeds 4 KiB. A live library's zygote never does. */
+  packFileOffsets?: boolean;
   /** Spare room for symbols bound later: total .dynsym slots, the null symbol included. */
   dynsymCapacity?: number;
   /** Spare room for names bound later: total .dynstr bytes. */
@@ -335,6 +337,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     relaCount,
     dynamicCount: dynamic.length,
     dynamicWritable: plan.dynamicWritable,
+    packFileOffsets: plan.packFileOffsets ?? plan.pageSize > 4096,
     content,
     symtabCount: plan.staticSymbols ? staticLocals + dynCount + imported : 0,
     strtabSize,

@@ -45,7 +45,8 @@ export function savePlan(
       const end = b.offset + Math.ceil(b.size / ARENA_GRANULE) * ARENA_GRANULE;
       content.set(object.mem.subarray(live.offset + b.offset, live.offset + end), b.offset);
     }
-    sections[name] = { size: extent, align: 16, addr: live.addr, content: extent > 0 ? content : undefined };
+    // Only what is saved keeps its address: an empty section's would cost a page of padding.
+    sections[name] = { size: extent, align: 16, addr: extent > 0 ? live.addr : undefined, content: extent > 0 ? content : undefined };
   }
   sections.bss = { size: 0, align: 8 };
   const sectionOf = (value: number): ArenaName | undefined =>

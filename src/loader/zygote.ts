@@ -126,6 +126,8 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
     relocations: [],
     dynamicWritable,
     staticSymbols: false,
+    // The live library is patched through a mapping of this file: offsets must equal addresses.
+    packFileOffsets: false,
     dynsymCapacity: dynsymSlots(capacity.maxSymbols),
     dynstrCapacity: capacity.stringTableSize,
     gnuBuckets: gnuLiveBucketCount(capacity.maxSymbols),
