@@ -1,3 +1,4 @@
+// not-aarch64: a crash under qemu-user leaves qemu's own core, and gdb on it needs gdb-multiarch
 // Post-mortem: a child process crashes in JIT code and leaves a core file.
 // `dlbind core` reads it with dlbind's own reader, writes the library image
 // and names the faulting function; gdb on node plus the core names frame #0

@@ -1,3 +1,4 @@
+// not-aarch64: gdb cannot attach to or run a process under qemu-user here
 // gdb attached from the start: a script binds a function and calls it in the
 // same event-loop turn, with no flush(), and the function faults. gdb's
 // backtrace names it, because while a debugger listens a change is announced

@@ -1,3 +1,4 @@
+// not-aarch64: gdb cannot attach to or run a process under qemu-user here (qemu has its own gdbstub)
 // gdb, in batch mode, sees symbols bound after load: info symbol, a pending
 // breakpoint set before the bind, x/i, info sharedlibrary; and stops naming a
 // symbol once it is unbound. Nothing dlbind-specific is loaded into gdb.

@@ -1,3 +1,4 @@
+// not-aarch64: lldb cannot attach to a process under qemu-user here
 // lldb attached to a live process: a function bound later into a text page
 // that already held code is seen (lldb keeps a module until its file's mtime
 // changes, so each announcement moves it), a pending breakpoint on it

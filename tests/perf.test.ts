@@ -1,3 +1,4 @@
+// not-aarch64: perf samples the qemu process, not the arm64 code it translates
 // perf names JIT functions through the jitdump: perf record, perf inject --jit, perf report;
 // with the jitdump switched on by DLBIND_PERF alone; and, on a running process
 // (perf record -p), through a backing file that DLBIND_BACKING_DIR puts on disk.

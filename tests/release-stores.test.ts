@@ -1,3 +1,4 @@
+// not-aarch64: forces the aarch64 publishing path on x86_64; on arm64 it is the default path, which the tagged tests take
 // The aarch64 publishing path (store-release through Atomics.store) runs on
 // x86_64 too when forced: the live-library tests pass through it as well.
 import { test } from 'uvu';

@@ -5,6 +5,7 @@
 // `--arch=aarch64` (npm run test:aarch64) runs, on the arm64 Node of scripts/aarch64/runtime.mjs
 // (under qemu-user on an x86_64 host), only the files tagged for it by a header line
 // `// arch: aarch64`; such a file picks its machine code by process.arch (tests/helpers/code.ts).
+// A file that cannot apply there (gdb, perf) has a line `// not-aarch64: <why>`, printed instead.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,7 +28,14 @@ const files = readdirSync(here)
 if (arch !== undefined && arch !== 'aarch64') throw new Error(`--arch=${arch}: only aarch64 is known`);
 /** How to start Node: this one, or the arm64 runtime (a command, its leading arguments, extra env). */
 const target = arch === undefined ? { command: process.execPath, args: [], env: {} } : (await import('../scripts/aarch64/runtime.mjs')).prepareAarch64();
-if (arch !== undefined) console.log(`running ${files.length} files tagged 'arch: ${arch}' on ${target.description}`);
+if (arch !== undefined) {
+  console.log(`running ${files.length} files tagged 'arch: ${arch}' on ${target.description}`);
+  // A file that cannot apply there says why on a line `// not-aarch64: <reason>`.
+  for (const f of readdirSync(here).filter((x) => x.endsWith('.test.ts') && !files.includes(x))) {
+    const why = header(f, `not-${arch}`);
+    if (why !== undefined) console.log(`  skip on ${arch}: ${f}: ${why.join(' ')}`);
+  }
+}
 
 // Emulation is several times slower: a file gets longer, and the whole run a budget of its own.
 const FILE_TIMEOUT_MS = Number(process.env.DLBIND_TEST_TIMEOUT_MS ?? (arch === undefined ? 300_000 : 600_000));
