@@ -648,6 +648,7 @@ export class JitLibrary {
    * 'int add(int a, int b)')`. The JS type of each C type is in dlfunc's
    * documentation. Each call throws EFREED once the block was freed and
    * EDELETED once the library was deleted, instead of running stale code.
+   * @typeParam F - the JS type of the function, written to match the signature.
    */
   func<F extends AnyFunction = (...args: unknown[]) => unknown>(addr: bigint, signature: string): F {
     this.live();
@@ -921,6 +922,8 @@ export function dladdr(addr: bigint): AddressInfo | null {
  *
  * When `addr` is inside a live library, each call throws EFREED once its
  * block was freed and EDELETED once the library was deleted.
+*
+ * @typeParam F - the JS type of the function, written to match the signature.
  */
 export function dlfunc<F extends AnyFunction = (...args: unknown[]) => unknown>(addr: bigint, signature: string): F {
   const owner = typeof addr === 'bigint' ? libraryAt(addr) : undefined;
