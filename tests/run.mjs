@@ -39,7 +39,7 @@ if (arch !== undefined) {
 
 // Emulation is several times slower: a file gets longer, and the whole run a budget of its own.
 const FILE_TIMEOUT_MS = Number(process.env.DLBIND_TEST_TIMEOUT_MS ?? (arch === undefined ? 300_000 : 600_000));
-const deadline = arch === undefined ? Infinity : Date.now() + Number(process.env.DLBIND_AARCH64_BUDGET_MS ?? 1_200_000);
+const deadline = arch === undefined ? Infinity : Date.now() + Number(process.env.DLBIND_AARCH64_BUDGET_MS ?? 1_800_000);
 const runStarted = Date.now();
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 let passed = 0;
