@@ -173,6 +173,16 @@ test('iced-jit: iced-x86 encodes at the dlalloc address, a JIT function calls an
   }
 });
 
+test('plan-then-build: a call patched between planSharedObject and buildFromPlan runs after dlopen', () => {
+  covered.add('plan-then-build.ts');
+  const r = example('plan-then-build.ts');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^planned: twice_answer at \.text\+0, answer at \.text\+16; the call at \+\d+ patched$/m);
+  assert.match(r.stdout, /symbols twice_answer, answer$/m);
+  // 84 only if the call reaches answer (42): an unpatched call would not return 42 to double.
+  assert.match(r.stdout, /^twice_answer\(\) = 84$/m);
+});
+
 test('the examples type-check (strict, as a user of the sources would compile them)', () => {
   const files = readdirSync('examples')
     .filter((f) => f.endsWith('.ts'))
