@@ -922,7 +922,7 @@ export function dladdr(addr: bigint): AddressInfo | null {
  *
  * When `addr` is inside a live library, each call throws EFREED once its
  * block was freed and EDELETED once the library was deleted.
-*
+ *
  * @typeParam F - the JS type of the function, written to match the signature.
  */
 export function dlfunc<F extends AnyFunction = (...args: unknown[]) => unknown>(addr: bigint, signature: string): F {
