@@ -1,4 +1,4 @@
-// Figure 9: loading a compiled object. One .o of 1,000 C functions (gcc -c -O2
+// Figure 11: loading a compiled object. One .o of 1,000 C functions (gcc -c -O2
 // -fPIC, compiled once, untimed) is linked into a live library with
 // loadObject, against the native way to the same end: gcc -shared (and ld
 // -shared alone) of the same .o, then dlopen.
@@ -24,7 +24,7 @@ function source(): string {
 
 export function run(ctx: Context) {
   const perRun = { load: ctx.quick ? 5 : 20, native: ctx.quick ? 2 : 5 };
-  const f = new Figure(9, `Loading a compiled object: ${FUNCTIONS.toLocaleString('en-US')} C functions (gcc -c -O2 -fPIC) into a running process`, {
+  const f = new Figure(11, `Loading a compiled object: ${FUNCTIONS.toLocaleString('en-US')} C functions (gcc -c -O2 -fPIC) into a running process`, {
     runs: RUNS,
     perRun,
     functions: FUNCTIONS,
