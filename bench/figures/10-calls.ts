@@ -1,4 +1,4 @@
-// Figure 9: what the call-time guard costs. A function made by lib.func (or
+// Figure 10: what the call-time guard costs. A function made by lib.func (or
 // dlfunc on an address inside a live library) checks at every call that its
 // block was not freed and its library not deleted; the anchor is koffi's own
 // call of the same address with the same prototype, in the same runs.
@@ -12,7 +12,7 @@ const ADD = process.arch === 'arm64' ? [0x00, 0x00, 0x01, 0x0b, 0xc0, 0x03, 0x5f
 
 export function run(ctx: Context) {
   const n = ctx.quick ? 200_000 : 1_000_000;
-  const f = new Figure(9, `Calls into JIT code: ${n.toLocaleString('en-US')} calls of int add(int, int), guarded and raw`, { callsPerRun: n, runs: RUNS });
+  const f = new Figure(10, `Calls into JIT code: ${n.toLocaleString('en-US')} calls of int add(int, int), guarded and raw`, { callsPerRun: n, runs: RUNS });
   const lib = dlcreate();
   if (typeof (lib as { func?: unknown }).func !== 'function') return f.unavailable('this version of dlbind has no lib.func');
   const addr = lib.addFunction('add', ADD);
