@@ -215,13 +215,15 @@ function takeAliasRange(size: number, page: number): { space: AliasSpace; offset
     const space = k < aliasSpaces.length ? aliasSpaces[k]! : reserveAliasSpace(page);
     const i = space.free.findIndex(([, length]) => length >= need);
     if (i < 0) continue;
-    const range = space.free[i]!;
-    const offset = range[0];
-    if (range[1] === need) space.free.splice(i, 1);
-    else {
-      range[0] += need;
-      range[1] -= need;
-    }
+    // A random place in the free range, so that no alias sits at a distance from its text
+    // that another library's gives away (nor at the same distance in every process: qemu-user,
+    // for one, ignores the reservation's address hint).
+    const [start, length] = space.free[i]!;
+    const offset = start + (randomWord() % ((length - need) / page + 1)) * page;
+    const pieces: [number, number][] = [];
+    if (offset > start) pieces.push([start, offset - start]);
+    if (offset + need < start + length) pieces.push([offset + need, start + length - offset - need]);
+    space.free.splice(i, 1, ...pieces);
     space.users++;
     return { space, offset };
   }
