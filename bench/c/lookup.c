@@ -15,16 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-static long long now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void die(const char *what, const char *detail) {
-  fprintf(stderr, "lookup: %s: %s\n", what, detail ? detail : "");
-  exit(1);
-}
+#include "bench.h"
 
 int main(int argc, char **argv) {
   if (argc != 6) die("usage", "lookup dlsym|dladdr|miss FILE.so NAMES.txt COUNT PASSES");
@@ -33,24 +24,8 @@ int main(int argc, char **argv) {
   long count = atol(argv[4]);
   int passes = atoi(argv[5]);
 
-  FILE *f = fopen(argv[3], "r");
-  if (f == NULL) die("cannot open", argv[3]);
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = malloc(size + 1);
-  if (text == NULL || fread(text, 1, size, f) != (size_t)size) die("cannot read", argv[3]);
-  text[size] = 0;
-  fclose(f);
-  long n = 0;
-  for (long i = 0; i < size; i++) n += text[i] == '\n';
-  char **names = malloc(n * sizeof *names);
-  long k = 0;
-  for (char *p = text; k < n; k++) {
-    names[k] = p;
-    p = strchr(p, '\n');
-    *p++ = 0;
-  }
+  long n;
+  char **names = read_lines(argv[3], &n);
   if (count <= 0 || count > n) count = n;
 
   void *h = dlopen(argv[2], RTLD_NOW | (miss_mode ? RTLD_GLOBAL : RTLD_LOCAL));

@@ -1,16 +1,18 @@
 // Figure 1: bind throughput. A million data symbols bound into one live
 // library, against publishing symbols without dlbind: (a) an object written
 // by buildSharedObject and dlopened, one symbol per object and 1,000 per
-// object, and (b) gcc -shared from generated assembly, then dlopen.
+// object, and (b) gcc -shared from generated assembly, then dlopen. The C
+// reference (bench/c/bind.c) makes a bind's table stores in C into a live
+// library's own tables, the physical floor of the design.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHF_WRITE, buildSharedObject, dlalloc, dlbind, dlcreate, dldelete, dlsym } from '../lib/dlbind.js';
+import { type JitLibrary, SHF_WRITE, buildSharedObject, dlalloc, dlbind, dlcreate, dldelete, dlsym } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { dlcloseAll, dlopenOrThrow, symbolNames } from '../lib/native.js';
 import { collect, shuffled, time } from '../lib/stats.js';
-import { run as runTool, writeDataAssembly } from '../lib/tools.js';
+import { cHelper, run as runTool, writeDataAssembly } from '../lib/tools.js';
 
 const RUNS = 5;
 const WARM_UP = 20_000;
@@ -34,6 +36,21 @@ export function run(ctx: Context) {
     .concat([0, n - 1]);
   let objects = 0;
   const dir = ctx.workDir;
+  const cBind = cHelper(ctx.binDir, 'bind');
+  const namesFile = join(dir, 'bind-names.txt');
+  writeFileSync(namesFile, `${names.join('\n')}\n`);
+  const cWarm = f.measure({
+    id: 'c',
+    label: `C reference: the table stores of ${n.toLocaleString('en-US')} binds, in C, into the same kind of library`,
+    show: 'rate',
+    per: 'bind',
+  });
+  const cCold = f.measure({
+    id: 'c-cold',
+    label: `C reference: the first ${WARM_UP.toLocaleString('en-US')} binds' table stores into a fresh default library`,
+    show: 'rate',
+    per: 'bind',
+  });
   const anchors = [
     { id: 'a1', label: '(a) buildSharedObject + write + dlopen, 1 symbol per .so', batch: 1, count: perRun.a1, make: viaWriter },
     { id: 'a1000', label: '(a) buildSharedObject + write + dlopen, 1,000 symbols per .so', batch: 1000, count: perRun.a1000, make: viaWriter },
@@ -55,6 +72,37 @@ export function run(ctx: Context) {
     dldelete(lib);
     return seconds;
   };
+  /** The C reference: bench/c/bind.c binds the first `count` names into `lib`'s tables through its backing file; every name must then resolve through libc dlsym. Returns the seconds per bind. */
+  const viaC = (lib: JitLibrary, count: number): number => {
+    const base = dlalloc(lib, 8 * count, SHF_WRITE);
+    const out = runTool(cBind, [lib.path, namesFile, String(count), String(base - lib.loadBase)]);
+    const { ns } = JSON.parse(out) as { ns: number };
+    for (const i of count === n ? checked : [0, count >> 1, count - 1])
+      if (dlsym(lib, names[i]!) !== base + BigInt(8 * i)) throw new Error(`libc dlsym does not find ${names[i]} where the C reference bound it`);
+    dldelete(lib);
+    return ns / 1e9 / count;
+  };
+  // Cold: the first 20,000 binds of a fresh process into a library created with no options, no warm-up.
+  const cold = f.measure({
+    id: 'cold',
+    label: `cold: the first ${WARM_UP.toLocaleString('en-US')} binds in a fresh process, default library (maxSymbols raised to hold them where the default is smaller)`,
+    show: 'rate',
+    per: 'bind',
+  });
+  const built = process.env.DLBIND_BENCH_LIBRARY;
+  const coldScript = `const d = await import(${JSON.stringify(built)}); const n = ${WARM_UP};
+const names = Array.from({ length: n }, (_, i) => 'jit_obj_' + i);
+const lib = d.dlcreate(undefined, d.DEFAULT_CAPACITY.maxSymbols < n ? { maxSymbols: n } : {}); const base = d.dlalloc(lib, 8 * n, d.SHF_WRITE); const addrs = names.map((_, i) => base + BigInt(8 * i));
+const t = performance.now(); for (let i = 0; i < n; i++) d.dlbind(lib, names[i], addrs[i], 8); const s = (performance.now() - t) / 1000;
+if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not found'); d.dldelete(lib); console.log(s);`;
+  /** The cold row's child: a fresh node process (only with the bundle: a child through tsx would measure tsx). */
+  const coldRun = (): void => {
+    if (built === undefined) return;
+    const p = spawnSync(process.execPath, ['--input-type=module', '-e', coldScript], { encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(`cold bind child failed: ${p.stderr}`);
+    cold(Number(p.stdout.trim()) / WARM_UP);
+  };
+
   // Warm-up, untimed: the bind path and both writers compiled, gcc's files in the page cache.
   bindAll(WARM_UP);
   for (const a of anchors) publish(dir, `warm-${a.id}`, names, a.batch, 1, a.make);
@@ -64,6 +112,9 @@ export function run(ctx: Context) {
     dlbindSample(seconds / n);
     ctx.log(`run ${r + 1}: dlbind ${Math.round(n / seconds).toLocaleString('en-US')} binds/s, ${checked.length} checked through libc dlsym`);
     collect();
+    cWarm(viaC(dlcreate(undefined, { maxSymbols: n, stringTableSize: stringBytes + 4096, data: 8 * n }), n));
+    coldRun();
+    cCold(viaC(dlcreate(), WARM_UP));
 
     // The anchors, each timed from nothing to a loaded object: (a) the offline writer, (b) gcc.
     for (const a of anchors) {
@@ -73,29 +124,10 @@ export function run(ctx: Context) {
     collect();
   }
 
-  // Cold: the first 20,000 binds of a fresh process into a library created with no options, no warm-up.
-  const cold = f.measure({
-    id: 'cold',
-    label: `cold: the first ${WARM_UP.toLocaleString('en-US')} binds in a fresh process, default library (maxSymbols raised to hold them where the default is smaller)`,
-    show: 'rate',
-    per: 'bind',
-  });
-  const built = process.env.DLBIND_BENCH_LIBRARY;
-  if (built !== undefined) {
-    const script = `const d = await import(${JSON.stringify(built)}); const n = ${WARM_UP};
-const names = Array.from({ length: n }, (_, i) => 'jit_obj_' + i);
-const lib = d.dlcreate(undefined, d.DEFAULT_CAPACITY.maxSymbols < n ? { maxSymbols: n } : {}); const base = d.dlalloc(lib, 8 * n, d.SHF_WRITE); const addrs = names.map((_, i) => base + BigInt(8 * i));
-const t = performance.now(); for (let i = 0; i < n; i++) d.dlbind(lib, names[i], addrs[i], 8); const s = (performance.now() - t) / 1000;
-if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not found'); d.dldelete(lib); console.log(s);`;
-    for (let r = 0; r < RUNS; r++) {
-      const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-      if (p.status !== 0) throw new Error(`cold bind child failed: ${p.stderr}`);
-      cold(Number(p.stdout.trim()) / WARM_UP);
-    }
-  }
-
   f.goal('dlbind', { max: 1 / 3_000_000, text: '≥ 3,000,000 binds/s' });
   f.ratio('cold vs warm binds', 'cold', 'dlbind');
+  f.ratio('dlbind (warm) vs the C reference', 'dlbind', 'c', { max: 1.5, text: '≤ 1.5× the C reference' });
+  f.ratio('cold binds vs the C reference, first 20,000', 'cold', 'c-cold', { max: 4, text: '≤ 4× the C reference' });
   f.ratio('dlbind vs (a), 1 symbol per .so', 'dlbind', 'a1', { max: 1 / 1000, text: '≥ 1,000× faster per symbol' });
   f.ratio('dlbind vs (a), 1,000 symbols per .so', 'dlbind', 'a1000');
   f.ratio('dlbind vs (b), 1 symbol per .so', 'dlbind', 'b1');
@@ -105,6 +137,9 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
   );
   f.note(
     `Cold: ${RUNS} fresh node processes, each importing the library, creating a library with no options and timing its first ${WARM_UP.toLocaleString('en-US')} binds (the bind path not yet compiled by V8, every table page touched for the first time).`,
+  );
+  f.note(
+    `C reference: bench/c/bind.c (gcc -O2) maps the library's backing file (/proc/<pid>/fd/<n>) MAP_SHARED, reads the table's shape from its section headers and, timed with clock_gettime, makes each bind's table stores as src/loader/symtab.ts makes them (GNU hash, duplicate check along the chain, name copied into .dynstr, the Elf64_Sym, hash word and end bit, bloom bits, the publishing store, a full run copied to a fresh one); the bench then finds the names through libc dlsym. Warm row: the same library shape as dlbind's warm runs, in the same runs; cold row: a fresh default library, as the cold row's. Both include the first touch of every table page, as dlbind's rows do.`,
   );
   f.note(
     `Anchors publish the same kind of symbol (8 zero bytes in .data) and load it with libc dlopen (RTLD_NOW | RTLD_LOCAL) through koffi; their time includes writing the file (to ${tmpdir()}) and excludes dlclose. ${objects} anchor objects in all.`,

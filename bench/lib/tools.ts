@@ -37,7 +37,8 @@ export function version(tool: string, flag = '--version'): string {
 export function cHelper(binDir: string, name: string, flags: readonly string[] = []): string {
   const src = join(benchDir, 'c', `${name}.c`);
   const out = join(binDir, name);
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+  const newest = Math.max(statSync(src).mtimeMs, statSync(join(benchDir, 'c', 'bench.h')).mtimeMs);
+  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
   mkdirSync(binDir, { recursive: true });
   run('gcc', ['-O2', '-Wall', '-o', out, src, ...flags], { quiet: true });
   return out;
