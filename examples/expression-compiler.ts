@@ -8,7 +8,7 @@
 // System V ABI: a, b and c arrive in edi, esi and edx; the result leaves in eax.
 // So `(a + b) * c` compiles to  lea eax, [rdi+rsi]; imul eax, edx; ret.
 import { pathToFileURL } from 'node:url';
-import { dladdr, dlcreate, dlfunc, dlsym } from '../src/index.js';
+import { dladdr, dlcreate, dlfunc, dlsym } from 'dlbind';
 
 type Op = '+' | '-' | '*';
 type Expr = { kind: 'param'; name: 'a' | 'b' | 'c' } | { kind: 'const'; value: number } | { kind: 'binary'; op: Op; left: Expr; right: Expr };

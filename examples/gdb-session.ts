@@ -1,6 +1,7 @@
 // Runs the gdb session on JIT code and checks that gdb names the JIT function.
 //
-//   npx tsx examples/gdb-session.ts
+//   npx tsx examples/gdb-session.ts                       in a clone of the repository
+//   node node_modules/dlbind/dist/examples/gdb-session.js  from the installed package
 //
 // which runs
 //
@@ -11,20 +12,25 @@
 // there and `info symbol $pc` answers "jit_square in section .text of
 // /proc/<pid>/fd/<n>". examples/gdb-session.expected.txt shows a whole session.
 import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Run from a clone (examples/*.ts under tsx) or from the installed package (dist/examples/*.js
+// under plain node): the target program is this file's neighbour of the same kind.
+const here = dirname(fileURLToPath(import.meta.url));
+const ts = import.meta.url.endsWith('.ts');
+const cwd = ts ? join(here, '..') : here;
 
 if (spawnSync('gdb', ['--version']).error !== undefined) {
   console.log('skipped: gdb is not installed (Debian: apt-get install gdb)');
   process.exit(0);
 }
 
-const args = ['-batch', '-x', 'examples/gdb-session.gdb', '--args', process.execPath, '--import', 'tsx', 'examples/gdb-target.ts'];
+const node = ts ? [process.execPath, '--import', 'tsx'] : [process.execPath];
+const args = ['-batch', '-x', relative(cwd, join(here, 'gdb-session.gdb')), '--args', ...node, relative(cwd, join(here, `gdb-target.${ts ? 'ts' : 'js'}`))];
 console.log(`$ gdb ${args.join(' ').replace(process.execPath, 'node')}`);
 // gdb's stderr and stdout, interleaved as a terminal would show them.
-const r = spawnSync('sh', ['-c', 'exec gdb "$@" 2>&1', 'sh', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+const r = spawnSync('sh', ['-c', 'exec gdb "$@" 2>&1', 'sh', ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
 const out = r.stdout;
 process.stdout.write(out);
 

@@ -3,7 +3,7 @@
 // existed, stops at a breakpoint on it and names it.
 //
 //   gdb -batch -x examples/gdb-session.gdb --args node --import tsx examples/gdb-target.ts
-import { dlcreate, dlfunc } from '../src/index.js';
+import { dlcreate, dlfunc } from 'dlbind';
 
 // int jit_square(int x) { return x * x; }
 const code =

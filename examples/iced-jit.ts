@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlockEncoder, Code, Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction, Register } from 'iced-x86';
-import { type JitLibrary, SHF_EXECINSTR, dladdr, dlcreate, dlsym } from '../src/index.js';
+import { type JitLibrary, SHF_EXECINSTR, dladdr, dlcreate, dlsym } from 'dlbind';
 
 /** Encodes `instructions` for the address `rip`; branch targets are other instructions' `ip` labels. */
 function assemble(rip: bigint, instructions: Instruction[]): Uint8Array {

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type SharedObjectSpec, elf, readElf, writeSharedObject } from '../src/index.js';
+import { type SharedObjectSpec, elf, readElf, writeSharedObject } from 'dlbind';
 
 const x86 = process.arch !== 'arm64';
 const words = (...w: number[]): Uint8Array => new Uint8Array(Uint32Array.from(w).buffer);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildFromPlan, planSharedObject, readElf, writeFileAtomic } from '../src/index.js';
+import { buildFromPlan, planSharedObject, readElf, writeFileAtomic } from 'dlbind';
 
 const x86 = process.arch !== 'arm64';
 const words = (...w: number[]): Uint8Array => new Uint8Array(Uint32Array.from(w).buffer);

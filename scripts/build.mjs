@@ -7,8 +7,10 @@
 //                          "node16"/"nodenext" in a CommonJS project), importing each other as .cjs
 //   dist/cli/main.js       the dlbind command, bundled with commander by esbuild so that
 //                          koffi stays the only run-time dependency; it imports ../index.js
+//   dist/examples/*.js     examples/*.ts compiled, for plain node in an installed package
+//                          (they import 'dlbind', which there is the package itself)
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +34,11 @@ for (const entry of readdirSync('dist', { recursive: true, withFileTypes: true }
     .replace(/import\((['"])koffi\1\)/g, "import('koffi', { with: { 'resolution-mode': 'import' } })");
   writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
 }
+
+// The examples are type-checked against the declarations just written (tsconfig.examples.json
+// resolves 'dlbind' as the package itself, not as the sources), as a user's project would be.
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.examples.json'], { stdio: 'inherit' });
+for (const f of readdirSync('examples')) if (!f.endsWith('.ts') && !f.endsWith('.md')) copyFileSync(join('examples', f), join('dist', 'examples', f));
 
 const commanderLicense = readFileSync(join(dirname(createRequire(import.meta.url).resolve('commander')), 'LICENSE'), 'utf8')
   .trim()

@@ -1,7 +1,7 @@
 // Every example in examples/ runs and does what its comment says. Examples that need gcc
 // or gdb say so and are checked for saying so when the tool is missing.
 import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -186,10 +186,30 @@ test('plan-then-build: a call patched between planSharedObject and buildFromPlan
 test('the examples type-check (strict, as a user of the sources would compile them)', () => {
   const files = readdirSync('examples')
     .filter((f) => f.endsWith('.ts'))
-    .map((f) => join('examples', f));
-  const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
-  const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,es2024.string'];
-  const r = run(process.execPath, [tsc, ...flags, '--types', 'node', '--skipLibCheck', '--verbatimModuleSyntax', ...files]);
+    .map((f) => resolve('examples', f));
+  // 'dlbind' is the sources here through tsconfig.json's paths (the package test compiles the
+  // examples against the packed declarations instead).
+  const config = join(dir, 'tsconfig.examples.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      compilerOptions: {
+        noEmit: true,
+        strict: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib: ['es2022', 'es2024.string'],
+        types: ['node'],
+        typeRoots: [resolve('node_modules/@types')],
+        skipLibCheck: true,
+        verbatimModuleSyntax: true,
+        paths: { dlbind: [resolve('src/index.ts')] },
+      },
+      files,
+    }),
+  );
+  const r = run(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', config]);
   assert.is(r.status, 0, r.stdout + r.stderr);
 });
 

@@ -1,7 +1,7 @@
 // The published package: npm run build, npm pack, then install the tarball into an empty
 // project and use it there as a user would: import, require, types, and `npx dlbind demo`.
 // The build runs in a copy of the sources, so that the work tree's dist/ is never touched.
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -32,7 +32,7 @@ let tarball = '';
 
 test('npm run build and npm pack give a tarball with the library, its declarations, the CJS bundle and the command', () => {
   mkdirSync(source);
-  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'scripts', 'gdb'])
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.examples.json', 'README.md', 'src', 'scripts', 'gdb', 'examples'])
     cpSync(join(root, f), join(source, f), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'), 'dir');
   npm(['run', 'build'], source);
@@ -54,10 +54,18 @@ test('npm run build and npm pack give a tarball with the library, its declaratio
     'dist/api/jit.d.ts',
     'dist/elf/reader.js',
     'gdb/dlbind.py',
+    'examples/README.md',
+    'examples/gdb-session.gdb',
+    'dist/examples/gdb-session.gdb',
   ]) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
-  for (const f of files) assert.ok(/^(package\.json|README\.md|LICENSE|dist\/|gdb\/dlbind\.py$)/.test(f), `${f} should not be packed`);
+  // Every example ships as its source and compiled for plain node.
+  for (const f of readdirSync(join(root, 'examples')).filter((e) => e.endsWith('.ts'))) {
+    assert.ok(files.includes(`examples/${f}`), `examples/${f} is packed`);
+    assert.ok(files.includes(`dist/examples/${f.replace(/\.ts$/, '.js')}`), `dist/examples/${f.replace(/\.ts$/, '.js')} is packed`);
+  }
+  for (const f of files) assert.ok(/^(package\.json|README\.md|LICENSE|dist\/|examples\/|gdb\/dlbind\.py$)/.test(f), `${f} should not be packed`);
   // The declarations hide internals (stripInternal): the debugger hooks' fields and the loader object.
   const jit = readFileSync(join(source, 'dist/api/jit.d.ts'), 'utf8');
   for (const internal of ['announceQueued', 'announceLinkMap', 'liveObject', 'holds(']) assert.not.ok(jit.includes(internal), `${internal} in jit.d.ts`);
@@ -205,6 +213,31 @@ export { r, id, code };
   );
   const esm = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig-typed.json'], { cwd: consumer, env });
   assert.is(esm.status, 0, esm.stdout + esm.stderr);
+});
+
+test('every example runs with plain node from the installed package (iced-x86 installed next to it, as its README says)', () => {
+  // iced-x86 is the one example's own dependency (a dev dependency of dlbind, not a dependency).
+  const iced = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['iced-x86']!;
+  npm(['install', `iced-x86@${iced}`, '--prefer-offline', '--no-audit', '--no-fund', '--no-save'], consumer);
+  const dir = join(consumer, 'node_modules/dlbind/dist/examples');
+  // What each example prints when it did its work (or says why it could not, on this machine).
+  const x64 = process.arch === 'x64';
+  const haveCc = have('cc') || have('gcc') || have('clang');
+  const expected: Record<string, RegExp> = {
+    'expression-compiler.js': x64 ? /4 expressions compiled, bound and checked/ : /emits x86_64 code/,
+    'offline-shared-object.js': haveCc ? /answer\(\)\s+= 42/ : /no C compiler/,
+    'gdb-session.js': have('gdb') ? /ok {4}info symbol names the JIT function/ : /skipped: gdb is not installed/,
+    'gdb-target.js': /jit_square\(7\) = 49/,
+    'iced-jit.js': x64 ? /^sum_squares\(10\) = 385 \(expected 385\)$/m : /iced-x86 emits x86_64 code/,
+    'plan-then-build.js': /^twice_answer\(\) = 84$/m,
+  };
+  const shipped = readdirSync(dir).filter((f) => f.endsWith('.js'));
+  assert.equal(shipped.sort(), Object.keys(expected).sort(), 'a new example needs its line here');
+  for (const f of shipped) {
+    const r = run(process.execPath, [join(dir, f), ...(f === 'iced-jit.js' ? ['10'] : [])], { cwd: consumer, env, timeoutMs: 120_000 });
+    assert.is(r.status, 0, `${f}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, expected[f]!, `${f}: ${r.stdout}`);
+  }
 });
 
 test('npx dlbind --version and npx dlbind demo run the bundled command', () => {
