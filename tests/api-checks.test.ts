@@ -1,14 +1,14 @@
 // The API's input checks: unknown keys, bytes in every form, sizes as number or bigint,
 // messages that show the value and its type, libraries that crossed a thread, the
 // library-name rule, and C signatures that are checked and typed.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ElfBuildError, SHF_EXECINSTR, SHF_WRITE, buildSharedObject, dlalloc, dlcreate, dlfunc, readElf } from '../src/index.js';
 import { ANSWER, IDENTITY, failsWith } from './helpers/api.js';
-import { tempDir } from './helpers/tools.js';
+import { run, tempDir } from './helpers/tools.js';
 
 const dir = tempDir('dlbind-api-checks-');
 
@@ -64,6 +64,61 @@ test('unknown spec keys are ElfBuildError, with the nearest known key', () => {
       } as never),
     /pointers\[0\]: unknown field 'adend' \(did you mean 'addend'\?\)/,
   );
+});
+
+test('the linking keys (imports, references, versions) reject unknown keys too: writer, live API and command', () => {
+  const code = { name: 'f', section: 'text', bytes: [0xe8, 0, 0, 0, 0, 0xc3] } as const;
+  buildFails(
+    () => buildSharedObject({ needed: ['libc.so.6'], symbols: [code], imports: [{ name: 'puts', bindig: 'weak' }] } as never),
+    /^imports\[0\]: unknown field 'bindig' \(did you mean 'binding'\?\)/,
+  );
+  buildFails(
+    () =>
+      buildSharedObject({
+        needed: ['libc.so.6'],
+        symbols: [code],
+        imports: ['puts'],
+        references: [{ symbol: 'f', offset: 1, target: 'puts', vai: 'plt' }],
+      } as never),
+    /^references\[0\]: unknown field 'vai' \(did you mean 'via'\?\)/,
+  );
+  buildFails(
+    () => buildSharedObject({ symbols: [code], versions: ['V1', { name: 'V2', parnet: 'V1' }] } as never),
+    /^versions\[1\]: unknown field 'parnet' \(did you mean 'parent'\?\)/,
+  );
+  // The same spec with the keys spelt right builds: the refusals above are the typos.
+  buildSharedObject({
+    soname: 'libv.so',
+    needed: ['libc.so.6'],
+    symbols: [code],
+    imports: [{ name: 'puts', binding: 'weak' }],
+    references: [{ symbol: 'f', offset: 1, target: 'puts', via: 'plt' }],
+    versions: ['V1', { name: 'V2', parent: 'V1' }],
+  } as never);
+  const lib = dlcreate(undefined, { scale: 0.01 });
+  try {
+    failsWith(() => lib.import('puts', { verison: 'GLIBC_2.2.5' } as never), 'EINVAL', /import options: unknown option 'verison' \(did you mean 'version'\?\)/);
+    failsWith(() => lib.import('puts', null as never), 'EINVAL', /import options must be an object, got null/);
+    failsWith(
+      () => lib.loadObject(new Uint8Array(64), { unwnid: false } as never),
+      'EINVAL',
+      /loadObject options: unknown option 'unwnid' \(did you mean 'unwind'\?\)/,
+    );
+    assert.ok(lib.import('puts', { from: 'libc.so.6' }) > 0n, 'the right key is taken');
+  } finally {
+    lib.delete();
+  }
+  // The command: its own checks name imports and references; versions reach the writer's.
+  const spec = join(dir, 'versions.json');
+  writeFileSync(spec, JSON.stringify({ soname: 'libv.so', symbols: [{ name: 'f', section: 'text', bytes: 'c3' }], versions: [{ name: 'V1', parnet: 'V0' }] }));
+  const r = run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'build', spec, '-o', join(dir, 'v.so')]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /versions\[0\]: unknown field 'parnet' \(did you mean 'parent'\?\)/);
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  writeFileSync(spec, JSON.stringify({ needed: ['libc.so.6'], symbols: [{ name: 'f', section: 'text', bytes: 'c3' }], imports: [{ nmae: 'puts' }] }));
+  const i = run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'build', spec, '-o', join(dir, 'v.so')]);
+  assert.is(i.status, 1, i.stdout + i.stderr);
+  assert.match(i.stderr, /imports\[0\]: unknown field 'nmae' \(did you mean 'name'\?\)/);
 });
 
 test('bytes: number[], Uint8Array and any other ArrayBuffer view, in the API and in specs', () => {

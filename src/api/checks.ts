@@ -3,6 +3,8 @@
 // checked against the one list of keys its type has.
 import { describeValue, keysOf, toByteArray, unknownKey, unknownKeyMessage } from '../elf/checks.js';
 import { DlbindError } from '../loader/errors.js';
+import type { ImportOptions } from '../loader/imports.js';
+import type { LoadObjectOptions } from '../loader/object-loader.js';
 import { type Capacity, type CapacityOptions as ZygoteCapacityOptions, resolveCapacity } from '../loader/zygote.js';
 import type { AddDataOptions, AddFunctionOptions, BindOptions, DlcreateOptions } from './jit.js';
 
@@ -14,6 +16,8 @@ export const DLCREATE_OPTION_KEYS = keysOf<DlcreateOptions>()([...CAPACITY_KEYS,
 export const BIND_OPTION_KEYS = keysOf<BindOptions>()(['replace', 'unwind']);
 export const ADD_FUNCTION_OPTION_KEYS = keysOf<AddFunctionOptions>()([...BIND_OPTION_KEYS, 'align']);
 export const ADD_DATA_OPTION_KEYS = keysOf<AddDataOptions>()([...BIND_OPTION_KEYS, 'align', 'writable']);
+export const IMPORT_OPTION_KEYS = keysOf<ImportOptions>()(['version', 'from']);
+export const LOAD_OBJECT_OPTION_KEYS = keysOf<LoadObjectOptions>()(['resolve', 'unwind']);
 const DIRECTORY_KEYS = ['directory'] as const;
 
 /** Checks that `options` is undefined or an object holding only `known` keys; `what` names it in messages ("dlcreate options"). */

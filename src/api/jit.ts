@@ -35,6 +35,8 @@ import {
   checkLibraryName,
   checkName,
   checkOptions,
+  IMPORT_OPTION_KEYS,
+  LOAD_OBJECT_OPTION_KEYS,
   checkSize,
   cloneOnly,
   describeValue,
@@ -575,7 +577,7 @@ export class JitLibrary {
   import(name: SymbolName, options: Omit<ImportOptions, 'from'> & { from?: ImportOptions['from'] | JitLibrary } = {}): bigint {
     this.live();
     const n = checkName(name);
-    if (options === null || typeof options !== 'object') throw new DlbindError('EINVAL', 'import options must be an object');
+    checkOptions(options, IMPORT_OPTION_KEYS, 'import options');
     const own = options.from === this || (options.from === undefined && options.version === undefined && this.symtab.get(n) !== undefined);
     const from = options.from instanceof JitLibrary ? options.from.handle : options.from;
     return this.imports.import(n, { version: options.version, from: own ? undefined : from }, own);
@@ -695,6 +697,7 @@ export class JitLibrary {
 
   /** Links a compiled object (.o, ET_REL, x86_64 or aarch64) into this library; see the README. */
   loadObject(bytes: Uint8Array, options?: LoadObjectOptions): LoadedObject {
+    checkOptions(options, LOAD_OBJECT_OPTION_KEYS, 'loadObject options');
     return loadObject(this, bytes, options);
   }
 

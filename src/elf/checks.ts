@@ -3,7 +3,7 @@
 // the check that rejects the others: an unknown key is a typo more often than not
 // ({ txet: 10 }, sise: 4), and ignoring it would silently use the default.
 import type { PointerSpec, SharedObjectSpec, SymbolSpec } from './builder.js';
-import type { ImportSpec, ReferenceSpec } from './link-spec.js';
+import type { ImportSpec, LinkSpec, ReferenceSpec } from './link-spec.js';
 
 /**
  * A list of the keys of T that the compiler checks is complete: adding a
@@ -56,6 +56,8 @@ export const POINTER_SPEC_KEYS = keysOf<PointerSpec>()(['symbol', 'offset', 'tar
 export const IMPORT_SPEC_KEYS = keysOf<ImportSpec>()(['name', 'version', 'from', 'kind', 'binding']);
 /** @internal */
 export const REFERENCE_SPEC_KEYS = keysOf<ReferenceSpec>()(['symbol', 'offset', 'target', 'via', 'encoding', 'addend']);
+/** @internal */
+export const VERSION_SPEC_KEYS = keysOf<Exclude<NonNullable<LinkSpec['versions']>[number], string>>()(['name', 'parent']);
 
 /** Levenshtein distance, small strings only. */
 function distance(a: string, b: string): number {

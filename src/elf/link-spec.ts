@@ -1,6 +1,7 @@
 // The linking part of a SharedObjectSpec (imports, code references, symbol
 // versions, RELR, build-id, runpath, flags), checked field by field and turned
 // into the writer's PlanLinks.
+import { IMPORT_SPEC_KEYS, REFERENCE_SPEC_KEYS, VERSION_SPEC_KEYS, unknownKey, unknownKeyMessage } from './checks.js';
 import { STB_GLOBAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT } from './constants.js';
 import { ElfBuildError } from './errors.js';
 import type { PlanCodeReference, PlanImport, PlanLinks, PlanSymbolWord, PlanTarget } from './links.js';
@@ -80,6 +81,11 @@ function text(value: unknown, field: string): string {
   return value;
 }
 
+function checkKeys(obj: object, known: readonly string[], field: string): void {
+  const key = unknownKey(obj, known);
+  if (key !== undefined) throw new ElfBuildError(unknownKeyMessage(key, known, 'field'), field);
+}
+
 function integer(value: unknown, field: string, min = Number.MIN_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
     throw new ElfBuildError(`must be an integer${min === 0 ? ' >= 0' : ''}, got ${String(value)}`, field);
@@ -106,6 +112,7 @@ export class LinkPlanner {
       const at = `imports[${i}]`;
       const obj: ImportSpec = typeof entry === 'string' ? { name: entry } : entry;
       if (obj === null || typeof obj !== 'object') throw new ElfBuildError('must be a name or an object', at);
+      checkKeys(obj, IMPORT_SPEC_KEYS, at);
       let name = text(obj.name, `${at}.name`);
       let version = obj.version === undefined ? undefined : text(obj.version, `${at}.version`);
       const atSign = name.indexOf('@');
@@ -157,6 +164,7 @@ export class LinkPlanner {
     const references: PlanCodeReference[] = list.map((r, i) => {
       const at = `references[${i}]`;
       if (r === null || typeof r !== 'object') throw new ElfBuildError('must be an object', at);
+      checkKeys(r, REFERENCE_SPEC_KEYS, at);
       const holder = this.ownSymbol(text(r.symbol, `${at}.symbol`));
       if (holder === undefined) throw new ElfBuildError(`no symbol named '${r.symbol}'`, `${at}.symbol`);
       const h = symbols[holder]!;
@@ -189,6 +197,7 @@ export class LinkPlanner {
       const at = `versions[${i}]`;
       const entry = typeof v === 'string' ? { name: v } : v;
       if (entry === null || typeof entry !== 'object') throw new ElfBuildError('must be a name or { name, parent }', at);
+      checkKeys(entry, VERSION_SPEC_KEYS, at);
       const name = text(entry.name, `${at}.name`);
       const parent = entry.parent === undefined ? undefined : text(entry.parent, `${at}.parent`);
       if (parent !== undefined && !versionList.slice(0, i).some((p) => (typeof p === 'string' ? p : p?.name) === parent))
