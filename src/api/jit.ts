@@ -205,6 +205,8 @@ export class JitLibrary {
   private lastStart = -1;
   private lastEnd = -1;
   private lastArena: ArenaName = 'text';
+  /** The section index of lastArena. */
+  private lastShndx = 0;
   private readonly baseNumber: number;
   // Results of the last objectOffsetInBlock, kept in fields so the hot path allocates nothing.
   private atOffset = 0;
@@ -404,6 +406,41 @@ export class JitLibrary {
    * dlsym finds it and dladdr names it.
    */
   bind(name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
+    // The common case in few steps: a new string name, a number size and an address in the block binds went to last.
+    if (options === undefined && typeof name === 'string' && typeof addr === 'bigint' && typeof size === 'number' && this.object !== undefined) {
+      const objectOffset = Number(addr) - this.baseNumber;
+      if (objectOffset >= this.lastStart && objectOffset + size <= this.lastEnd && size > 0 && Number.isInteger(size)) {
+        const stt = type ?? (this.lastArena === 'text' ? STT_FUNC : STT_OBJECT);
+        if (stt === STT_FUNC || stt === STT_OBJECT || stt === STT_NOTYPE) {
+          const slot = this.symtab.bindNew(name, objectOffset, size, ELF64_ST_INFO(STB_GLOBAL, stt), this.lastShndx);
+          if (slot !== 0) {
+            this.recordBind(slot, name, objectOffset, size, stt, this.lastStart);
+            return;
+          }
+        }
+      }
+    }
+    this.bindChecked(name, addr, size, type, options);
+  }
+
+  /** Bookkeeping after a new symbol went into the table: its block's list, import slots, debuggers, perf. */
+  private recordBind(slot: number, name: string, objectOffset: number, size: number, stt: number, block: number): void {
+    if (slot >= this.slotNext.length) this.growSlotLists(slot);
+    const head = this.headOf(block);
+    this.slotBlock[slot] = block;
+    this.slotPrev[slot] = 0;
+    this.slotNext[slot] = head;
+    if (head !== 0) this.slotPrev[head] = slot;
+    this.setHead(block, slot);
+    if (this.imports.followsOwn) this.imports.bound(name, this.base + BigInt(objectOffset));
+    markChanged(this);
+    if (this.jitdump !== undefined && stt === STT_FUNC) {
+      this.jitdump.codeLoad(name, this.base + BigInt(objectOffset), this.object!.mem.slice(objectOffset, objectOffset + size));
+    }
+  }
+
+  /** bind with every check, for every case. */
+  private bindChecked(name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
     this.live();
     if (options !== undefined) checkOptions(options, BIND_OPTION_KEYS, 'bind options');
     const n = checkName(name);
@@ -434,18 +471,7 @@ export class JitLibrary {
     }
     const replacedBlock = previous !== 0 ? this.slotBlock[previous]! : -1;
     if (previous !== 0) this.unlinkFromBlock(previous);
-    if (slot >= this.slotNext.length) this.growSlotLists(slot);
-    const head = this.headOf(block);
-    this.slotBlock[slot] = block;
-    this.slotPrev[slot] = 0;
-    this.slotNext[slot] = head;
-    if (head !== 0) this.slotPrev[head] = slot;
-    this.setHead(block, slot);
-    this.imports.bound(n, this.base + BigInt(objectOffset));
-    markChanged(this);
-    if (this.jitdump !== undefined && stt === STT_FUNC) {
-      this.jitdump.codeLoad(n, this.base + BigInt(objectOffset), this.object!.mem.slice(objectOffset, objectOffset + bytes));
-    }
+    this.recordBind(slot, n, objectOffset, bytes, stt, block);
     // What addFunction/addData made for the old symbol goes with it, once nothing else is bound there.
     if (replacedBlock >= 0 && replacedBlock !== block && this.states.owns(replacedBlock) && this.headOf(replacedBlock) === 0)
       this.free(this.base + BigInt(replacedBlock));
@@ -790,6 +816,7 @@ export class JitLibrary {
     this.lastStart = start;
     this.lastEnd = start + block.size;
     this.lastArena = arena;
+    this.lastShndx = this.object!.layout.sectionIndex[arena];
     this.atOffset = this.sectionStart[arena] + offset;
     this.atArena = arena;
     this.atBlock = start;

@@ -50,19 +50,25 @@ function getRendezvous(): Rendezvous | undefined {
   // (gdb: int3 on x86_64, brk #0 on aarch64) for as long as it is attached.
   // Reading that code word is far cheaper than asking /proc who traces us.
   const rDebugWords = new DataView(c.view(rDebug, 32));
-  let brkAddress = 0n;
-  let brkCode: DataView | undefined;
+  // r_brk as two 32-bit halves, so that the per-bind test makes no bigint.
+  const rBrk = new Uint32Array(rDebugWords.buffer, rDebugWords.byteOffset + R_BRK, 2);
+  let brkLow = 0;
+  let brkHigh = 0;
+  let brkCode: Uint32Array | undefined;
   const arm = process.arch === 'arm64';
   rendezvous = {
     words: rDebugWords,
     breakpointAtBrk: () => {
-      const now = rDebugWords.getBigUint64(R_BRK, true);
-      if (now === 0n) return false;
-      if (now !== brkAddress || brkCode === undefined) {
-        brkAddress = now;
-        brkCode = new DataView(c.view(now, 4));
+      const low = rBrk[0]!;
+      const high = rBrk[1]!;
+      if (low === 0 && high === 0) return false;
+      if (low !== brkLow || high !== brkHigh || brkCode === undefined) {
+        brkLow = low;
+        brkHigh = high;
+        brkCode = new Uint32Array(c.view((BigInt(high) << 32n) | BigInt(low), 4));
       }
-      return arm ? brkCode.getUint32(0, true) === 0xd4200000 : brkCode.getUint8(0) === 0xcc;
+      const code = brkCode[0]!;
+      return arm ? code === 0xd4200000 : (code & 0xff) === 0xcc;
     },
     callBrk: () => {
       // r_brk is re-read each time: ld.so may set it late on some versions.

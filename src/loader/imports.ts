@@ -112,6 +112,11 @@ export class ImportTable {
   }
 
   /** `name` was bound (or replaced) at `addr`: its slots follow. */
+  /** Whether any slot follows one of the library's own symbols (else binds need not tell the table). */
+  get followsOwn(): boolean {
+    return this.ownSlots.size !== 0;
+  }
+
   bound(name: string, addr: bigint): void {
     if (this.ownSlots.size === 0) return;
     for (const s of this.ownSlots.get(name) ?? []) this.store(s, addr);

@@ -374,19 +374,22 @@ export class LiveObject {
 
   /**
    * Bytes [offset, end) of the object hold something now: their pages (and,
-   * growing by doubling, some after them) go into core dumps again.
+   * growing by doubling, some after them) go into core dumps again. Returns
+   * where that stretch now ends: a later call for the same region that ends
+   * no further has nothing to do (Infinity when no region holds `offset`).
    */
-  markUsed(offset: number, end: number): void {
+  markUsed(offset: number, end: number): number {
     for (const r of this.dumpRegions) {
       if (offset < r.start || offset >= r.end) continue;
-      if (end <= r.dumped) return;
+      if (end <= r.dumped) return r.dumped;
       const page = this.layout.pageSize;
       const to = Math.min(Math.ceil(r.end / page) * page, Math.ceil(Math.max(end, r.start + 2 * (r.dumped - r.start), r.dumped + (1 << 16)) / page) * page);
       madvise(this.aliasBase + BigInt(r.dumped), to - r.dumped, MADV_DODUMP);
       if (r.loaded !== undefined) madvise(r.loaded + BigInt(r.dumped - r.start), to - r.dumped, MADV_DODUMP);
       r.dumped = to;
-      return;
+      return to;
     }
+    return Number.POSITIVE_INFINITY;
   }
 
   get isClosed(): boolean {

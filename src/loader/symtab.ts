@@ -172,13 +172,21 @@ export class LiveSymbolTable {
   private readonly freeStrings = new Map<number, FifoQueue>();
   private freeStringCount = 0;
 
-  /** Told of each new high-water mark (object offsets [start, end) now in use), so that core dumps include it. */
-  private readonly onGrow: ((start: number, end: number) => void) | undefined;
+  /**
+   * Told of each new high-water mark (object offsets [start, end) now in use),
+   * so that core dumps include it; returns how far the dumped stretch now
+   * reaches, so that string binds below it need not call.
+   */
+  private readonly onGrow: ((start: number, end: number) => number) | undefined;
+  /** The object offset up to which .dynstr is in core dumps already. */
+  private stringsDumped = 0;
+  private symsDumped = 0;
+  private chainDumped = 0;
   private readonly dynsymOffset: number;
   private readonly chainOffset: number;
   private readonly dynstrOffset: number;
 
-  constructor(mem: Uint8Array, layout: ObjectLayout, maxSymbols: number, onGrow?: (start: number, end: number) => void) {
+  constructor(mem: Uint8Array, layout: ObjectLayout, maxSymbols: number, onGrow?: (start: number, end: number) => number) {
     this.onGrow = onGrow;
     this.dynsymOffset = layout.dynsym.offset;
     this.dynstrOffset = layout.dynstr.offset;
@@ -314,6 +322,42 @@ export class LiveSymbolTable {
     }
     const written = writeString(this.strings, str, name);
     this.strings[str + written] = 0;
+    const id = this.takeId(name);
+    this.bound++;
+    this.slotId[at] = id;
+    this.idSlot[id] = at;
+    return id;
+  }
+
+  /**
+   * bind for the common case, in one pass over the name: a new symbol whose
+   * name is ASCII without NUL, with fresh string room. The name's bytes go
+   * straight to .dynstr's next free bytes while it is hashed (unreferenced
+   * until the entry is published, so a duplicate leaves nothing behind).
+   * Returns the id, or 0 when the case is not the common one (a duplicate, a
+   * full table, a name that needs checking or encoding, freed strings due for
+   * reuse): `bind` then does it, or throws, with every check.
+   */
+  bindNew(name: string, value: number, size: number, info: number, shndx: number): number {
+    const n = name.length;
+    const str = this.stringsNext;
+    if (n === 0 || str + n + 1 > this.stringCapacity || this.freeStringCount > QUARANTINE || this.bound >= this.capacity) return 0;
+    const strings = this.strings;
+    let h = 5381;
+    for (let i = 0; i < n; i++) {
+      const c = name.charCodeAt(i);
+      // NUL and non-ASCII (0 and >= 0x80) in one test.
+      if ((c - 1) >>> 0 >= 0x7f) return 0;
+      h = (Math.imul(h, 33) + c) | 0;
+      strings[str + i] = c;
+    }
+    strings[str + n] = 0;
+    const hash = h >>> 0;
+    const b = hash % this.nbuckets;
+    if (this.find(name, hash, b) !== 0) return 0;
+    this.stringsNext = str + n + 1;
+    this.stringsGrew(str);
+    const at = this.append(b, hash, str, info, 0, shndx, value, size);
     const id = this.takeId(name);
     this.bound++;
     this.slotId[at] = id;
@@ -542,8 +586,10 @@ export class LiveSymbolTable {
       if (this.nextFresh > this.slotId.length) this.slotId = grownInt32(this.slotId, this.nextFresh);
       this.publishHighWater();
       if (this.onGrow !== undefined) {
-        this.onGrow(this.dynsymOffset + at * SYM64_SIZE, this.dynsymOffset + this.nextFresh * SYM64_SIZE);
-        this.onGrow(this.chainOffset + (at - 1) * 4, this.chainOffset + (this.nextFresh - 1) * 4);
+        const symsEnd = this.dynsymOffset + this.nextFresh * SYM64_SIZE;
+        if (symsEnd > this.symsDumped) this.symsDumped = this.onGrow(this.dynsymOffset + at * SYM64_SIZE, symsEnd);
+        const chainEnd = this.chainOffset + (this.nextFresh - 1) * 4;
+        if (chainEnd > this.chainDumped) this.chainDumped = this.onGrow(this.chainOffset + (at - 1) * 4, chainEnd);
       }
       return at;
     }
@@ -630,8 +676,14 @@ export class LiveSymbolTable {
     }
     const at = this.stringsNext;
     this.stringsNext += bytes;
-    this.onGrow?.(this.dynstrOffset + at, this.dynstrOffset + this.stringsNext);
+    this.stringsGrew(at);
     return at;
+  }
+
+  /** Strings now reach stringsNext from `at`: core dumps include them. */
+  private stringsGrew(at: number): void {
+    const end = this.dynstrOffset + this.stringsNext;
+    if (end > this.stringsDumped && this.onGrow !== undefined) this.stringsDumped = this.onGrow(this.dynstrOffset + at, end);
   }
 }
 
