@@ -189,6 +189,7 @@ test('a library that crossed to another thread is recognised: ETHREAD, libraries
   const lib = dlcreate();
   try {
     failsWith(() => dlalloc(structuredClone(lib), 16, SHF_WRITE), 'ETHREAD', /a library belongs to the thread that created it/);
+    assert.equal(Object.keys(structuredClone(lib)).sort(), ['debugMode', 'kind', 'name', 'thread'], 'a clone carries the brand only');
     failsWith(() => dlalloc({} as never, 16, SHF_WRITE), 'EINVAL', /expected a library returned by dlcreate\(\), got an object/);
     const tsx = import.meta.resolve('tsx/esm/api');
     const index = new URL('../src/index.ts', import.meta.url).href;

@@ -11,6 +11,8 @@ export const RTLD_GLOBAL = 0x100;
 export const RTLD_LOCAL = 0;
 export const RTLD_DI_LINKMAP = 2;
 export const MFD_CLOEXEC = 1;
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
 export const F_DUPFD_CLOEXEC = 1030;
 export const PROT_NONE = 0;
 export const PROT_READ = 1;
@@ -59,6 +61,8 @@ export interface Libc {
   munmap(addr: bigint, length: number): number;
   mprotect(addr: bigint, length: number, prot: number): number;
   getpid(): number;
+  /** lseek(2); SEEK_DATA and SEEK_HOLE find a sparse file's written ranges. -1 on failure (ENXIO: no data past `offset`). */
+  lseek(fd: number, offset: number, whence: number): number;
   /** fcntl(fd, F_DUPFD_CLOEXEC, min): a close-on-exec duplicate numbered at least `min`. */
   dupCloexec(fd: number, min: number): number;
   gnu_get_libc_version(): string;
@@ -105,6 +109,7 @@ function bind(): Libc {
   const munmap = f('int munmap(void *addr, size_t length)');
   const mprotect = f('int mprotect(void *addr, size_t length, int prot)');
   const getpid = f('int getpid()');
+  const lseek = f('int64_t lseek(int fd, int64_t offset, int whence)');
   const fcntl = f('int fcntl(int fd, int cmd, ...)');
   const gnu_get_libc_version = f('const char *gnu_get_libc_version()');
   const strerror = f('const char *strerror(int errnum)');
@@ -137,6 +142,7 @@ function bind(): Libc {
     munmap: (addr, length) => munmap(addr, length),
     mprotect: (addr, length, prot) => mprotect(addr, length, prot),
     getpid: () => getpid(),
+    lseek: (fd, offset, whence) => Number(lseek(fd, offset, whence)),
     dupCloexec: (fd, min) => fcntl(fd, F_DUPFD_CLOEXEC, 'int', min),
     gnu_get_libc_version: () => gnu_get_libc_version(),
     errno: () => koffi.errno(),

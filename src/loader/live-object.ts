@@ -22,13 +22,15 @@ import {
   RTLD_LOCAL,
   RTLD_NOLOAD,
   RTLD_NOW,
+  SEEK_DATA,
+  SEEK_HOLE,
   getLibc,
   glibcVersion,
   libcFailure,
 } from './libc.js';
 import { keepAliasInCores } from './debugger.js';
 import { requireSupportedPlatform } from './platform.js';
-import { type Capacity, MAX_OBJECT_BYTES, preparedZygote, writeZygote } from './zygote.js';
+import { type Capacity, MAX_OBJECT_BYTES, preparedZygote, writeZygoteInto } from './zygote.js';
 
 export type Backing = { kind: 'memfd' } | { kind: 'file'; directory: string };
 
@@ -320,7 +322,7 @@ export class LiveObject {
       this.aliasRange = range;
       keepAliasInCores(options.backing.kind === 'file');
       this.mem = range.space.view.subarray(range.offset, range.offset + this.fileSize);
-      writeZygote(this.mem, prepared, options.soname);
+      writeZygoteInto(this.mem, prepared, options.soname, () => writtenRanges(fd, this.fileSize));
       handle = c.dlopen(path, RTLD_NOW | (options.global ? RTLD_GLOBAL : RTLD_LOCAL));
       if (handle === 0n) throw new DlbindError('ELIBC', `dlopen(${path}) failed: ${c.dlerror() ?? 'unknown error'}`);
       this.handle = handle;
@@ -490,6 +492,21 @@ function unclaimedFdName(fd: number): number {
     fd = moved;
   }
   throw new DlbindError('ELIBC', 'no free /proc/<pid>/fd/<n> name for a new library');
+}
+
+/** The written ranges [start, end) of a sparse file, or undefined when the file system cannot say. */
+function writtenRanges(fd: number, size: number): [number, number][] | undefined {
+  const c = getLibc();
+  const ranges: [number, number][] = [];
+  for (let at = 0; at < size; ) {
+    const start = c.lseek(fd, at, SEEK_DATA);
+    if (start < 0) break; // ENXIO: holes to the end
+    const end = c.lseek(fd, start, SEEK_HOLE);
+    if (end <= start) return undefined;
+    ranges.push([start, Math.min(end, size)]);
+    at = end;
+  }
+  return ranges;
 }
 
 function removeFile(path: string): void {

@@ -182,3 +182,34 @@ export function writeZygote(out: Uint8Array, p: PreparedObject, soname: string):
   writeString(out, p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId), soname);
   writeInitialUnwindTables(out, p.layout);
 }
+
+/** A zygote's written bytes: the pages that hold anything, as [file offset, bytes]. */
+type ZygoteImage = [number, Uint8Array][];
+const images = new WeakMap<PreparedObject, ZygoteImage | null>();
+/** A zygote whose written pages take more than this is rewritten each time (a file system without SEEK_DATA looks all written). */
+const MAX_IMAGE_BYTES = 1 << 20;
+
+/**
+ * writeZygote, with the bytes kept per prepared shape: the first library of
+ * a shape is written by the writer and its written ranges found again with
+ * SEEK_DATA/SEEK_HOLE (the rest of the file is holes), later ones copy those
+ * ranges, a few pages, and write their own name. Building the bytes anew
+ * cost each dlcreate more than everything else it writes.
+ */
+export function writeZygoteInto(out: Uint8Array, p: PreparedObject, soname: string, dataRanges: () => [number, number][] | undefined): void {
+  const image = images.get(p);
+  if (image === undefined) {
+    writeZygote(out, p, soname);
+    const ranges = dataRanges();
+    let total = 0;
+    for (const [start, end] of ranges ?? []) total += end - start;
+    images.set(p, ranges === undefined || total > MAX_IMAGE_BYTES ? null : ranges.map(([start, end]) => [start, out.slice(start, end)]));
+    return;
+  }
+  if (image === null) {
+    writeZygote(out, p, soname);
+    return;
+  }
+  for (const [at, bytes] of image) out.set(bytes, at);
+  writeString(out, p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId), soname);
+}
