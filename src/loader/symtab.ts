@@ -12,9 +12,9 @@
 //   which the first `used` are its chain, as GNU hash requires (a bucket's
 //   symbols are consecutive indexes; the hash word of the last has bit 0 set).
 //   The bucket word holds `start`. Fresh runs come from the high-water mark.
-// * The bloom filter only gains bits (one 32-bit OR store per bit, set before
-//   the symbol is reachable). An unbound name's bits stay: misses pass the
-//   filter a little more often, never wrongly.
+// * The bloom filter holds exactly the bits of the reachable names: a bind
+//   sets its two (32-bit OR stores) before the symbol is reachable, an unbind
+//   clears those no other name uses after it is not (see bloom.ts).
 // * Bind appends at `used`: the entry, its hash word with the end bit set,
 //   then one 4-byte store clears the end bit of the run's previous last word,
 //   which publishes it (for an empty bucket: the bucket word is that store).
@@ -43,9 +43,10 @@
 // name's current or previous address, never a mix of two entries.
 import { ELF64_ST_INFO, SHDR64_SIZE, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
-import { gnuHashWithLength, hashedLength } from '../elf/hash.js';
+import { gnuHashString, gnuHashWithLength, hashedLength } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
+import { LiveBloom } from './bloom.js';
 import { DlbindError } from './errors.js';
 
 /**
@@ -133,6 +134,7 @@ export class LiveSymbolTable {
   private readonly bloom: Uint32Array;
   private readonly bloomMask: number;
   private readonly bloomShift: number;
+  private readonly bloomFilter: LiveBloom;
   private readonly buckets: Uint32Array;
   /** The chain: hash word of .dynsym index i at [i - 1] (symoffset 1). */
   private readonly hashWords: Uint32Array;
@@ -208,6 +210,7 @@ export class LiveSymbolTable {
     this.bloomShift = header[3]!;
     this.bloomMask = bloomWords - 1;
     this.bloom = new Uint32Array(buf, base + gnu.offset + 16, bloomWords * 2);
+    this.bloomFilter = new LiveBloom(this.bloom, this.bloomMask, this.bloomShift, (a, i, v) => this.store32(a, i, v));
     this.buckets = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8, this.nbuckets);
     this.chainOffset = gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4;
     this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
@@ -379,6 +382,7 @@ export class LiveSymbolTable {
     this.idName[id] = undefined;
     this.freeIds.push(id);
     this.bound--;
+    this.bloomFilter.remove(hash, () => this.liveHashes());
     this.giveBackString(str, bytes + 1, this.lastNow);
     return result;
   }
@@ -431,6 +435,7 @@ export class LiveSymbolTable {
     this.nextFresh = 1;
     this.publishHighWater();
     this.localName.clear();
+    this.bloomFilter.reset();
     this.idName.length = 1;
     this.freeIds.length = 0;
     this.bound = 0;
@@ -514,7 +519,8 @@ export class LiveSymbolTable {
         if (at === 0) at = to++;
         writeSymWords(u32, at * WORDS_PER_SYM, str, info, other, shndx, value, size);
         words[at - 1] = hash & ~1;
-        this.addToBloom(hash);
+        // A replaced name's bits are set already (and counted once).
+        if (drop === 0) this.addToBloom(hash);
       }
       words[to - 2] = words[to - 2]! | 1;
     }
@@ -537,16 +543,15 @@ export class LiveSymbolTable {
   }
 
   private addToBloom(hash: number): void {
-    const word = ((hash >>> 6) & this.bloomMask) * 2;
-    const bit1 = hash & 63;
-    const bit2 = (hash >>> this.bloomShift) & 63;
-    const bloom = this.bloom;
-    const i1 = word + (bit1 >>> 5);
-    const m1 = 1 << (bit1 & 31);
-    if ((bloom[i1]! & m1) === 0) this.store32(bloom, i1, bloom[i1]! | m1);
-    const i2 = word + (bit2 >>> 5);
-    const m2 = 1 << (bit2 & 31);
-    if ((bloom[i2]! & m2) === 0) this.store32(bloom, i2, bloom[i2]! | m2);
+    this.bloomFilter.add(hash);
+  }
+
+  /** The GNU hashes of the names the buckets' chains reach. */
+  private *liveHashes(): IterableIterator<number> {
+    for (let id = 1; id < this.idName.length; id++) {
+      const name = this.idName[id];
+      if (name !== undefined) yield gnuHashString(name);
+    }
   }
 
   /**
