@@ -30,6 +30,7 @@ test("README's quick starts run as written (from 'dlbind', here the sources)", (
   assert.ok(existsSync(join(cwd, 'libanswer.so')));
   assert.match(outputs[1]!, /^42\nadd\n$/);
   assert.match(outputs[2]!, /PT_LOAD X 4096n\n[\s\S]*libanswer\.so 4096n\n$/);
+  assert.match(outputs[3]!, /^true true\n$/);
 });
 
 test.run();

@@ -2,11 +2,11 @@
 // that shows it with its type (`got 8n (bigint)`), and each options object is
 // checked against the one list of keys its type has.
 import { describeValue, keysOf, toByteArray, unknownKey, unknownKeyMessage } from '../elf/checks.js';
-import { DlbindError } from '../loader/errors.js';
+import { DlbindError, locatedError } from '../loader/errors.js';
 import type { ImportOptions } from '../loader/imports.js';
 import type { LoadObjectOptions } from '../loader/object-loader.js';
 import { type Capacity, type CapacityOptions as ZygoteCapacityOptions, resolveCapacity } from '../loader/zygote.js';
-import type { AddDataOptions, AddFunctionOptions, BindOptions, DlcreateOptions } from './jit.js';
+import type { AddDataOptions, AddDataSymbolsOptions, AddFunctionOptions, AddFunctionsOptions, BindManyOptions, BindOptions, DlcreateOptions } from './jit.js';
 
 export { describeValue };
 
@@ -16,6 +16,9 @@ export const DLCREATE_OPTION_KEYS = keysOf<DlcreateOptions>()([...CAPACITY_KEYS,
 export const BIND_OPTION_KEYS = keysOf<BindOptions>()(['replace', 'unwind']);
 export const ADD_FUNCTION_OPTION_KEYS = keysOf<AddFunctionOptions>()([...BIND_OPTION_KEYS, 'align']);
 export const ADD_DATA_OPTION_KEYS = keysOf<AddDataOptions>()([...BIND_OPTION_KEYS, 'align', 'writable']);
+export const BIND_MANY_OPTION_KEYS = keysOf<BindManyOptions>()(['type']);
+export const ADD_FUNCTIONS_OPTION_KEYS = keysOf<AddFunctionsOptions>()(['align']);
+export const ADD_DATA_SYMBOLS_OPTION_KEYS = keysOf<AddDataSymbolsOptions>()(['align', 'writable']);
 export const IMPORT_OPTION_KEYS = keysOf<ImportOptions>()(['version', 'from']);
 export const LOAD_OBJECT_OPTION_KEYS = keysOf<LoadObjectOptions>()(['resolve', 'unwind']);
 const DIRECTORY_KEYS = ['directory'] as const;
@@ -55,6 +58,41 @@ export function checkName(name: unknown): string {
   // Lone surrogates would not round-trip through UTF-8.
   if (!s.isWellFormed()) throw new DlbindError('ENAME', 'symbol name is not valid Unicode');
   return s;
+}
+
+/**
+ * A column of a batch call (bindMany, addFunctions): an array, or a typed
+ * array where `typed`, of `length` entries when that is given. Returns its length.
+ */
+export function checkColumn(value: unknown, what: string, length: number | undefined, typed: boolean): number {
+  const ok = Array.isArray(value) || (typed && ArrayBuffer.isView(value) && !(value instanceof DataView));
+  if (!ok) throw new DlbindError('EINVAL', `${what} must be an array${typed ? ' or a typed array' : ''}, got ${describeValue(value)}`);
+  const n = (value as ArrayLike<unknown>).length;
+  if (length !== undefined && n !== length) throw new DlbindError('EINVAL', `${what} has ${n} entries, names has ${length}`);
+  return n;
+}
+
+/** The names of a batch, each checked as checkName checks one; an error names the entry (`names[3]: symbol name is empty`). */
+export function checkNames(names: unknown, what: string): string[] {
+  const count = checkColumn(names, `${what}: names`, undefined, false);
+  const out: string[] = new Array(count);
+  const list = names as readonly unknown[];
+  for (let i = 0; i < count; i++) {
+    const name = list[i];
+    // The common case without a call: checkName's tests, inline.
+    if (typeof name === 'string' && name.length > 0 && !name.includes('\0') && name.isWellFormed()) out[i] = name;
+    else out[i] = atIndex(`names[${i}]`, () => checkName(name));
+  }
+  return out;
+}
+
+/** Runs `check`; a DlbindError it throws is thrown again with `where: ` before its message. */
+export function atIndex<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw locatedError(err, where);
+  }
 }
 
 /** A positive size given as a number or a bigint, as a number. */

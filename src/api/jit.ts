@@ -25,15 +25,21 @@ import type { Capacity } from '../loader/zygote.js';
 import { type AnyFunction, forgetLibrary, libraryAt, makeFunction, registerLibrary } from './calls.js';
 import {
   ADD_DATA_OPTION_KEYS,
+  ADD_DATA_SYMBOLS_OPTION_KEYS,
   ADD_FUNCTION_OPTION_KEYS,
+  ADD_FUNCTIONS_OPTION_KEYS,
+  BIND_MANY_OPTION_KEYS,
   BIND_OPTION_KEYS,
+  atIndex,
   DLCREATE_OPTION_KEYS,
   checkAddress,
   checkBytes,
   checkCapacity,
+  checkColumn,
   checkDirectory,
   checkLibraryName,
   checkName,
+  checkNames,
   checkOptions,
   IMPORT_OPTION_KEYS,
   LOAD_OBJECT_OPTION_KEYS,
@@ -112,6 +118,26 @@ export interface AddDataOptions extends BindOptions {
   /** Writable data (SHF_WRITE) instead of read-only. Default false. */
   writable?: boolean;
   /** Alignment, a power of two up to 65536. Default 8. */
+  align?: number;
+}
+
+/** Options of bindMany. Unknown keys are EINVAL. */
+export interface BindManyOptions {
+  /** STT_FUNC, STT_OBJECT or STT_NOTYPE for every symbol of the batch. Default by section: STT_FUNC in text, else STT_OBJECT. */
+  type?: number;
+}
+
+/** Options of addFunctions. Unknown keys are EINVAL. */
+export interface AddFunctionsOptions {
+  /** The block's alignment, a power of two up to 65536. Default 16. */
+  align?: number;
+}
+
+/** Options of addDataSymbols. Unknown keys are EINVAL. */
+export interface AddDataSymbolsOptions {
+  /** Writable data (SHF_WRITE) instead of read-only. Default false. */
+  writable?: boolean;
+  /** The block's alignment, a power of two up to 65536. Default 8. */
   align?: number;
 }
 
@@ -467,6 +493,119 @@ export class JitLibrary {
       }
     }
     this.bindChecked(name, addr, size, type, options);
+  }
+
+  /**
+   * Binds many symbols at once, given as columns: `names[i]` to
+   * `addresses[i]`, `sizes[i]` bytes (each as `bind` binds one, in blocks this
+   * library gave out). Every entry is checked before any is stored, and the
+   * batch is all or nothing: when an entry fails (a bad value, a name bound
+   * already or twice in the batch, a full table), nothing of it stays bound
+   * and the DlbindError names the entry (`sizes[3]: ...`). No replace, no unwind rules.
+   */
+  bindMany(
+    names: readonly SymbolName[],
+    addresses: readonly bigint[] | BigUint64Array,
+    sizes: readonly (number | bigint)[] | ArrayLike<number>,
+    options?: BindManyOptions,
+  ): void {
+    this.live();
+    checkOptions(options, BIND_MANY_OPTION_KEYS, 'bindMany options');
+    const type = options?.type;
+    if (type !== undefined && type !== STT_FUNC && type !== STT_OBJECT && type !== STT_NOTYPE)
+      throw new DlbindError('EINVAL', `bindMany: type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${describeValue(type)}`);
+    const n = checkNames(names, 'bindMany');
+    const count = n.length;
+    checkColumn(addresses, 'bindMany: addresses', count, true);
+    checkColumn(sizes, 'bindMany: sizes', count, true);
+    const values = new Float64Array(count);
+    const bytes = new Float64Array(count);
+    const infos = new Uint8Array(count);
+    const shndx = new Uint16Array(count);
+    const blocks = new Float64Array(count);
+    const sectionIndex = this.object!.layout.sectionIndex;
+    for (let i = 0; i < count; i++) {
+      const size = sizes[i];
+      bytes[i] = typeof size === 'number' && Number.isSafeInteger(size) && size > 0 ? size : atIndex(`sizes[${i}]`, () => checkSize(size, 'size'));
+      const addr = addresses[i];
+      atIndex(`addresses[${i}]`, () => this.objectOffsetInBlock(typeof addr === 'bigint' ? addr : checkAddress(addr), bytes[i]!));
+      values[i] = this.atOffset;
+      blocks[i] = this.atBlock;
+      infos[i] = ELF64_ST_INFO(STB_GLOBAL, type ?? (this.atArena === 'text' ? STT_FUNC : STT_OBJECT));
+      shndx[i] = sectionIndex[this.atArena];
+    }
+    this.bindColumns(n, values, bytes, infos, shndx, blocks);
+  }
+
+  /**
+   * Allocates one text block for `code`, writes it once and binds a function
+   * in it per name: `names[i]` at `offsets[i]` into the code, `sizes[i]` bytes
+   * (without sizes, each runs to the next offset, which must then increase, and
+   * the last to the end of the code). All or nothing, as bindMany. Returns the
+   * block's address; `free` of it unbinds them all.
+   */
+  addFunctions(names: readonly SymbolName[], code: Bytes, offsets: ArrayLike<number>, sizes?: ArrayLike<number>, options?: AddFunctionsOptions): bigint {
+    checkOptions(options, ADD_FUNCTIONS_OPTION_KEYS, 'addFunctions options');
+    return this.placeMany('addFunctions', names, checkBytes(code, 'code'), offsets, sizes, SHF_EXECINSTR, STT_FUNC, options?.align);
+  }
+
+  /** addFunctions for data objects: one block (read-only unless `writable`) holding `bytes`, a symbol per name. Returns the block's address. */
+  addDataSymbols(names: readonly SymbolName[], bytes: Bytes, offsets: ArrayLike<number>, sizes?: ArrayLike<number>, options?: AddDataSymbolsOptions): bigint {
+    checkOptions(options, ADD_DATA_SYMBOLS_OPTION_KEYS, 'addDataSymbols options');
+    return this.placeMany('addDataSymbols', names, checkBytes(bytes), offsets, sizes, options?.writable === true ? SHF_WRITE : 0, STT_OBJECT, options?.align);
+  }
+
+  /** alloc + write + a batch of binds into the block, giving the block back if anything fails. */
+  private placeMany(
+    what: string,
+    names: readonly SymbolName[],
+    data: Uint8Array,
+    offsets: ArrayLike<number>,
+    sizes: ArrayLike<number> | undefined,
+    flags: number,
+    type: number,
+    align: number | undefined,
+  ): bigint {
+    this.live();
+    const n = checkNames(names, what);
+    const count = n.length;
+    if (count === 0) throw new DlbindError('EINVAL', `${what} needs at least one name`);
+    checkColumn(offsets, `${what}: offsets`, count, true);
+    if (sizes !== undefined) checkColumn(sizes, `${what}: sizes`, count, true);
+    const values = new Float64Array(count);
+    const bytes = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const at = offsets[i];
+      if (typeof at !== 'number' || !Number.isInteger(at) || at < 0 || at >= data.length)
+        throw new DlbindError('EINVAL', `offsets[${i}] must be an integer offset into the ${data.length} bytes, got ${describeValue(at)}`);
+      const next = i + 1 < count ? offsets[i + 1]! : data.length;
+      const size = sizes !== undefined ? atIndex(`sizes[${i}]`, () => checkSize(sizes[i], 'size')) : next - at;
+      if (!(size > 0))
+        throw new DlbindError('EINVAL', `offsets[${i + 1}] is ${String(next)}, not after offsets[${i}] ${at} (without sizes, offsets must increase)`);
+      if (at + size > data.length) throw new DlbindError('ERANGE', `sizes[${i}]: ${size} bytes at offset ${at} run past the end of the ${data.length} bytes`);
+      values[i] = at;
+      bytes[i] = size;
+    }
+    const addr = this.alloc(data.length, flags, align);
+    try {
+      this.write(addr, data);
+      const block = Number(addr - this.base);
+      this.states.own(block);
+      for (let i = 0; i < count; i++) values[i]! += block;
+      const info = ELF64_ST_INFO(STB_GLOBAL, type);
+      const shndx = this.object!.layout.sectionIndex[this.arenaFor(flags)];
+      this.bindColumns(n, values, bytes, new Uint8Array(count).fill(info), new Uint16Array(count).fill(shndx), new Float64Array(count).fill(block));
+    } catch (err) {
+      this.free(addr);
+      throw err;
+    }
+    return addr;
+  }
+
+  /** Stores a checked batch (all or nothing, in the table) and does each symbol's bookkeeping. */
+  private bindColumns(names: string[], values: Float64Array, sizes: Float64Array, infos: Uint8Array, shndx: Uint16Array, blocks: Float64Array): void {
+    const slots = this.symtab.bindBatch(names, values, sizes, infos, shndx);
+    for (let i = 0; i < slots.length; i++) this.recordBind(slots[i]!, names[i]!, values[i]!, sizes[i]!, infos[i]! & 0xf, blocks[i]!);
   }
 
   /** Bookkeeping after a new symbol went into the table: its block's list, import slots, debuggers, perf. */
@@ -911,6 +1050,17 @@ export function dlalias(library: JitLibrary, addr: bigint): bigint {
 /** Binds a symbol (STT_FUNC or STT_OBJECT; default by section). Visible to libc dlsym/dladdr on return. */
 export function dlbind(library: JitLibrary, name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
   lib(library).bind(name, addr, size, type, options);
+}
+
+/** Binds many symbols at once (columns of names, addresses and sizes), all or nothing: JitLibrary.bindMany. */
+export function dlbindmany(
+  library: JitLibrary,
+  names: readonly SymbolName[],
+  addresses: readonly bigint[] | BigUint64Array,
+  sizes: readonly (number | bigint)[] | ArrayLike<number>,
+  options?: BindManyOptions,
+): void {
+  lib(library).bindMany(names, addresses, sizes, options);
 }
 
 /** Unbinds a symbol; returns false if it was not bound. */

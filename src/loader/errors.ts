@@ -50,3 +50,9 @@ export class DlbindError extends Error {
     Object.setPrototypeOf(this, new.target.prototype);
   }
 }
+
+/** `err` with `where: ` put before its message when it is a DlbindError (the failing entry of a batch), else `err` itself. */
+export function locatedError(err: unknown, where: string): unknown {
+  if (!(err instanceof DlbindError)) return err;
+  return new DlbindError(err.code, `${where}: ${err.message.slice(err.code.length + 2)}`);
+}

@@ -47,7 +47,7 @@ import { gnuHashString, gnuHashWithLength, hashedLength } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { LiveBloom } from './bloom.js';
-import { DlbindError } from './errors.js';
+import { DlbindError, locatedError } from './errors.js';
 
 /**
  * Freed runs and string space wait in a FIFO for at least this many
@@ -366,6 +366,48 @@ export class LiveSymbolTable {
     this.slotId[at] = id;
     this.idSlot[id] = at;
     return id;
+  }
+
+  /**
+   * Binds a batch of new symbols, given as columns (names already checked),
+   * each as bind binds it, and returns their ids. All or nothing: when one
+   * fails (its name is bound already or appears twice in the batch, or the
+   * table is full), the ones this batch bound are unbound again and the error
+   * is thrown with the failing entry's index (`names[i]: ...`).
+   */
+  bindBatch(names: readonly string[], values: Float64Array, sizes: Float64Array, infos: Uint8Array, shndx: Uint16Array): Int32Array {
+    const count = names.length;
+    if (this.bound + count > this.capacity) {
+      throw new DlbindError(
+        'ESYMFULL',
+        `the symbol table has no room for ${count} more symbols: ${this.bound} of maxSymbols ${this.capacity} bound (raise maxSymbols or scale at dlcreate)`,
+      );
+    }
+    // Names take at least a byte a character: a batch that cannot fit fails before anything is stored (a stored
+    // name's bytes wait out the quarantine when the batch is undone, so failing late would cost string room).
+    let least = 0;
+    for (let k = 0; k < count; k++) least += names[k]!.length + 1;
+    const room = this.stringCapacity - this.stringsNext + this.stringsFreed;
+    if (least > room) {
+      throw new DlbindError(
+        'ESTRFULL',
+        `the string table has no room for the batch's names: ${least} bytes or more needed, ${this.stringCapacity - this.stringsNext} never used and ${this.stringsFreed} freed, of stringTableSize ${this.stringCapacity} (raise stringTableSize or scale at dlcreate)`,
+      );
+    }
+    const ids = new Int32Array(count);
+    let i = 0;
+    try {
+      for (; i < count; i++) {
+        const name = names[i]!;
+        let id = this.bindNew(name, values[i]!, sizes[i]!, infos[i]!, shndx[i]!);
+        if (id === 0) id = this.bind(name, values[i]!, sizes[i]!, infos[i]!, 0, shndx[i]!, false);
+        ids[i] = id;
+      }
+    } catch (err) {
+      for (let k = i - 1; k >= 0; k--) this.unbind(names[k]!);
+      throw locatedError(err, `names[${i}]`);
+    }
+    return ids;
   }
 
   /** Removes a symbol: its bucket's run is republished without it, so no lookup finds or names it. */
