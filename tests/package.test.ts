@@ -2,7 +2,7 @@
 // project and use it there as a user would: import, require, types, and `npx dlbind demo`.
 // The build runs in a copy of the sources, so that the work tree's dist/ is never touched.
 import { cpSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { have, mustRun, run, skipBecause, tempDir } from './helpers/tools.js';
@@ -70,12 +70,21 @@ test('npm run build and npm pack give a tarball with the library, its declaratio
   const jit = readFileSync(join(source, 'dist/api/jit.d.ts'), 'utf8');
   for (const internal of ['announceQueued', 'announceLinkMap', 'liveObject', 'holds(']) assert.not.ok(jit.includes(internal), `${internal} in jit.d.ts`);
   assert.ok(jit.includes('addFunction('));
-  // The command is bundled: it needs nothing at run time but the library next to it (and koffi).
+  // The command is bundled: it needs nothing at run time but its own files in dist/cli/, Node's
+  // built-ins and koffi (for the demo).
   const cli = readFileSync(join(source, 'dist/cli/main.js'), 'utf8');
   assert.ok(cli.startsWith('#!/usr/bin/env node\n'));
-  assert.not.match(cli, /from ["']commander["']/);
-  const imports = [...cli.matchAll(/^import .* from ["']([^"']+)["'];?$/gm)].map((m) => m[1]);
-  for (const i of imports) assert.ok(i === '../index.js' || i!.startsWith('node:'), `dist/cli/main.js imports ${i}`);
+  const cliFiles = files.filter((f) => f.startsWith('dist/cli/') && f.endsWith('.js'));
+  assert.ok(cliFiles.length > 1, cliFiles.join(' '));
+  for (const f of cliFiles) {
+    const text = readFileSync(join(source, f), 'utf8');
+    assert.not.match(text, /(from |require\()["']commander["']/, f);
+    const specifiers = [...text.matchAll(/(?:^import .* from |\brequire\()["']([^"']+)["']/gm)].map((m) => m[1]!);
+    for (const i of specifiers) {
+      const own = i.startsWith('.') && files.includes(join(dirname(f), i));
+      assert.ok(own || i.startsWith('node:') || i === 'koffi', `${f} imports ${i}`);
+    }
+  }
 });
 
 test('installed into an empty project: koffi is the only dependency', () => {
@@ -238,6 +247,33 @@ test('every example runs with plain node from the installed package (iced-x86 in
     assert.is(r.status, 0, `${f}: ${r.stdout}${r.stderr}`);
     assert.match(r.stdout, expected[f]!, `${f}: ${r.stdout}`);
   }
+});
+
+test('the installed command: build loads the writer but not the reader, inspect the reader but not the writer, neither koffi', () => {
+  const bin = join(consumer, 'node_modules/dlbind/dist/cli/main.js');
+  writeFileSync(join(consumer, 'one.json'), JSON.stringify({ symbols: [{ name: 'answer', section: 'text', bytes: 'b8 2a 00 00 00 c3' }] }));
+  /** What one run of the command loaded: the text of each file of the package, and whether koffi was among them. */
+  const loaded = (args: string[]) => {
+    const record = join(work, 'loaded.txt');
+    writeFileSync(record, '');
+    const r = mustRun(process.execPath, ['--import', join(root, 'tests/helpers/loaded-modules.mjs'), bin, ...args], {
+      cwd: consumer,
+      env: { ...env, DLBIND_LOADED_MODULES: record },
+    });
+    const urls = readFileSync(record, 'utf8').split('\n');
+    const own = [...new Set(urls.filter((u) => u.includes('/node_modules/dlbind/')))];
+    return { out: r.stdout, text: own.map((u) => readFileSync(new URL(u), 'utf8')).join('\n'), koffi: urls.some((u) => u.includes('/koffi/')), own };
+  };
+  const build = loaded(['build', 'one.json', '-o', 'libone.so']);
+  assert.match(build.out, /^wrote libone\.so: [\d,]+ bytes, x86_64, 1 dynamic symbol \(answer\)$/m);
+  assert.ok(build.text.includes('function planSharedObject('), `build loads the writer: ${build.own.join(' ')}`);
+  assert.not.ok(build.text.includes('function readElf('), `build loads the reader: ${build.own.join(' ')}`);
+  assert.not.ok(build.koffi, 'build loads koffi');
+  const inspect = loaded(['inspect', 'libone.so', '--dyn-syms']);
+  assert.match(inspect.out, /STT_FUNC\s+STB_GLOBAL\s+STV_DEFAULT\s+\d+\s+answer$/m);
+  assert.ok(inspect.text.includes('function readElf('), `inspect loads the reader: ${inspect.own.join(' ')}`);
+  assert.not.ok(inspect.text.includes('function planSharedObject('), `inspect loads the writer: ${inspect.own.join(' ')}`);
+  assert.not.ok(inspect.koffi, 'inspect loads koffi');
 });
 
 test('npx dlbind --version and npx dlbind demo run the bundled command', () => {

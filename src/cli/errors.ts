@@ -1,5 +1,7 @@
 // How the command line reports failures: one line on stderr, exit code 1.
-import { DlbindError, ElfBuildError, ElfFormatError } from '../index.js';
+// From their own modules, not the library's index: a command that fails early loads no more than it needs.
+import { ElfBuildError, ElfFormatError } from '../elf/errors.js';
+import { DlbindError } from '../loader/errors.js';
 
 /** A failure explained to the user in one line (no stack trace). */
 export class CliError extends Error {

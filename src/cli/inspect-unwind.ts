@@ -1,6 +1,6 @@
 // `dlbind inspect`'s unwind part: .eh_frame_hdr and .eh_frame, decoded.
 import { formatCfaInstruction } from '../elf/cfi.js';
-import type { ElfFile } from '../index.js';
+import type { ElfFile } from '../elf/reader.js';
 import { append, hex, table } from './format.js';
 
 /** Text lines for the unwind tables (none when the object has none). */

@@ -1,6 +1,9 @@
 // `dlbind inspect`: a readelf-like summary of an ELF64 file, as text or JSON.
-import { type ElfFile, type ElfSymbol, type Relocation, type RelocationTable, elf } from '../index.js';
+import * as elf from '../elf/constants.js';
+import type { ElfFile } from '../elf/reader.js';
+import type { ElfSymbol, Relocation, RelocationTable } from '../elf/types.js';
 import { append, grouped, hex, printable, table } from './format.js';
+import type { InspectFlag } from './inspect-flags.js';
 import { unwindJson, unwindText } from './inspect-unwind.js';
 
 /** readelf's segment flags: R, W, E. */
@@ -90,9 +93,7 @@ function signedHex(v: bigint): string {
 
 /** A part of the report: the flag that selects it, its text and its JSON. */
 export interface InspectPart {
-  /** `relocs` for `--relocs`. */
-  flag: string;
-  description: string;
+  flag: InspectFlag;
   text(file: ElfFile, out: string[]): void;
   json(file: ElfFile): Record<string, unknown>;
 }
@@ -103,7 +104,6 @@ function kindOf(e_type: number): string {
 
 const fileHeader: InspectPart = {
   flag: 'file-header',
-  description: 'the ELF header',
   text(file, out) {
     const h = file.header;
     out.push('', 'ELF header');
@@ -126,7 +126,6 @@ const fileHeader: InspectPart = {
 
 const segmentsPart: InspectPart = {
   flag: 'segments',
-  description: 'the program headers',
   text(file, out) {
     out.push('', `Segments (${file.segments.length})`);
     append(
@@ -150,7 +149,6 @@ const segmentsPart: InspectPart = {
 
 const sectionsPart: InspectPart = {
   flag: 'sections',
-  description: 'the section headers',
   text(file, out) {
     if (file.sections.length === 0) {
       out.push('', 'Sections: none (no section header table)');
@@ -189,7 +187,6 @@ function tagName(d: ElfFile['dynamic'][number]): string {
 
 const dynamicPart: InspectPart = {
   flag: 'dynamic',
-  description: 'the dynamic array and the hash tables',
   text(file, out) {
     if (file.dynamic.length === 0) {
       out.push('', 'Dynamic section: none');
@@ -231,7 +228,6 @@ const dynamicPart: InspectPart = {
 
 const dynSymsPart: InspectPart = {
   flag: 'dyn-syms',
-  description: 'the dynamic symbols, with versions',
   text(file, out) {
     if (file.dynamicSymbols.length === 0) return;
     out.push('', `Dynamic symbols (${file.dynamicSymbols.length}, .dynsym)`);
@@ -253,7 +249,6 @@ const dynSymsPart: InspectPart = {
 
 const symtabPart: InspectPart = {
   flag: 'symbols',
-  description: 'the symbol tables (.dynsym and .symtab)',
   text(file, out) {
     if (file.symbols.length === 0) return;
     out.push('', `Symbols (${file.symbols.length}, .symtab)`);
@@ -290,7 +285,6 @@ function relocationSymbol(file: ElfFile, t: RelocationTable, r: Relocation): str
 
 const relocsPart: InspectPart = {
   flag: 'relocs',
-  description: 'every relocation table, symbols by name',
   text(file, out) {
     if (file.relocationTables.length === 0) {
       out.push('', 'Relocations: none');
@@ -335,7 +329,6 @@ function versionFlags(flags: number): string {
 
 const versionsPart: InspectPart = {
   flag: 'version-info',
-  description: 'the version definitions and needs',
   text(file, out) {
     if (file.versionDefinitions.length === 0 && file.versionNeeds.length === 0) {
       out.push('', 'Versions: none');
@@ -363,7 +356,6 @@ const versionsPart: InspectPart = {
 
 const notesPart: InspectPart = {
   flag: 'notes',
-  description: 'the notes (build-id, ABI tag, GNU properties)',
   text(file, out) {
     if (file.notes.length === 0) {
       out.push('', 'Notes: none');
@@ -390,7 +382,6 @@ const notesPart: InspectPart = {
 
 const unwindPart: InspectPart = {
   flag: 'unwind',
-  description: 'the call frame information (.eh_frame_hdr, .eh_frame)',
   text(file, out) {
     append(out, unwindText(file));
   },

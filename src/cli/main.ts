@@ -8,4 +8,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-process.exitCode = await run(process.argv.slice(2));
+// No top-level await: the published command is a CommonJS bundle (see scripts/build.mjs).
+void run(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,14 +1,12 @@
 // The `dlbind` command: argument parsing (commander, bundled into the published
 // CLI so that koffi stays the only run-time dependency) and error reporting.
+// Each subcommand's code is imported when it runs: `build` never loads the reader,
+// `inspect` never loads the writer, and neither loads koffi.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { readElf } from '../index.js';
-import { runBuild } from './build.js';
-import { runCore } from './core.js';
-import { runDemo } from './demo.js';
-import { CliError, describeError, describeSystemError } from './errors.js';
+import { describeError } from './errors.js';
 import { printable } from './format.js';
-import { INSPECT_PARTS, inspectJson, inspectText, toJson } from './inspect.js';
+import { INSPECT_FLAGS } from './inspect-flags.js';
 
 export interface Io {
   out(text: string): void;
@@ -26,14 +24,6 @@ export function packageVersion(): string {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
-  }
-}
-
-function readInput(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${describeSystemError(err) ?? (err as Error).message}`, { cause: err });
   }
 }
 
@@ -66,7 +56,8 @@ Examples:
     .command('demo')
     .description('JIT-compile two functions into a live library, call them through libc, save the library and link a C program to it')
     .option('--keep', 'keep the temporary directory with the saved library and the C program')
-    .action((options: { keep?: boolean }) => {
+    .action(async (options: { keep?: boolean }) => {
+      const { runDemo } = await import('./demo.js');
       runDemo({ keep: options.keep === true, print: (line) => io.out(`${line}\n`) });
     });
 
@@ -98,7 +89,8 @@ Calling out: "imports": ["printf@GLIBC_2.2.5", "fflush"] with "needed":
 Also "relr", "buildId", "runpath", "bindNow", "flags", "flags1"; a symbol's
 "version" (see the README, "Imports and calling out").`,
     )
-    .action((spec: string, options: { output: string }) => {
+    .action(async (spec: string, options: { output: string }) => {
+      const { runBuild } = await import('./build.js');
       io.out(`${runBuild(spec, options.output)}\n`);
     });
 
@@ -107,27 +99,20 @@ Also "relr", "buildId", "runpath", "bindNow", "flags", "flags1"; a symbol's
     .description('summarise an ELF64 file: header, segments, sections, dynamic entries, symbols, relocations, versions, notes')
     .argument('<file>', 'an ELF64 little-endian file')
     .option('--json', 'print JSON (64-bit values as hex strings)');
-  for (const part of INSPECT_PARTS) inspect.option(`--${part.flag}`, part.description);
+  for (const [flag, description] of Object.entries(INSPECT_FLAGS)) inspect.option(`--${flag}`, description);
   inspect.addHelpText('after', '\nEach selection flag prints only its part, several print theirs, none prints every part.');
-  inspect.action((path: string, options: Record<string, boolean | undefined>) => {
-    const bytes = readInput(path);
-    let file: ReturnType<typeof readElf>;
-    try {
-      file = readElf(bytes);
-    } catch (err) {
-      const { message, expected } = describeError(err);
-      if (expected) throw new CliError(`${path}: ${message}`, { cause: err });
-      throw err;
-    }
-    const only = INSPECT_PARTS.filter((p) => options[camelCase(p.flag)] === true).map((p) => p.flag);
-    io.out(`${options.json ? toJson(inspectJson(file, path, bytes.length, only)) : inspectText(file, path, bytes.length, only).join('\n')}\n`);
+  inspect.action(async (path: string, options: Record<string, boolean | undefined>) => {
+    const { runInspect } = await import('./inspect-command.js');
+    const only = Object.keys(INSPECT_FLAGS).filter((flag) => options[camelCase(flag)] === true);
+    io.out(`${runInspect(path, only, options.json === true)}\n`);
   });
   program
     .command('core')
     .description('name the JIT frames of a crashed process: extract its live libraries from the core file, with the gdb commands that load them')
     .argument('<corefile>', 'a core file (kernel core dump or gdb gcore)')
     .option('-o, --output <dir>', 'where to write the library images and dlbind.gdb (default <corefile>.dlbind)')
-    .action((path: string, options: { output?: string }) => {
+    .action(async (path: string, options: { output?: string }) => {
+      const { runCore } = await import('./core.js');
       io.out(`${runCore(path, options.output).lines.join('\n')}\n`);
     });
   return program;

@@ -3,7 +3,7 @@
 // as hex, base64, or the name of a file.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ElfBuildError, type SharedObjectSpec } from '../index.js';
+import type { SharedObjectSpec } from '../elf/builder.js';
 import {
   IMPORT_SPEC_KEYS,
   POINTER_SPEC_KEYS,
@@ -13,6 +13,7 @@ import {
   unknownKey,
   unknownKeyMessage,
 } from '../elf/checks.js';
+import { ElfBuildError } from '../elf/errors.js';
 import { CliError, describeSystemError } from './errors.js';
 import { parseJson } from './json.js';
 

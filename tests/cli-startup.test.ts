@@ -1,0 +1,120 @@
+// The command's start: `build` prints its summary from what the writer decided (it never reads
+// its output back), and each subcommand loads only its own code: `build` not the reader,
+// `inspect` not the writer, neither koffi. Speed itself is measured in bench/, never here.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { grouped } from '../src/cli/format.js';
+import { INSPECT_FLAGS } from '../src/cli/inspect-flags.js';
+import { INSPECT_PARTS } from '../src/cli/inspect.js';
+import { run as runCli } from '../src/cli/program.js';
+import { readElf } from '../src/index.js';
+import { mustRun, tempDir } from './helpers/tools.js';
+
+const dir = tempDir('dlbind-cli-startup-');
+
+/** The summary as the command printed it when it read the file back: what readElf says is in it. */
+function summaryFromFile(path: string): string {
+  const bytes = readFileSync(path);
+  const file = readElf(bytes);
+  const names = file.dynamicSymbols.filter((s) => s.name !== '').map((s) => s.name);
+  const shown = names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
+  return `wrote ${path}: ${grouped(bytes.length)} bytes, ${file.machine}, ${names.length} dynamic symbol${names.length === 1 ? '' : 's'}${names.length > 0 ? ` (${shown})` : ''}`;
+}
+
+const fn = (name: string, more: Record<string, unknown> = {}) => ({ name, section: 'text', bytes: 'c3', ...more });
+const many = (n: number, prefix = 'f') => Array.from({ length: n }, (_, i) => fn(`${prefix}${i}`));
+
+const SPECS: Record<string, unknown> = {
+  empty: {},
+  'one symbol': { symbols: [fn('answer')] },
+  'eight symbols': { symbols: many(8) },
+  'nine symbols': { symbols: many(9) },
+  'hidden and internal symbols stay out of .dynsym': {
+    symbols: [fn('shown'), fn('hidden', { visibility: 'hidden' }), fn('internal', { visibility: 'internal' }), fn('weak', { binding: 'weak' })],
+  },
+  'only hidden symbols': { symbols: [fn('a', { visibility: 'hidden' }), fn('b', { visibility: 'hidden' })] },
+  'SysV hash only (no hash order)': { hashStyle: 'sysv', symbols: many(20) },
+  'GNU hash only': { hashStyle: 'gnu', symbols: many(20) },
+  'imports come first': {
+    needed: ['libc.so.6'],
+    imports: ['printf@GLIBC_2.2.5', 'puts', { name: 'environ', kind: 'object', binding: 'weak' }],
+    symbols: [fn('call', { bytes: 'e8 00 00 00 00 c3' }), ...many(3, 'g')],
+    references: [{ symbol: 'call', offset: 1, target: 'printf' }],
+  },
+  'imports only': { needed: ['libc.so.6'], imports: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'] },
+  'versions, data, bss and aarch64': {
+    soname: 'libv.so',
+    machine: 'aarch64',
+    versions: ['V1', { name: 'V2', parent: 'V1' }],
+    symbols: [
+      { name: 'old', section: 'text', bytes: [0xc0, 0x03, 0x5f, 0xd6], version: 'V1', defaultVersion: false },
+      { name: 'new', section: 'text', bytes: [0xc0, 0x03, 0x5f, 0xd6], version: 'V2' },
+      { name: 'table', section: 'rodata', bytes: [1, 2, 3] },
+      { name: 'counter', section: 'bss', size: 8 },
+    ],
+  },
+  '1,000 symbols': { symbols: many(1000) },
+};
+
+for (const [name, spec] of Object.entries(SPECS)) {
+  test(`build's summary comes from the plan and says what readElf finds: ${name}`, async () => {
+    const specPath = join(dir, 'spec.json');
+    const out = join(dir, 'out.so');
+    writeFileSync(specPath, JSON.stringify(spec));
+    rmSync(out, { force: true });
+    let printed = '';
+    const code = await runCli(['build', specPath, '-o', out], { out: (t) => (printed += t), err: (t) => (printed += t) });
+    assert.is(code, 0, printed);
+    assert.is(printed, `${summaryFromFile(out)}\n`);
+  });
+}
+
+test("inspect's selection flags and its report's parts are the same, in the same order", () => {
+  assert.equal(
+    INSPECT_PARTS.map((p) => p.flag),
+    Object.keys(INSPECT_FLAGS),
+  );
+});
+
+/** Runs `node <args>` in this repository and returns the set of modules it loaded, as paths from the repository root. */
+function loaded(args: readonly string[]): Set<string> {
+  const record = join(dir, 'loaded.txt');
+  rmSync(record, { force: true });
+  mustRun(process.execPath, ['--import', './tests/helpers/loaded-modules.mjs', ...args], { env: { ...process.env, DLBIND_LOADED_MODULES: record } });
+  const root = new URL('..', import.meta.url).href;
+  return new Set(
+    readFileSync(record, 'utf8')
+      .split('\n')
+      .filter((u) => u !== '')
+      .map((u) => (u.startsWith(root) ? u.slice(root.length) : u)),
+  );
+}
+
+test('from the sources: build loads the writer but not the reader, inspect the reader but not the writer, neither koffi', () => {
+  const specPath = join(dir, 'lazy.json');
+  const out = join(dir, 'lazy.so');
+  writeFileSync(specPath, JSON.stringify({ symbols: [fn('answer')] }));
+  const cli = ['--import', 'tsx', 'src/cli/main.ts'];
+  const koffi = (mods: Set<string>) => [...mods].filter((m) => m.includes('/koffi/'));
+
+  const build = loaded([...cli, 'build', specPath, '-o', out]);
+  assert.ok(build.has('src/elf/writer.ts'), 'the recorder sees the writer load');
+  assert.ok(build.has('src/elf/builder.ts'));
+  assert.not.ok(build.has('src/elf/reader.ts'), 'build loads the reader');
+  assert.not.ok(build.has('src/cli/inspect.ts'), 'build loads the inspect report');
+  assert.equal(koffi(build), []);
+
+  const inspect = loaded([...cli, 'inspect', out]);
+  assert.ok(inspect.has('src/elf/reader.ts'), 'the recorder sees the reader load');
+  assert.not.ok(inspect.has('src/elf/writer.ts'), 'inspect loads the writer');
+  assert.not.ok(inspect.has('src/elf/builder.ts'), 'inspect loads the builder');
+  assert.equal(koffi(inspect), []);
+
+  const version = loaded([...cli, '--version']);
+  assert.ok(version.has('src/cli/program.ts'));
+  for (const m of ['src/elf/reader.ts', 'src/elf/writer.ts', 'src/cli/build.ts', 'src/cli/inspect.ts']) assert.not.ok(version.has(m), `--version loads ${m}`);
+});
+
+test.run();
