@@ -2,7 +2,7 @@
 // directory), the writable MAP_SHARED alias through which every write goes,
 // and ld.so's own mappings of it after dlopen.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
@@ -322,7 +322,15 @@ export class LiveObject {
       this.aliasRange = range;
       keepAliasInCores(options.backing.kind === 'file');
       this.mem = range.space.view.subarray(range.offset, range.offset + this.fileSize);
-      writeZygoteInto(this.mem, prepared, options.soname, () => writtenRanges(fd, this.fileSize));
+      writeZygoteInto(
+        this.mem,
+        prepared,
+        options.soname,
+        () => writtenRanges(fd, this.fileSize),
+        (bytes, position) => {
+          if (writeSync(fd, bytes, 0, bytes.length, position) !== bytes.length) throw new DlbindError('ELIBC', 'a short write to the backing file');
+        },
+      );
       handle = c.dlopen(path, RTLD_NOW | (options.global ? RTLD_GLOBAL : RTLD_LOCAL));
       if (handle === 0n) throw new DlbindError('ELIBC', `dlopen(${path}) failed: ${c.dlerror() ?? 'unknown error'}`);
       this.handle = handle;

@@ -192,11 +192,19 @@ const MAX_IMAGE_BYTES = 1 << 20;
 /**
  * writeZygote, with the bytes kept per prepared shape: the first library of
  * a shape is written by the writer and its written ranges found again with
- * SEEK_DATA/SEEK_HOLE (the rest of the file is holes), later ones copy those
- * ranges, a few pages, and write their own name. Building the bytes anew
- * cost each dlcreate more than everything else it writes.
+ * SEEK_DATA/SEEK_HOLE (the rest of the file is holes); later ones get those
+ * ranges, a few pages with their own name in, through `pwrite` (to the file,
+ * not through a mapping: pages a process never touched count in no RSS).
+ * Building the bytes anew cost each dlcreate more than everything else it
+ * writes.
  */
-export function writeZygoteInto(out: Uint8Array, p: PreparedObject, soname: string, dataRanges: () => [number, number][] | undefined): void {
+export function writeZygoteInto(
+  out: Uint8Array,
+  p: PreparedObject,
+  soname: string,
+  dataRanges: () => [number, number][] | undefined,
+  pwrite: (bytes: Uint8Array, position: number) => void,
+): void {
   const image = images.get(p);
   if (image === undefined) {
     writeZygote(out, p, soname);
@@ -210,6 +218,12 @@ export function writeZygoteInto(out: Uint8Array, p: PreparedObject, soname: stri
     writeZygote(out, p, soname);
     return;
   }
-  for (const [at, bytes] of image) out.set(bytes, at);
-  writeString(out, p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId), soname);
+  const nameAt = p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId);
+  for (const [at, bytes] of image) {
+    if (nameAt >= at && nameAt < at + bytes.length) {
+      const named = bytes.slice();
+      writeString(named, nameAt - at, soname);
+      pwrite(named, at);
+    } else pwrite(bytes, at);
+  }
 }
