@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { SHF_EXECINSTR, dlcreate, dlfunc, dlsym, readElf } from '../src/index.js';
 import { TEXT_QUARANTINE_MS } from '../src/loader/block-states.js';
 import { getLibc } from '../src/loader/libc.js';
-import { ANSWER, SEVEN, failsWith } from './helpers/api.js';
+import { ANSWER, IDENTITY, SEVEN, failsWith } from './helpers/api.js';
 import { run, tempDir } from './helpers/tools.js';
 
 const x64 = process.arch === 'x64';
@@ -52,6 +52,33 @@ test('calling after free throws EFREED; the freed text holds a trap; dlfunc on a
   } finally {
     lib.delete();
   }
+});
+
+test('every shape of call checks the guard: 0 to 6 parameters and variadic; a wrong argument count is EINVAL', () => {
+  const lib = dlcreate();
+  // The identity on the first argument, called through prototypes of every arity the wrapper has a path for.
+  const id = lib.addFunction('id', IDENTITY);
+  const params = ['', 'int64_t a', 'int64_t a, int b', 'int64_t a, int b, int c', 'int64_t a, int b, int c, int d', 'int64_t a, int b, int c, int d, int e'];
+  params.push(`${params[5]}, int f`);
+  const fns = params.map((p, n) => ({ n, f: lib.func<(...args: unknown[]) => unknown>(id, `int64_t id(${p === '' ? 'void' : p})`) }));
+  const variadic = lib.func<(...args: unknown[]) => bigint>(id, 'int64_t id(int64_t a, ...)');
+  const args = (n: number) => [7n, 1, 2, 3, 4, 5, 6, 7].slice(0, n);
+  for (const { n, f } of fns) {
+    if (n > 0) assert.is(f(...args(n)), 7n, `${n} parameters`);
+    else f();
+    failsWith(() => f(...args(n + 1)), 'EINVAL', new RegExp(`takes ${n} arguments?, got ${n + 1}`));
+    if (n > 0) failsWith(() => f(...args(n - 1)), 'EINVAL', new RegExp(`^EINVAL: int64_t id\\(.*\\) takes ${n} arguments?, got ${n - 1}$`));
+  }
+  assert.is(variadic(7n, 'int', 1, 'double', 2.5), 7n, 'variadic: any count after the fixed ones');
+  lib.free(id);
+  for (const { n, f } of fns) failsWith(() => f(...args(n)), 'EFREED', undefined);
+  failsWith(() => variadic(7n), 'EFREED');
+  const lib2 = dlcreate();
+  const id2 = lib2.addFunction('id', IDENTITY);
+  const live = params.map((p) => lib2.func<(...args: unknown[]) => unknown>(id2, `int64_t id(${p === '' ? 'void' : p})`));
+  lib2.delete();
+  live.forEach((f, n) => failsWith(() => f(...args(n)), 'EDELETED'));
+  lib.delete();
 });
 
 for (const mode of ['free', 'replace']) {

@@ -2,7 +2,7 @@
 // prototype (anonymous, because koffi's type names are process-wide), and the
 // address becomes a function whose results have one JS type per C type. A
 // function made for code in a live library checks, at each call, that its
-// block was not freed and its library not deleted: two loads and a compare.
+// block was not freed and its library not deleted: one load and a compare.
 import { describeValue } from '../elf/checks.js';
 import { announceBeforeCall } from '../loader/debugger.js';
 import { DlbindError } from '../loader/errors.js';
@@ -19,6 +19,8 @@ interface Prototype {
   proto: KoffiType;
   /** How results are turned into their documented JS type. */
   result: 'as-is' | 'bigint' | 'pointer';
+  /** The number of parameters; -1 for a variadic function. */
+  arity: number;
 }
 
 const prototypes = new Map<string, Prototype>();
@@ -71,11 +73,21 @@ function prototype(signature: unknown): Prototype {
   } catch (err) {
     throw new DlbindError('EINVAL', `bad signature '${signature}': ${(err as Error).message}`);
   }
-  const primitive = (c.koffi.type(proto) as { proto?: { result?: { primitive?: string } } }).proto?.result?.primitive ?? '';
-  p = { proto, result: /^U?Int64/.test(primitive) ? 'bigint' : primitive === 'Pointer' ? 'pointer' : 'as-is' };
+  const info = (c.koffi.type(proto) as { proto?: { result?: { primitive?: string }; arguments?: unknown[] } }).proto;
+  const primitive = info?.result?.primitive ?? '';
+  // koffi's type description does not say whether the prototype is variadic; its text does.
+  const arity = /\.\.\.\s*\)\s*$/.test(signature) ? -1 : (info?.arguments?.length ?? -1);
+  p = { proto, result: /^U?Int64/.test(primitive) ? 'bigint' : primitive === 'Pointer' ? 'pointer' : 'as-is', arity };
   prototypes.set(signature, p);
   return p;
 }
+
+/** Turns koffi's result into the documented JS type: int64 results are always bigint, a NULL pointer is 0n. */
+const RESULTS: Record<Prototype['result'], (r: unknown) => unknown> = {
+  'as-is': (r) => r,
+  bigint: (r) => (typeof r === 'bigint' ? r : BigInt(r as number)),
+  pointer: (r) => (r as bigint | null) ?? 0n,
+};
 
 /**
  * A callable for the code at `addr`. With a guard, each call first checks
@@ -84,32 +96,66 @@ function prototype(signature: unknown): Prototype {
 export function makeFunction<F extends AnyFunction>(addr: unknown, signature: unknown, guard?: BlockGuard): F {
   const target = checkAddress(addr);
   if (target === 0n) throw new DlbindError('EINVAL', 'cannot call address 0');
-  const { proto, result } = prototype(signature);
-  const c = bindLibc();
-  const call = c.call;
+  const { proto, result, arity } = prototype(signature);
+  const call = bindLibc().call;
   const g = guard ?? { state: GUARD_LIVE, what: '' };
-  const stale = (): never => {
-    throw guardError(g, `${signature as string} at 0x${target.toString(16)}`);
+  const out = RESULTS[result];
+  // Any call that is not the plain case: a freed block, a variadic function, or another
+  // number of arguments (which koffi would ignore when too many).
+  const general = (...args: unknown[]): unknown => {
+    if (g.state !== GUARD_LIVE) throw guardError(g, `${signature as string} at 0x${target.toString(16)}`);
+    if (arity >= 0 && args.length !== arity)
+      throw new DlbindError('EINVAL', `${signature as string} takes ${arity} argument${arity === 1 ? '' : 's'}, got ${args.length}`);
+    announceBeforeCall();
+    return out(call(target, proto, ...args));
   };
+  // The plain case has one closure per arity, with named parameters: a rest parameter and
+  // its spread into koffi.call cost a quarter of a call (BENCHMARKS.md, issue 15).
+  const fast = (ok: boolean): boolean => ok && g.state === GUARD_LIVE;
   let fn: AnyFunction;
-  if (result === 'bigint')
-    fn = (...args: unknown[]) => {
-      if (g.state !== GUARD_LIVE) stale();
-      announceBeforeCall();
-      const r = call(target, proto, ...args);
-      return typeof r === 'bigint' ? r : BigInt(r as number);
-    };
-  else if (result === 'pointer')
-    fn = (...args: unknown[]) => {
-      if (g.state !== GUARD_LIVE) stale();
-      announceBeforeCall();
-      return (call(target, proto, ...args) as bigint | null) ?? 0n;
-    };
-  else
-    fn = (...args: unknown[]) => {
-      if (g.state !== GUARD_LIVE) stale();
-      announceBeforeCall();
-      return call(target, proto, ...args);
-    };
+  switch (arity) {
+    case 0:
+      fn = function (this: unknown) {
+        // biome-ignore lint/complexity/noArguments: its length, without a rest parameter's array
+        if (!fast(arguments.length === 0)) return general(...arguments);
+        announceBeforeCall();
+        return out(call(target, proto));
+      };
+      break;
+    case 1:
+      fn = function (this: unknown, a: unknown) {
+        // biome-ignore lint/complexity/noArguments: its length, without a rest parameter's array
+        if (!fast(arguments.length === 1)) return general(...arguments);
+        announceBeforeCall();
+        return out(call(target, proto, a));
+      };
+      break;
+    case 2:
+      fn = function (this: unknown, a: unknown, b: unknown) {
+        // biome-ignore lint/complexity/noArguments: its length, without a rest parameter's array
+        if (!fast(arguments.length === 2)) return general(...arguments);
+        announceBeforeCall();
+        return out(call(target, proto, a, b));
+      };
+      break;
+    case 3:
+      fn = function (this: unknown, a: unknown, b: unknown, c: unknown) {
+        // biome-ignore lint/complexity/noArguments: its length, without a rest parameter's array
+        if (!fast(arguments.length === 3)) return general(...arguments);
+        announceBeforeCall();
+        return out(call(target, proto, a, b, c));
+      };
+      break;
+    case 4:
+      fn = function (this: unknown, a: unknown, b: unknown, c: unknown, d: unknown) {
+        // biome-ignore lint/complexity/noArguments: its length, without a rest parameter's array
+        if (!fast(arguments.length === 4)) return general(...arguments);
+        announceBeforeCall();
+        return out(call(target, proto, a, b, c, d));
+      };
+      break;
+    default:
+      fn = general;
+  }
   return fn as F;
 }
