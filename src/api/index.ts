@@ -37,7 +37,7 @@ export {
   type SymbolName,
 } from './jit.js';
 export type { LoadObjectOptions, LoadedObject, ObjectResolver } from '../loader/object-loader.js';
-export type { ImportOptions } from '../loader/imports.js';
+export type { ImportOptions, ImportSource } from '../loader/imports.js';
 export type { AnyFunction } from './calls.js';
 export { DlbindError, type DlbindErrorCode } from '../loader/errors.js';
 export type { DebugMode } from '../loader/debugger.js';

@@ -72,7 +72,12 @@ export interface DlcreateOptions extends CapacityOptions {
    * dldelete and at exit. Without this option, the environment variable
    * DLBIND_BACKING_DIR names such a directory for every library.
    */
-  backing?: 'memfd' | { directory: string };
+  backing?:
+    | 'memfd'
+    | {
+        /** The directory the file is created in (it must exist). */
+        directory: string;
+      };
   /**
    * Tell debuggers about symbol changes by re-announcing the library in ld.so's
    * link map, batched once per event-loop turn (see `flush`). 'auto' (default)
@@ -87,7 +92,12 @@ export interface DlcreateOptions extends CapacityOptions {
    * Without this option, the environment variable DLBIND_PERF ('1', or a
    * directory) turns it on for every library created on the main thread.
    */
-  perf?: boolean | { directory: string };
+  perf?:
+    | boolean
+    | {
+        /** The directory jit-<pid>.dump is written to. */
+        directory: string;
+      };
 }
 
 /** Options of bind. Unknown keys are EINVAL. */
@@ -1022,7 +1032,13 @@ function lib(value: unknown): JitLibrary {
   throw new DlbindError('EINVAL', `expected a library returned by dlcreate(), got ${describeValue(value)}`);
 }
 
-/** Creates a live library (a sparse zygote object, loaded by dlopen). */
+/**
+ * Creates a live library (a sparse zygote object, loaded by dlopen).
+ * @param name The library's soname and memfd (or backing file) name: 1-200 characters of
+ *   [A-Za-z0-9._+-], not '.' or '..' (EINVAL otherwise). Default: a unique
+ *   `libdlbind-<pid>-<n>-<random>.so`.
+ * @param options Capacities, visibility, backing, debugger and profiler support; unknown keys are EINVAL.
+ */
 export function dlcreate(name?: string, options?: DlcreateOptions): JitLibrary {
   return new JitLibrary(name, options);
 }
@@ -1118,9 +1134,13 @@ function withNul(bytes: Uint8Array): Uint8Array {
 
 /** What dladdr reports: libc's Dl_info for an address. */
 export interface AddressInfo {
+  /** The path of the object holding the address (dli_fname): /proc/<pid>/fd/<n> for a live library; null if libc gives none. */
   fname: string | null;
+  /** The object's load base (dli_fbase). */
   fbase: bigint;
+  /** The nearest symbol at or below the address (dli_sname), or null when none covers it. */
   sname: string | null;
+  /** That symbol's address (dli_saddr), or null with `sname`. */
   saddr: bigint | null;
 }
 

@@ -63,9 +63,11 @@ export function unwindInstructions(machine: Machine, unwind: unknown, field: str
 export interface PointerSpec {
   /** The symbol holding the word, and the word's offset in it. */
   symbol: string;
+  /** The word's offset in `symbol`. Default 0. */
   offset?: number;
   /** The symbol pointed to (one of the object's own, or an import), plus `addend` bytes. */
   target: string;
+  /** Bytes added to the target's address. Default 0. */
   addend?: number;
   /** For an import: 'abs64' (R_*_64 / ABS64, the default) or 'glob_dat' (a GOT-style slot, no addend). */
   relocation?: 'abs64' | 'glob_dat';
@@ -81,6 +83,7 @@ export interface SharedObjectSpec extends LinkSpec {
   needed?: readonly string[];
   /** Which hash tables to write. Default 'both'. */
   hashStyle?: HashStyle;
+  /** The symbols and their contents, in .dynsym order. */
   symbols?: readonly SymbolSpec[];
   /** Pointers between symbols, written as RELATIVE relocations. */
   pointers?: readonly PointerSpec[];
@@ -105,6 +108,7 @@ const KIND_NAMES: readonly SymbolKind[] = ['func', 'object', 'notype'];
 const BINDING_NAMES: readonly SymbolBinding[] = ['global', 'weak'];
 const VISIBILITY_NAMES: readonly SymbolVisibility[] = ['default', 'protected', 'hidden', 'internal'];
 
+/** The segment alignment a spec gets without `pageSize`: 4 KiB on x86_64, 64 KiB on aarch64 (which loads on 4K, 16K and 64K kernels). */
 export const DEFAULT_PAGE_SIZE: Record<Machine, number> = { x86_64: 4096, aarch64: 65536 };
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string, fallback: T): T {
@@ -285,7 +289,12 @@ export function buildSharedObject(spec: SharedObjectSpec): Uint8Array {
 }
 
 /** Builds from a plan and also returns where everything was placed. */
-export function buildFromPlan(plan: ObjectPlan): { bytes: Uint8Array; layout: ObjectLayout } {
+export function buildFromPlan(plan: ObjectPlan): {
+  /** The shared object's bytes. */
+  bytes: Uint8Array;
+  /** Where each table, section and segment went. */
+  layout: ObjectLayout;
+} {
   const prepared = prepareObject(plan);
   const bytes = new Uint8Array(prepared.layout.fileSize);
   writeObject(prepared, bytes);

@@ -38,8 +38,11 @@ export const DW_CFA_GNU_negative_offset_extended = 0x2f;
 
 /** What a machine's CIE says, with the factors GCC uses, so compiler-made CFI bytes work unchanged. */
 export interface CfiMachine {
+  /** The factor advance_loc operands are multiplied by: 1 on x86_64, 4 on aarch64. */
   code_alignment_factor: number;
+  /** The factor offset operands are multiplied by: -8 on x86_64, -8 on aarch64. */
   data_alignment_factor: number;
+  /** The DWARF register the return address is in: 16 (the rip column) on x86_64, 30 (x30) on aarch64. */
   return_address_register: number;
   /** The DWARF number of the stack pointer. */
   stackPointer: number;
@@ -105,8 +108,13 @@ export type CfiRegister = string | number;
  */
 export class CfiBuilder {
   private readonly out: number[] = [];
+  /** The machine's CIE factors and register numbers. */
   readonly info: CfiMachine;
-  constructor(readonly machine: Machine = 'x86_64') {
+  /** Starts an empty list of instructions for `machine`. */
+  constructor(
+    /** The machine the instructions are for. */
+    readonly machine: Machine = 'x86_64',
+  ) {
     const info = CFI_MACHINES[machine];
     if (info === undefined) throw new ElfBuildError(`no call-frame rules for machine '${String(machine)}'`, 'machine');
     this.info = info;
@@ -201,6 +209,7 @@ export class CfiBuilder {
     return this;
   }
 
+  /** DW_CFA_nop: no rule (padding). */
   nop(): this {
     this.out.push(DW_CFA_nop);
     return this;
@@ -241,7 +250,9 @@ export interface CfaInstruction {
   op: string;
   /** advance_loc*: code bytes (factor applied); set_loc: the address. */
   delta?: number;
+  /** The register an instruction is about (DWARF number). */
   reg?: number;
+  /** register: the register holding the saved value. */
   reg2?: number;
   /** Bytes (factor applied where the encoding is factored). */
   offset?: number;

@@ -28,7 +28,9 @@ export const AT_PAGESZ = 6;
 
 /** Random access to a core's bytes, so that a large core need not be read whole. */
 export interface CoreSource {
+  /** The core's size in bytes. */
   readonly size: number;
+  /** The `length` bytes at `offset` (fewer only past the end). */
   read(offset: number, length: number): Uint8Array;
 }
 
@@ -38,7 +40,9 @@ export interface CoreThread {
   tid: number;
   /** The signal that stopped it (pr_cursig); the dumping thread has the fatal one. */
   signal: number;
+  /** The program counter (rip, pc). */
   pc: bigint;
+  /** The stack pointer (rsp, sp). */
   sp: bigint;
   /** rbp on x86_64, x29 on aarch64. */
   fp: bigint;
@@ -46,21 +50,31 @@ export interface CoreThread {
 
 /** One NT_FILE entry: [start, end) maps the file `name` from byte `offset`. */
 export interface CoreFileMapping {
+  /** The mapping's first address. */
   start: bigint;
+  /** The address just past the mapping. */
   end: bigint;
+  /** The file offset mapped at `start`, in bytes. */
   offset: bigint;
+  /** The mapped file's path as the kernel wrote it (`/memfd:NAME (deleted)` for a memfd). */
   name: string;
 }
 
+/** A decoded core dump (ET_CORE), as readCore returns it: its segments, notes, threads, mapped files and auxiliary vector. */
 export interface CoreFile {
+  /** 'x86_64', 'aarch64', or the EM_ name of any other e_machine. */
   machine: 'x86_64' | 'aarch64' | string;
+  /** The header's e_machine. */
   e_machine: number;
   /** The PT_LOAD segments: p_vaddr..p_vaddr+p_memsz was mapped, its first p_filesz bytes are in the core. */
   loads: ProgramHeader[];
+  /** Every note of the PT_NOTE segments, in order. */
   notes: ElfNote[];
   /** The dumping thread first, as the kernel and gdb write them. */
   threads: CoreThread[];
+  /** The NT_FILE mappings: which file each address range maps. */
   files: CoreFileMapping[];
+  /** The auxiliary vector (NT_AUXV): AT_* type to value. */
   auxv: Map<number, bigint>;
   /** The process id (from NT_PRPSINFO, else the first thread's). */
   pid: number;
@@ -252,6 +266,7 @@ export interface CoreJitLibrary {
   aliasStart: bigint;
   /** The object as it was in memory: a complete shared object with every symbol bound. */
   image: Uint8Array;
+  /** DT_SONAME of the image, when it has one. */
   soname?: string;
   /** The defined dynamic symbols, st_value relative to the load base. */
   symbols: ElfSymbol[];
@@ -416,7 +431,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The symbol of `lib` holding `addr` (as dladdr matches: the highest st_value at or below it, inside its size), with the offset into it. */
-export function symbolizeInLibrary(lib: CoreJitLibrary, addr: bigint): { name: string; offset: bigint } | undefined {
+export function symbolizeInLibrary(
+  lib: CoreJitLibrary,
+  addr: bigint,
+):
+  | {
+      /** The symbol's name. */
+      name: string;
+      /** How far `addr` is past the symbol's start. */
+      offset: bigint;
+    }
+  | undefined {
   if (addr < lib.loadBase || addr >= lib.loadBase + lib.memorySize) return undefined;
   const rel = addr - lib.loadBase;
   let best: ElfSymbol | undefined;

@@ -13,20 +13,29 @@ export const EH_FRAME_HDR_TABLE_ENC = DW_EH_PE_datarel | DW_EH_PE_sdata4;
 
 /** One search-table entry: a function's first address and its FDE's address. */
 export interface EhFrameHdrEntry {
+  /** The first address the FDE covers (decoded). */
   initial_loc: bigint;
+  /** The FDE's address (decoded). */
   fde: bigint;
 }
 
 /** A decoded .eh_frame_hdr. */
 export interface EhFrameHdr {
+  /** The section's address, which datarel pointers are decoded against. */
   address: bigint;
+  /** The format version: 1. */
   version: number;
+  /** DW_EH_PE_* encoding of eh_frame_ptr. */
   eh_frame_ptr_enc: number;
+  /** DW_EH_PE_* encoding of fde_count (DW_EH_PE_omit: no table). */
   fde_count_enc: number;
+  /** DW_EH_PE_* encoding of the table's entries (DW_EH_PE_datarel | DW_EH_PE_sdata4 as linkers write it). */
   table_enc: number;
+  /** The address of .eh_frame (decoded). */
   eh_frame_ptr: bigint;
   /** Undefined when fde_count_enc is DW_EH_PE_omit (no table). */
   fde_count?: number;
+  /** The search table, sorted by initial_loc. */
   table: EhFrameHdrEntry[];
 }
 

@@ -123,32 +123,50 @@ export function ehFrameSize(machine: Machine, instructionLengths: readonly numbe
 export interface EhFrameCie {
   /** Offset of the record in the section. */
   offset: number;
+  /** The record's length field (bytes after it). */
   length: number;
+  /** The CIE version: 1 or 3. */
   version: number;
+  /** The augmentation string, e.g. 'zR' or 'zPLR'. */
   augmentation: string;
+  /** The factor advance_loc operands are multiplied by. */
   code_alignment_factor: number;
+  /** The factor offset operands are multiplied by. */
   data_alignment_factor: number;
+  /** The DWARF column of the return address. */
   return_address_register: number;
   /** 'R': how FDE addresses are encoded (DW_EH_PE_*). */
   fdeEncoding: number;
   /** 'L': how LSDA pointers are encoded, when present. */
   lsdaEncoding?: number;
   /** 'P': the personality routine's encoding and (pointer) address. */
-  personality?: { encoding: number; address: bigint };
+  personality?: {
+    /** DW_EH_PE_* encoding of the pointer. */
+    encoding: number;
+    /** The decoded pointer: the routine itself, or (DW_EH_PE_indirect) where its address is stored. */
+    address: bigint;
+  };
   /** 'S': a signal frame. */
   signalFrame: boolean;
+  /** The rules in force at each covered function's first instruction. */
   initialInstructions: CfaInstruction[];
 }
 
 /** A decoded FDE. */
 export interface EhFrameFde {
+  /** Offset of the record in the section. */
   offset: number;
+  /** The record's length field (bytes after it). */
   length: number;
   /** Offset of its CIE in the section. */
   cieOffset: number;
+  /** The first address covered, decoded to an absolute address. */
   pc_begin: bigint;
+  /** The number of bytes covered. */
   pc_range: bigint;
+  /** The language-specific data area (C++ exception tables), when the CIE has 'L' and the pointer is not 0. */
   lsda?: bigint;
+  /** The rules after the CIE's initial ones. */
   instructions: CfaInstruction[];
   /** Offset of the call-frame instructions' bytes in the section (they run to the record's end). */
   instructionsAt: number;
@@ -156,8 +174,11 @@ export interface EhFrameFde {
 
 /** A decoded .eh_frame section. */
 export interface EhFrame {
+  /** The section's address, which PC-relative pointers are decoded against. */
   address: bigint;
+  /** The CIEs, in section order. */
   cies: EhFrameCie[];
+  /** The FDEs, in section order. */
   fdes: EhFrameFde[];
   /** Offset of the zero terminator, when there is one before the section ends. */
   terminator?: number;

@@ -3,8 +3,11 @@
  * the file offset where it was found, and the offending value when there is one.
  */
 export class ElfFormatError extends Error {
+  /** Always 'ElfFormatError'. */
   override readonly name = 'ElfFormatError';
+  /** Makes an error whose message is `what at offset 0x...` (with the value found, if given). */
   constructor(
+    /** What is wrong, without the offset: 'section header table runs past the end of the file'. */
     readonly what: string,
     /** Byte offset in the input where the problem was found. */
     readonly offset: number,
@@ -20,7 +23,9 @@ export class ElfFormatError extends Error {
 
 /** Thrown by the ELF writer when a spec cannot be encoded. */
 export class ElfBuildError extends Error {
+  /** Always 'ElfBuildError'. */
   override readonly name = 'ElfBuildError';
+  /** Makes an error whose message is `field: message` (just `message` without a field). */
   constructor(
     message: string,
     /** Where in the spec the problem is, e.g. `symbols[3].bytes`. */

@@ -16,7 +16,14 @@ export {
   type SymbolVisibility,
   type UnwindSpec,
 } from './builder.js';
-export { CfiBuilder, cfi, framePointerCfi, decodeCfi, type CfaInstruction, type CfiRegister } from './cfi.js';
+export { CfiBuilder, cfi, framePointerCfi, decodeCfi, type CfaInstruction, type CfiRegister, type CfiMachine } from './cfi.js';
+export type { ImportSpec, ReferenceSpec, LinkSpec } from './link-spec.js';
+export type { PlanLinks, PlanImport, PlanSymbolWord, PlanCodeReference, PlanTarget } from './links.js';
+export type { ReferenceEncoding } from './relocations.js';
+export type { ElfNote } from './notes.js';
+export type { DecodedNote, GnuProperty } from './read-notes.js';
+export type { UnwindInfo } from './unwind-info.js';
+export type { ObjectArena } from './object-link.js';
 export type { EhFrame, EhFrameCie, EhFrameFde } from './eh-frame.js';
 export type { EhFrameHdr, EhFrameHdrEntry } from './eh-frame-hdr.js';
 export { writeSharedObject, writeFileAtomic } from './file.js';

@@ -84,42 +84,69 @@ export interface LayoutRequest {
 
 /** Where one section lands. Unless a content section's address is forced or offsets are packed, sh_offset equals sh_addr. */
 export interface Placement {
+  /** File offset. */
   offset: number;
+  /** Virtual address relative to the load base (0 for a section that is not loaded). */
   addr: number;
+  /** Size in bytes. */
   size: number;
+  /** Alignment of the address. */
   align: number;
 }
 
+/** One program header as the layout places it. */
 export interface SegmentPlacement {
+  /** PT_LOAD, PT_DYNAMIC, ... */
   p_type: number;
+  /** PF_R, PF_W and PF_X bits. */
   p_flags: number;
+  /** p_offset. */
   offset: number;
+  /** p_vaddr (and p_paddr). */
   addr: number;
+  /** p_filesz. */
   filesz: number;
+  /** p_memsz. */
   memsz: number;
+  /** p_align. */
   align: number;
 }
 
+/** The file and address layout of a shared object: every table's and section's placement, and the segments. */
 export interface Layout {
+  /** The page size segments are aligned to. */
   pageSize: number;
+  /** Number of program headers. */
   phnum: number;
+  /** DT_HASH's table, when written. */
   sysvHash?: Placement;
+  /** DT_GNU_HASH's table, when written. */
   gnuHash?: Placement;
+  /** .dynsym. */
   dynsym: Placement;
+  /** .dynstr. */
   dynstr: Placement;
+  /** .rela.dyn, when there are relocations. */
   rela?: Placement;
+  /** .dynamic. */
   dynamic: Placement;
+  /** .text, .rodata, .data and .bss. */
   content: Record<ContentSectionName, Placement>;
+  /** .symtab, when static symbols are written. */
   symtab?: Placement;
+  /** .strtab, with .symtab. */
   strtab?: Placement;
+  /** .shstrtab (the section names). */
   shstrtab: Placement;
   /** Where each extra section landed, by key. */
   extra: Record<string, Placement>;
   /** At an address 4 past a multiple of 8, so that its search table's 8-byte entries are aligned (one store each). */
   ehFrameHdr?: Placement;
+  /** .eh_frame, when written or reserved. */
   ehFrame?: Placement;
   /** Offset of the section header table. */
   shoff: number;
+  /** The program headers, in order. */
   segments: SegmentPlacement[];
   /** Total file size. */
   fileSize: number;

@@ -32,6 +32,7 @@ export interface ImportSpec {
 export interface ReferenceSpec {
   /** The symbol (usually a function) holding the field, and the field's offset in it. */
   symbol: string;
+  /** The field's offset in `symbol` (x86_64), or the instruction's (aarch64). */
   offset: number;
   /** An import or one of the object's own symbols. */
   target: string;
@@ -43,6 +44,7 @@ export interface ReferenceSpec {
   via?: 'plt' | 'got' | 'direct';
   /** Default: 'rel32' on x86_64; on aarch64 'call26' for calls, 'adrp_ldr' for 'got', 'adrp_add' for data. */
   encoding?: ReferenceEncoding;
+  /** Added to the target's address before the distance is taken; default -4 for rel32, else 0. */
   addend?: number;
 }
 
@@ -70,7 +72,15 @@ export interface LinkSpec {
    * The versions the object defines, in order, as a version script lists them: 'V1', or
    * { name: 'V2', parent: 'V1' } for `V2 { ... } V1;`. Versions that only symbols name are added after these.
    */
-  versions?: readonly (string | { name: string; parent?: string })[];
+  versions?: readonly (
+    | string
+    | {
+        /** The version's name. */
+        name: string;
+        /** The version it inherits from, listed before it. */
+        parent?: string;
+      }
+  )[];
 }
 
 const KIND = { func: STT_FUNC, object: STT_OBJECT, notype: STT_NOTYPE } as const;

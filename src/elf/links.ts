@@ -57,6 +57,7 @@ const LIBC = 'libc.so.6';
 
 /** An undefined dynamic symbol: resolved by ld.so in the object's DT_NEEDED libraries. */
 export interface PlanImport {
+  /** The symbol's name, without a version. */
   name: string;
   /** STT_* (STT_FUNC, STT_OBJECT or STT_NOTYPE). */
   type: number;
@@ -69,25 +70,43 @@ export interface PlanImport {
 }
 
 /** What a reference or word points at: an import or one of the plan's own symbols. */
-export type PlanTarget = { import: number } | { symbol: number };
+export type PlanTarget =
+  | {
+      /** An index into the plan's `imports`. */
+      import: number;
+    }
+  | {
+      /** An index into the plan's symbols. */
+      symbol: number;
+    };
 
 /** A pointer-sized data word holding an import's address: R_*_64 (+ addend) or GLOB_DAT. */
 export interface PlanSymbolWord {
+  /** The section holding the word. */
   section: ContentSectionName;
+  /** The word's offset in that section. */
   offset: number;
+  /** The import it holds the address of (an index into `imports`). */
   import: number;
+  /** A GLOB_DAT slot (true) or an R_*_64 word with `addend` (false). */
   got: boolean;
+  /** Bytes added to the import's address. */
   addend: number;
 }
 
 /** A PC-relative field in the plan's code, resolved by the writer. */
 export interface PlanCodeReference {
+  /** The section holding the field. */
   section: ContentSectionName;
+  /** The field's (x86_64) or instruction's (aarch64) offset in that section. */
   offset: number;
+  /** What the field reaches. */
   target: PlanTarget;
   /** Through the target's PLT stub (own symbols: called directly), its GOT slot, or to the target itself. */
   via: 'plt' | 'got' | 'direct';
+  /** How the field is patched: rel32, call26, adrp_ldr or adrp_add. */
   encoding: ReferenceEncoding;
+  /** Added to the target's address before the PC-relative distance is taken. */
   addend: number;
   /** For messages: the spec field this came from. */
   field?: string;
@@ -95,17 +114,34 @@ export interface PlanCodeReference {
 
 /** Dynamic linking features of an ObjectPlan (all optional). */
 export interface PlanLinks {
+  /** Undefined symbols found in the DT_NEEDED libraries at load. */
   imports?: readonly PlanImport[];
+  /** Data words holding imports' addresses. */
   words?: readonly PlanSymbolWord[];
+  /** PC-relative fields in code, patched by the writer. */
   references?: readonly PlanCodeReference[];
   /** By plan symbol index: the version an exported symbol is defined in (`hidden`: `name@V`, not the default). */
-  symbolVersions?: readonly ({ version: string; hidden?: boolean } | undefined)[];
+  symbolVersions?: readonly (
+    | {
+        /** The version's name. */
+        version: string;
+        /** `name@V` (not the default version) rather than `name@@V`. */
+        hidden?: boolean;
+      }
+    | undefined
+  )[];
   /** Versions defined in this order (those only symbols name follow), each with the version it inherits from. */
-  versions?: readonly { name: string; parent?: string }[];
+  versions?: readonly {
+    /** The version's name. */
+    name: string;
+    /** The version it inherits from. */
+    parent?: string;
+  }[];
   /** Pack relative relocations as DT_RELR. */
   relr?: boolean;
   /** Write .note.gnu.build-id. */
   buildId?: boolean;
+  /** DT_RUNPATH. */
   runpath?: string;
   /** DF_BIND_NOW and DF_1_NOW (default true when the object has imports). */
   bindNow?: boolean;
@@ -113,6 +149,7 @@ export interface PlanLinks {
   relro?: boolean;
   /** More DT_FLAGS and DT_FLAGS_1 bits. */
   flags?: number;
+  /** More DT_FLAGS_1 bits. */
   flags1?: number;
 }
 

@@ -5,8 +5,11 @@ import { ElfFormatError } from './errors.js';
 
 /** One note: `name` without its NUL, `type` (n_type) and the descriptor bytes (a view, not a copy). */
 export interface ElfNote {
+  /** The owner's name without its NUL: 'GNU', 'CORE', 'LINUX'. */
   name: string;
+  /** The note's type, whose meaning depends on the owner (NT_GNU_BUILD_ID, NT_PRSTATUS, ...). */
   n_type: number;
+  /** The descriptor bytes (a view into the input, not a copy). */
   desc: Uint8Array;
   /** Offset of the note's header in the input. */
   offset: number;

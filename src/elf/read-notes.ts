@@ -23,7 +23,9 @@ export const GNU_PROPERTY_X86_FEATURE_2_USED = 0xc0010001;
 
 /** One program property (pr_type, pr_data) of an NT_GNU_PROPERTY_TYPE_0 note. */
 export interface GnuProperty {
+  /** GNU_PROPERTY_* type, e.g. GNU_PROPERTY_X86_ISA_1_NEEDED or GNU_PROPERTY_AARCH64_FEATURE_1_AND. */
   pr_type: number;
+  /** The property's data bytes. */
   data: Uint8Array;
   /** readelf's wording: `x86 ISA needed: x86-64-baseline`, `AArch64 feature: BTI, PAC`. */
   text: string;
@@ -37,8 +39,16 @@ export interface DecodedNote extends ElfNote {
   typeName: string;
   /** readelf -n's description column after the type: `Build ID: 93ac…`, `OS: Linux, ABI: 3.2.0`. */
   text: string;
+  /** NT_GNU_BUILD_ID: the build id in hex. */
   buildId?: string;
-  abiTag?: { os: string; version: [number, number, number] };
+  /** NT_GNU_ABI_TAG: the OS and the oldest kernel version the object needs. */
+  abiTag?: {
+    /** 'Linux', 'Hurd', 'Solaris' or 'FreeBSD'. */
+    os: string;
+    /** Major, minor and patch. */
+    version: [number, number, number];
+  };
+  /** NT_GNU_PROPERTY_TYPE_0: the properties, in order. */
   properties?: GnuProperty[];
 }
 

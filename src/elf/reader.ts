@@ -117,15 +117,19 @@ export interface ReadOptions {
 
 /** A decoded ELF64 object (a file or a loaded image), as readElf returns it. */
 export interface ElfFile {
+  /** The ELF header. */
   header: ElfHeader;
   /** 'x86_64', 'aarch64', or the EM_ name of any other e_machine. */
   machine: 'x86_64' | 'aarch64' | string;
+  /** The program headers, in file order. */
   segments: ProgramHeader[];
   /** Empty in memory layout and when e_shoff is 0. */
   sections: SectionHeader[];
   /** Up to and excluding DT_NULL. */
   dynamic: DynamicEntry[];
+  /** DT_SONAME, when the object has one. */
   soname?: string;
+  /** DT_NEEDED names, in order. */
   needed: string[];
   /**
    * Index 0 (the null symbol) included. From SHT_DYNSYM in file layout when there are section
@@ -135,7 +139,9 @@ export interface ElfFile {
   dynamicSymbols: ElfSymbol[];
   /** .symtab, index 0 included; empty when absent and in memory layout. */
   symbols: ElfSymbol[];
+  /** DT_HASH, when present. */
   sysvHash?: SysvHashTable;
+  /** DT_GNU_HASH, when present. */
   gnuHash?: GnuHashTable;
   /** DT_VERSYM, one entry per dynamic symbol, when present. */
   versym?: Uint16Array;

@@ -13,6 +13,7 @@ export class StringTableBuilder {
   private offsets: Uint32Array | undefined;
   private size = 0;
 
+  /** An empty table (just the leading NUL); suffixes are shared up to `suffixSharingLimit` strings. */
   constructor(private readonly suffixSharingLimit = 100_000) {}
 
   /** Reserves a string and returns its id; the empty string is always offset 0. Call before `finish`. */

@@ -9,7 +9,9 @@ import type { ProgramHeader, SectionHeader } from './types.js';
 
 /** An object's decoded unwind tables. */
 export interface UnwindInfo {
+  /** .eh_frame_hdr, when the object has one. */
   ehFrameHdr?: EhFrameHdr;
+  /** .eh_frame, when the object has one. */
   ehFrame?: EhFrame;
 }
 

@@ -65,6 +65,7 @@ export type HashStyle = 'sysv' | 'gnu' | 'both';
 export interface PlanSection {
   /** Size in memory (and in the file, except .bss). */
   size: number;
+  /** Alignment of the section's address (a power of two). */
   align: number;
   /** Force the section's address (page-aligned); its file offset stays packed. */
   addr?: number;
@@ -74,10 +75,13 @@ export interface PlanSection {
 
 /** One symbol of an ObjectPlan, placed at an offset in its section. */
 export interface PlanSymbol {
+  /** The symbol's name. */
   name: string;
+  /** The section it is defined in. */
   section: ContentSectionName;
   /** Offset from the start of its section. */
   offset: number;
+  /** st_size. */
   size: number;
   /** STT_* */
   type: number;
@@ -91,22 +95,35 @@ export interface PlanSymbol {
 
 /** A pointer-sized word at `section+offset` that must hold the run-time address of `target+targetOffset`. */
 export interface PlanRelocation {
+  /** The section holding the pointer. */
   section: ContentSectionName;
+  /** The pointer's offset in that section. */
   offset: number;
+  /** The section pointed into. */
   target: ContentSectionName;
+  /** The offset pointed to in `target`. */
   targetOffset: number;
 }
 
 /** The writer's input: sections, symbols and relocations already placed (planSharedObject makes one from a spec). */
 export interface ObjectPlan {
+  /** The target architecture. */
   machine: Machine;
+  /** DT_SONAME, if any. */
   soname?: string;
+  /** DT_NEEDED entries, in order. */
   needed: readonly string[];
+  /** Which hash tables to write: DT_HASH, DT_GNU_HASH or both. */
   hashStyle: HashStyle;
+  /** The page size segments are aligned to (4 KiB, 16 KiB or 64 KiB). */
   pageSize: number;
+  /** .text, .rodata, .data and .bss. */
   sections: Record<ContentSectionName, PlanSection>;
+  /** Every symbol, in .dynsym order. */
   symbols: readonly PlanSymbol[];
+  /** Pointers between the object's own sections. */
   relocations: readonly PlanRelocation[];
+  /** Put .dynamic in a writable segment (as GNU ld does), so that debuggers find DT_DEBUG filled in. */
   dynamicWritable: boolean;
   /** Write .symtab/.strtab (for debuggers and `nm` without -D). */
   staticSymbols: boolean;
@@ -120,6 +137,7 @@ export interface ObjectPlan {
   sysvBuckets?: number;
   /** GNU nbuckets and 64-bit bloom words (a power of two), fixed for the table's life; the chain then covers every slot of dynsymCapacity. */
   gnuBuckets?: number;
+  /** The GNU bloom filter's 64-bit word count (a power of two), fixed for the table's life. */
   gnuBloomWords?: number;
   /** gnuHash of each symbol's name, when the caller already has them. */
   nameHashes?: Uint32Array;
@@ -130,6 +148,7 @@ export interface ObjectPlan {
    * symbol has unwind rules (a live library fills them later).
    */
   ehFrameHdrCapacity?: number;
+  /** Reserved .eh_frame bytes (with `ehFrameHdrCapacity`). */
   ehFrameCapacity?: number;
   /** Put .eh_frame_hdr and .eh_frame after .text, in the executable segment (see LayoutRequest.ehFrameInText). */
   ehFrameInText?: boolean;
@@ -137,6 +156,7 @@ export interface ObjectPlan {
 
 /** What the writer decided: where every table and section is, for readers and for in-place patching. */
 export interface ObjectLayout extends Layout {
+  /** The target architecture. */
   machine: Machine;
   /** Section header index of each content section (what st_shndx holds). */
   sectionIndex: Record<ContentSectionName, number>;
@@ -144,11 +164,15 @@ export interface ObjectLayout extends Layout {
   dynsymIndex: Int32Array;
   /** Slots of .dynsym in use (null symbol included) and its capacity. */
   dynsymUsed: number;
+  /** Total .dynsym slots. */
   dynsymCapacity: number;
   /** Bytes of .dynstr in use and its capacity (DT_STRSZ). */
   dynstrUsed: number;
+  /** Total .dynstr bytes. */
   dynstrCapacity: number;
+  /** DT_HASH's nbucket (0 without the table). */
   sysvBuckets: number;
+  /** DT_GNU_HASH's nbuckets (0 without the table). */
   gnuBuckets: number;
 }
 

@@ -218,6 +218,7 @@ export function keepAliasInCores(fileBacked: boolean): void {
   }
 }
 
+/** When a library tells debuggers about symbol changes (dlcreate's `debug` option): 'auto' while one listens, 'always', or 'off'. */
 export type DebugMode = 'auto' | 'always' | 'off';
 
 /** Something whose symbols changed and that can name its link_map. */

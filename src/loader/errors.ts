@@ -41,8 +41,11 @@ export type DlbindErrorCode =
 
 /** The one error class of dlbind's run-time API. `code` is stable; the message is for people. */
 export class DlbindError extends Error {
+  /** Always 'DlbindError', also across copies of the package (where instanceof may not hold). */
   override readonly name = 'DlbindError';
+  /** Makes an error whose message is `code: message`. */
   constructor(
+    /** The stable reason (EINVAL, EFREED, ...); branch on this, not on the message. */
     readonly code: DlbindErrorCode,
     message: string,
   ) {

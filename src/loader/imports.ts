@@ -18,9 +18,11 @@ import { type Mapping, readMappings } from './procmaps.js';
 /** Where an import comes from: RTLD_DEFAULT (the default), a dlopen handle, or a library path or soname that is dlopen()ed for it. */
 export type ImportSource = bigint | string;
 
+/** Options of lib.import: which version of the symbol, and where it is looked up. Unknown keys are EINVAL. */
 export interface ImportOptions {
   /** The exact version (dlvsym), e.g. 'GLIBC_2.2.5'. Default: the default version (dlsym). */
   version?: string;
+  /** Where the symbol is looked up; default RTLD_DEFAULT (every global object, libc included). */
   from?: ImportSource;
 }
 
