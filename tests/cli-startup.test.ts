@@ -5,9 +5,11 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import { grouped } from '../src/cli/format.js';
 import { INSPECT_FLAGS } from '../src/cli/inspect-flags.js';
 import { INSPECT_PARTS } from '../src/cli/inspect.js';
+import { decodeHex } from '../src/cli/spec.js';
 import { run as runCli } from '../src/cli/program.js';
 import { readElf } from '../src/index.js';
 import { mustRun, tempDir } from './helpers/tools.js';
@@ -70,6 +72,33 @@ for (const [name, spec] of Object.entries(SPECS)) {
     assert.is(printed, `${summaryFromFile(out)}\n`);
   });
 }
+
+/** decodeHex as it was (whitespace removed by a regular expression, Buffer's decoder): the one-pass decoder must agree, errors included. */
+function decodeHexReference(text: string): Uint8Array | string {
+  const digits = text.replace(/\s+/g, '');
+  const bad = /[^0-9a-fA-F]/.exec(digits);
+  if (bad !== null) return `is not hex: '${bad[0]}' is not a hex digit`;
+  if (digits.length % 2 !== 0) return `has an odd number of hex digits (${digits.length})`;
+  return Uint8Array.from(Buffer.from(digits, 'hex'));
+}
+
+test('decodeHex agrees with the regular-expression decoder on any text: bytes, or the same error', () => {
+  const chars = fc.constantFrom(...'0123456789abcdefABCDEF', ' ', '\t', '\n', '\u00a0', '\u2028', '\ufeff', 'g', 'x', '-', '\u00e9', '\ud83d');
+  fc.assert(
+    fc.property(fc.array(chars, { maxLength: 40 }), (list) => {
+      const text = list.join('');
+      let got: Uint8Array | string;
+      try {
+        got = decodeHex(text, 'f');
+      } catch (err) {
+        got = (err as Error).message.replace(/^f: /, '');
+      }
+      assert.equal(got, decodeHexReference(text), JSON.stringify(text));
+    }),
+    { numRuns: 3000 },
+  );
+  assert.equal(decodeHex('b8 2a 00 00 00 c3', 'f'), Uint8Array.of(0xb8, 0x2a, 0, 0, 0, 0xc3));
+});
 
 test("inspect's selection flags and its report's parts are the same, in the same order", () => {
   assert.equal(

@@ -4,15 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { SharedObjectSpec } from '../elf/builder.js';
-import {
-  IMPORT_SPEC_KEYS,
-  POINTER_SPEC_KEYS,
-  REFERENCE_SPEC_KEYS,
-  SHARED_OBJECT_SPEC_KEYS,
-  SYMBOL_SPEC_KEYS,
-  unknownKey,
-  unknownKeyMessage,
-} from '../elf/checks.js';
+import { IMPORT_SPEC_KEYS, POINTER_SPEC_KEYS, REFERENCE_SPEC_KEYS, SHARED_OBJECT_SPEC_KEYS, SYMBOL_SPEC_KEYS, unknownKeyMessage } from '../elf/checks.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { CliError, describeSystemError } from './errors.js';
 import { parseJson } from './json.js';
@@ -25,11 +17,21 @@ function isObject(v: unknown): v is Json {
 
 const isComment = (key: string) => key.startsWith('$') || key.startsWith('//');
 
+/** Each list of allowed fields as a Set: a spec of a million symbols asks a million times. */
+const allowedSets = new Map<readonly string[], ReadonlySet<string>>();
+
 /** Unknown fields are typos more often than not; keys starting with '$' or '//' are comments, left out of what the builder sees. */
 function checkFields(obj: Json, allowed: readonly string[], at: string): Json {
-  const key = unknownKey(obj, allowed, isComment);
-  if (key !== undefined) throw new ElfBuildError(unknownKeyMessage(key, allowed, 'field'), at === '' ? undefined : at);
-  return Object.fromEntries(Object.entries(obj).filter(([k]) => !isComment(k)));
+  let set = allowedSets.get(allowed);
+  if (set === undefined) allowedSets.set(allowed, (set = new Set(allowed)));
+  let comments = false;
+  for (const key in obj) {
+    if (set.has(key) || !Object.hasOwn(obj, key)) continue;
+    if (isComment(key)) comments = true;
+    else throw new ElfBuildError(unknownKeyMessage(key, allowed, 'field'), at === '' ? undefined : at);
+  }
+  // A copy only when there is something to leave out: most objects have no comments.
+  return comments ? Object.fromEntries(Object.entries(obj).filter(([k]) => !isComment(k))) : { ...obj };
 }
 
 function arrayField(obj: Json, key: string, at: string): unknown[] | undefined {
@@ -48,12 +50,25 @@ function describe(v: unknown): string {
 
 /** Hex digits, two per byte, with any whitespace between them: "b8 2a 00 00 00 c3". */
 export function decodeHex(text: string, field: string): Uint8Array {
-  const digits = text.replace(/\s+/g, '');
-  const bad = /[^0-9a-fA-F]/.exec(digits);
-  if (bad !== null) throw new ElfBuildError(`is not hex: '${bad[0]}' is not a hex digit`, field);
-  if (digits.length % 2 !== 0) throw new ElfBuildError(`has an odd number of hex digits (${digits.length})`, field);
-  return Uint8Array.from(Buffer.from(digits, 'hex'));
+  // One pass without intermediate strings: specs of many small functions hold many short hex strings.
+  const out = new Uint8Array(text.length >> 1);
+  let bytes = 0;
+  let digits = 0;
+  let high = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (v < 0) {
+      if (WHITESPACE.test(text[i]!)) continue;
+      throw new ElfBuildError(`is not hex: '${text[i]}' is not a hex digit`, field);
+    }
+    if ((digits++ & 1) === 0) high = v << 4;
+    else out[bytes++] = high | v;
+  }
+  if (digits % 2 !== 0) throw new ElfBuildError(`has an odd number of hex digits (${digits})`, field);
+  return bytes === out.length ? out : out.slice(0, bytes);
 }
+const WHITESPACE = /\s/;
 
 export function decodeBase64(text: string, field: string): Uint8Array {
   const clean = text.replace(/\s+/g, '');
@@ -77,7 +92,7 @@ export function decodeBytes(value: unknown, field: string, specDir: string): Uin
     if (key === 'base64') return decodeBase64(text, `${field}.base64`);
     const path = resolve(specDir, text);
     try {
-      return Uint8Array.from(readFileSync(path));
+      return new Uint8Array(readFileSync(path));
     } catch (err) {
       throw new ElfBuildError(`cannot read ${text}: ${describeSystemError(err) ?? (err as Error).message}`, `${field}.file`);
     }
@@ -96,11 +111,11 @@ export function specFromJson(json: unknown, specDir: string): SharedObjectSpec {
   const symbols = (arrayField(top, 'symbols', 'symbols') ?? []).map((s, i) => {
     const at = `symbols[${i}]`;
     if (!isObject(s)) throw new ElfBuildError(`must be an object, got ${describe(s)}`, at);
-    const symbol = checkFields(s, SYMBOL_SPEC_KEYS, at);
-    const out: Json = symbol.bytes === undefined ? symbol : { ...symbol, bytes: decodeBytes(symbol.bytes, `${at}.bytes`, specDir) };
+    const symbol = checkFields(s, SYMBOL_SPEC_KEYS, at); // a copy: decoding may replace fields
+    if (symbol.bytes !== undefined) symbol.bytes = decodeBytes(symbol.bytes, `${at}.bytes`, specDir);
     // 'frame-pointer', or the call-frame instruction bytes in any form symbol bytes take.
-    if (symbol.unwind !== undefined && symbol.unwind !== 'frame-pointer') out.unwind = decodeBytes(symbol.unwind, `${at}.unwind`, specDir);
-    return out;
+    if (symbol.unwind !== undefined && symbol.unwind !== 'frame-pointer') symbol.unwind = decodeBytes(symbol.unwind, `${at}.unwind`, specDir);
+    return symbol;
   });
   const pointers = arrayField(top, 'pointers', 'pointers')?.map((p, i) => {
     const at = `pointers[${i}]`;
