@@ -6,7 +6,7 @@ import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTY
 import type { ContentSectionName } from '../elf/layout.js';
 import { Arena } from '../loader/arena.js';
 import { BlockStates, blockBytes, trapFill } from '../loader/block-states.js';
-import { DlbindError } from '../loader/errors.js';
+import { DlbindError, locatedError } from '../loader/errors.js';
 import { type DlInfo, getLibc } from '../loader/libc.js';
 import { type Backing, LiveObject, bindLibc, randomWord } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
@@ -188,6 +188,8 @@ const ARENAS: readonly ArenaName[] = ['text', 'rodata', 'data'];
 export type SymbolName = string | Uint8Array;
 
 let counter = 0;
+/** st_info of a GLOBAL symbol of type 0: add the type. */
+const STB_GLOBAL_INFO = ELF64_ST_INFO(STB_GLOBAL, 0);
 
 /** JitLibrary's internal fields with their first values, added non-enumerable by its constructor. */
 const HIDDEN_FIELDS: PropertyDescriptorMap = Object.fromEntries(
@@ -494,7 +496,7 @@ export class JitLibrary {
       if (objectOffset >= this.lastStart && objectOffset + size <= this.lastEnd && size > 0 && Number.isInteger(size)) {
         const stt = type ?? (this.lastArena === 'text' ? STT_FUNC : STT_OBJECT);
         if (stt === STT_FUNC || stt === STT_OBJECT || stt === STT_NOTYPE) {
-          const slot = this.symtab.bindNew(name, objectOffset, size, ELF64_ST_INFO(STB_GLOBAL, stt), this.lastShndx);
+          const slot = this.symtab.bindNew(name, objectOffset, size, STB_GLOBAL_INFO + stt, this.lastShndx);
           if (slot !== 0) {
             this.recordBind(slot, name, objectOffset, size, stt, this.lastStart);
             return;
@@ -534,15 +536,25 @@ export class JitLibrary {
     const shndx = new Uint16Array(count);
     const blocks = new Float64Array(count);
     const sectionIndex = this.object!.layout.sectionIndex;
-    for (let i = 0; i < count; i++) {
-      const size = sizes[i];
-      bytes[i] = typeof size === 'number' && Number.isSafeInteger(size) && size > 0 ? size : atIndex(`sizes[${i}]`, () => checkSize(size, 'size'));
-      const addr = addresses[i];
-      atIndex(`addresses[${i}]`, () => this.objectOffsetInBlock(typeof addr === 'bigint' ? addr : checkAddress(addr), bytes[i]!));
-      values[i] = this.atOffset;
-      blocks[i] = this.atBlock;
-      infos[i] = ELF64_ST_INFO(STB_GLOBAL, type ?? (this.atArena === 'text' ? STT_FUNC : STT_OBJECT));
-      shndx[i] = sectionIndex[this.atArena];
+    let column = 'sizes';
+    let i = 0;
+    try {
+      for (; i < count; i++) {
+        column = 'sizes';
+        const size = sizes[i];
+        const length = typeof size === 'number' && Number.isSafeInteger(size) && size > 0 ? size : checkSize(size, 'size');
+        column = 'addresses';
+        const addr = addresses[i];
+        this.objectOffsetInBlock(typeof addr === 'bigint' ? addr : checkAddress(addr), length);
+        bytes[i] = length;
+        values[i] = this.atOffset;
+        blocks[i] = this.atBlock;
+        const arena = this.atArena;
+        infos[i] = STB_GLOBAL_INFO + (type ?? (arena === 'text' ? STT_FUNC : STT_OBJECT));
+        shndx[i] = sectionIndex[arena];
+      }
+    } catch (err) {
+      throw locatedError(err, `${column}[${i}]`);
     }
     this.bindColumns(n, values, bytes, infos, shndx, blocks);
   }
@@ -612,21 +624,48 @@ export class JitLibrary {
     return addr;
   }
 
-  /** Stores a checked batch (all or nothing, in the table) and does each symbol's bookkeeping. */
+  /** Stores a checked batch (all or nothing, in the table) and does each symbol's bookkeeping, as recordBind does for one. */
   private bindColumns(names: string[], values: Float64Array, sizes: Float64Array, infos: Uint8Array, shndx: Uint16Array, blocks: Float64Array): void {
     const slots = this.symtab.bindBatch(names, values, sizes, infos, shndx);
-    for (let i = 0; i < slots.length; i++) this.recordBind(slots[i]!, names[i]!, values[i]!, sizes[i]!, infos[i]! & 0xf, blocks[i]!);
+    const count = slots.length;
+    if (count === 0) return;
+    let most = 0;
+    for (let i = 0; i < count; i++) if (slots[i]! > most) most = slots[i]!;
+    if (most >= this.slotNext.length) this.growSlotLists(most);
+    const slotBlock = this.slotBlock;
+    const slotNext = this.slotNext;
+    const slotPrev = this.slotPrev;
+    for (let i = 0; i < count; i++) {
+      const slot = slots[i]!;
+      const block = blocks[i]!;
+      const head = block === this.headBlock ? this.headSlot : this.headOf(block);
+      slotBlock[slot] = block;
+      slotPrev[slot] = 0;
+      slotNext[slot] = head;
+      if (head !== 0) slotPrev[head] = slot;
+      if (block === this.headBlock) this.headSlot = slot;
+      else this.setHead(block, slot);
+    }
+    if (this.imports.followsOwn) for (let i = 0; i < count; i++) this.imports.bound(names[i]!, this.base + BigInt(values[i]!));
+    markChanged(this);
+    if (this.jitdump !== undefined) {
+      const mem = this.object!.mem;
+      for (let i = 0; i < count; i++) {
+        if ((infos[i]! & 0xf) === STT_FUNC) this.jitdump.codeLoad(names[i]!, this.base + BigInt(values[i]!), mem.slice(values[i]!, values[i]! + sizes[i]!));
+      }
+    }
   }
 
   /** Bookkeeping after a new symbol went into the table: its block's list, import slots, debuggers, perf. */
   private recordBind(slot: number, name: string, objectOffset: number, size: number, stt: number, block: number): void {
     if (slot >= this.slotNext.length) this.growSlotLists(slot);
-    const head = this.headOf(block);
+    const head = block === this.headBlock ? this.headSlot : this.headOf(block);
     this.slotBlock[slot] = block;
     this.slotPrev[slot] = 0;
     this.slotNext[slot] = head;
     if (head !== 0) this.slotPrev[head] = slot;
-    this.setHead(block, slot);
+    if (block === this.headBlock) this.headSlot = slot;
+    else this.setHead(block, slot);
     if (this.imports.followsOwn) this.imports.bound(name, this.base + BigInt(objectOffset));
     markChanged(this);
     if (this.jitdump !== undefined && stt === STT_FUNC) {

@@ -27,15 +27,22 @@ export class LiveBloom {
 
   /**
    * `words`: the filter's 64-bit words as little-endian 32-bit halves; `mask`:
-   * words - 1; `shift`: the second bit's shift; `store`: a publishing 32-bit
-   * store.
+   * words - 1; `shift`: the second bit's shift; `release`: whether stores
+   * must be store-releases (a weakly ordered CPU), so that a reader that sees
+   * a bit also sees what was written before it.
    */
   constructor(
     private readonly words: Uint32Array,
     private readonly mask: number,
     private readonly shift: number,
-    private readonly store: (a: Uint32Array, i: number, v: number) => void,
+    private readonly release: boolean,
   ) {}
+
+  /** A publishing 32-bit store (a plain store where the CPU keeps stores in order). */
+  private store(a: Uint32Array, i: number, v: number): void {
+    if (this.release) Atomics.store(a, i, v);
+    else a[i] = v;
+  }
 
   /** Sets the bits of a name about to be published. */
   add(hash: number): void {
@@ -45,10 +52,16 @@ export class LiveBloom {
     const w = this.words;
     const i1 = word + (b1 >>> 5);
     const m1 = 1 << (b1 & 31);
-    if ((w[i1]! & m1) === 0) this.store(w, i1, w[i1]! | m1);
     const i2 = word + (b2 >>> 5);
     const m2 = 1 << (b2 & 31);
-    if ((w[i2]! & m2) === 0) this.store(w, i2, w[i2]! | m2);
+    // A bind's bits, stored in line (this runs once a bind).
+    if (this.release) {
+      if ((w[i1]! & m1) === 0) Atomics.store(w, i1, w[i1]! | m1);
+      if ((w[i2]! & m2) === 0) Atomics.store(w, i2, w[i2]! | m2);
+    } else {
+      w[i1] = w[i1]! | m1;
+      w[i2] = w[i2]! | m2;
+    }
     const counts = this.counts;
     if (counts !== undefined) {
       if (counts[word * 32 + b1]! < 255) counts[word * 32 + b1]!++;

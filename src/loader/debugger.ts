@@ -96,14 +96,6 @@ function getRendezvous(): Rendezvous | undefined {
   return rendezvous;
 }
 
-/**
- * The per-bind test: whether a breakpoint sits at r_brk, from one code byte
- * (word) read through a view kept between calls. False without a rendezvous:
- * there is then nobody to announce to at once.
- */
-function listeningNow(): boolean {
-  return getRendezvous()?.breakpointAtBrk() === true;
-}
 
 /**
  * Whether a debugger is watching the link map: a breakpoint on r_brk, where
@@ -253,7 +245,10 @@ export function markChanged(obj: Announceable): void {
     obj.announceQueued = true;
     pending.add(obj);
   }
-  if (!urgent && listeningNow()) {
+  // The per-bind test: whether a breakpoint sits at r_brk, from one code byte (word) read through a
+  // view kept between calls. False without a rendezvous: there is then nobody to announce to at once.
+  const r = rendezvous === undefined ? getRendezvous() : rendezvous;
+  if (!urgent && r != null && r.breakpointAtBrk()) {
     urgent = true;
     queueMicrotask(announceBeforeCall);
   }

@@ -210,7 +210,7 @@ export class LiveSymbolTable {
     this.bloomShift = header[3]!;
     this.bloomMask = bloomWords - 1;
     this.bloom = new Uint32Array(buf, base + gnu.offset + 16, bloomWords * 2);
-    this.bloomFilter = new LiveBloom(this.bloom, this.bloomMask, this.bloomShift, (a, i, v) => this.store32(a, i, v));
+    this.bloomFilter = new LiveBloom(this.bloom, this.bloomMask, this.bloomShift, this.weakMemoryOrder);
     this.buckets = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8, this.nbuckets);
     this.chainOffset = gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4;
     this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
@@ -357,10 +357,41 @@ export class LiveSymbolTable {
     strings[str + n] = 0;
     const hash = h >>> 0;
     const b = hash % this.nbuckets;
-    if (this.find(name, hash, b) !== 0) return 0;
+    const runStart = this.runStart ?? this.makeRuns();
+    const runUsed = this.runUsed!;
+    const start = runStart[b]!;
+    const used = runUsed[b]!;
+    const words = this.hashWords;
+    // The duplicate check, as find makes it: hash words first, then the name.
+    const half = hash >>> 1;
+    for (let i = start; i < start + used; i++) {
+      if (words[i - 1]! >>> 1 === half) {
+        const id = this.slotId[i]!;
+        if (id !== 0 && this.idName[id] === name) return 0;
+      }
+    }
     this.stringsNext = str + n + 1;
-    this.stringsGrew(str);
-    const at = this.append(b, hash, str, info, 0, shndx, value, size);
+    if (this.dynstrOffset + str + n + 1 > this.stringsDumped) this.stringsGrew(str);
+    let at: number;
+    if (start === 0 || used === this.runCap![b]!) at = this.copyRun(b, 0, str, info, 0, shndx, value, size, hash);
+    else {
+      // append's stores, in line: the entry, its hash word with the end bit, its bloom bits, then the publishing store.
+      at = start + used;
+      const u32 = this.symU32;
+      const w = at * WORDS_PER_SYM;
+      u32[w] = str;
+      u32[w + 1] = info | (shndx << 16);
+      // Values and sizes are below 2^53: the division's integer part fits 32 bits.
+      u32[w + 2] = value >>> 0;
+      u32[w + 3] = (value / 4294967296) | 0;
+      u32[w + 4] = size >>> 0;
+      u32[w + 5] = (size / 4294967296) | 0;
+      words[at - 1] = hash | 1;
+      this.bloomFilter.add(hash);
+      if (this.weakMemoryOrder) Atomics.store(words, at - 2, words[at - 2]! & ~1);
+      else words[at - 2] = words[at - 2]! & ~1;
+      runUsed[b] = used + 1;
+    }
     const id = this.takeId(name);
     this.bound++;
     this.slotId[at] = id;
@@ -498,15 +529,19 @@ export class LiveSymbolTable {
     return id;
   }
 
+  /** The per-bucket run arrays, made at the first bind (an idle library has none). */
+  private makeRuns(): Int32Array {
+    const n = this.nbuckets;
+    this.runCap = new Int32Array(n);
+    this.runUsed = new Int32Array(n);
+    this.runStart = new Int32Array(n);
+    return this.runStart;
+  }
+
   /** Writes a new entry into bucket b's run, appending when there is room, and publishes it. Returns its .dynsym index. */
   private append(b: number, hash: number, str: number, info: number, other: number, shndx: number, value: number, size: number): number {
-    if (this.runStart === undefined) {
-      const n = this.nbuckets;
-      this.runStart = new Int32Array(n);
-      this.runCap = new Int32Array(n);
-      this.runUsed = new Int32Array(n);
-    }
-    const start = this.runStart[b]!;
+    if (this.runStart === undefined) this.makeRuns();
+    const start = this.runStart![b]!;
     const used = this.runUsed![b]!;
     if (start === 0 || used === this.runCap![b]!) return this.copyRun(b, 0, str, info, other, shndx, value, size, hash);
     const at = start + used;
