@@ -27,6 +27,7 @@ export function run(ctx: Context) {
     anchorObjectsPerRun: perRun,
   });
   const dlbindSample = f.measure({ id: 'dlbind', label: `dlbind(): ${n.toLocaleString('en-US')} 8-byte data symbols`, show: 'rate', per: 'bind' });
+  const manySample = f.measure({ id: 'many', label: `bindMany(): the same ${n.toLocaleString('en-US')} symbols in one call`, show: 'rate', per: 'bind' });
 
   const names = symbolNames(n);
   const stringBytes = names.reduce((s, x) => s + Buffer.byteLength(x) + 1, 0);
@@ -59,14 +60,19 @@ export function run(ctx: Context) {
   ].map((a) => ({ ...a, sample: f.measure({ id: a.id, label: a.label, show: 'time', per: 'symbol' }) }));
 
   /** Binds the first `count` names into a fresh library (capacity raised to hold them) and returns the seconds the binds took. */
-  const bindAll = (count: number): number => {
+  const bindAll = (count: number, batch = false): number => {
     const lib = dlcreate(undefined, { maxSymbols: count, stringTableSize: stringBytes + 4096, data: 8 * count });
     const base = dlalloc(lib, 8 * count, SHF_WRITE);
     for (let i = 0; i < count; i++) addrs[i] = base + BigInt(8 * i);
+    const batchNames = batch && count < n ? names.slice(0, count) : names;
+    const batchAddrs = batch && count < n ? addrs.slice(0, count) : addrs;
+    const sizes = new Uint32Array(count).fill(8);
     collect();
-    const seconds = time(() => {
-      for (let i = 0; i < count; i++) dlbind(lib, names[i]!, addrs[i]!, 8);
-    });
+    const seconds = batch
+      ? time(() => lib.bindMany(batchNames, batchAddrs, sizes))
+      : time(() => {
+          for (let i = 0; i < count; i++) dlbind(lib, names[i]!, addrs[i]!, 8);
+        });
     for (const i of count === n ? checked : []) if (dlsym(lib, names[i]!) !== addrs[i]) throw new Error(`libc dlsym does not find ${names[i]} at its address`);
     if (dlsym(lib, 'not_bound_here') !== null) throw new Error('libc dlsym found a name that was never bound');
     dldelete(lib);
@@ -89,28 +95,42 @@ export function run(ctx: Context) {
     show: 'rate',
     per: 'bind',
   });
+  const coldMany = f.measure({
+    id: 'cold-many',
+    label: `cold, one bindMany: the same ${WARM_UP.toLocaleString('en-US')} symbols in one call in a fresh process`,
+    show: 'rate',
+    per: 'bind',
+  });
   const built = process.env.DLBIND_BENCH_LIBRARY;
-  const coldScript = `const d = await import(${JSON.stringify(built)}); const n = ${WARM_UP};
+  const coldScript = (binds: string) => `const d = await import(${JSON.stringify(built)}); const n = ${WARM_UP};
 const names = Array.from({ length: n }, (_, i) => 'jit_obj_' + i);
-const lib = d.dlcreate(undefined, d.DEFAULT_CAPACITY.maxSymbols < n ? { maxSymbols: n } : {}); const base = d.dlalloc(lib, 8 * n, d.SHF_WRITE); const addrs = names.map((_, i) => base + BigInt(8 * i));
-const t = performance.now(); for (let i = 0; i < n; i++) d.dlbind(lib, names[i], addrs[i], 8); const s = (performance.now() - t) / 1000;
+const lib = d.dlcreate(undefined, d.DEFAULT_CAPACITY.maxSymbols < n ? { maxSymbols: n } : {}); const base = d.dlalloc(lib, 8 * n, d.SHF_WRITE); const addrs = names.map((_, i) => base + BigInt(8 * i)); const sizes = new Uint32Array(n).fill(8);
+const t = performance.now(); ${binds}; const s = (performance.now() - t) / 1000;
 if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not found'); d.dldelete(lib); console.log(s);`;
-  /** The cold row's child: a fresh node process (only with the bundle: a child through tsx would measure tsx). */
+  /** The cold rows' children: fresh node processes (only with the bundle: a child through tsx would measure tsx). */
   const coldRun = (): void => {
     if (built === undefined) return;
-    const p = spawnSync(process.execPath, ['--input-type=module', '-e', coldScript], { encoding: 'utf8' });
-    if (p.status !== 0) throw new Error(`cold bind child failed: ${p.stderr}`);
-    cold(Number(p.stdout.trim()) / WARM_UP);
+    for (const [sample, binds] of [
+      [cold, 'for (let i = 0; i < n; i++) d.dlbind(lib, names[i], addrs[i], 8)'],
+      [coldMany, 'lib.bindMany(names, addrs, sizes)'],
+    ] as const) {
+      const p = spawnSync(process.execPath, ['--input-type=module', '-e', coldScript(binds)], { encoding: 'utf8' });
+      if (p.status !== 0) throw new Error(`cold bind child failed: ${p.stderr}`);
+      sample(Number(p.stdout.trim()) / WARM_UP);
+    }
   };
 
   // Warm-up, untimed: the bind path and both writers compiled, gcc's files in the page cache.
   bindAll(WARM_UP);
+  bindAll(WARM_UP, true);
   for (const a of anchors) publish(dir, `warm-${a.id}`, names, a.batch, 1, a.make);
 
   for (let r = 0; r < RUNS; r++) {
     const seconds = bindAll(n);
     dlbindSample(seconds / n);
     ctx.log(`run ${r + 1}: dlbind ${Math.round(n / seconds).toLocaleString('en-US')} binds/s, ${checked.length} checked through libc dlsym`);
+    collect();
+    manySample(bindAll(n, true) / n);
     collect();
     cWarm(viaC(dlcreate(undefined, { maxSymbols: n, stringTableSize: stringBytes + 4096, data: 8 * n }), n));
     coldRun();
@@ -128,6 +148,8 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
   f.ratio('cold vs warm binds', 'cold', 'dlbind');
   f.ratio('dlbind (warm) vs the C reference', 'dlbind', 'c', { max: 1.5, text: '≤ 1.5× the C reference' });
   f.ratio('cold binds vs the C reference, first 20,000', 'cold', 'c-cold', { max: 4, text: '≤ 4× the C reference' });
+  f.ratio('bindMany (warm) vs the C reference', 'many', 'c');
+  f.ratio('cold bindMany vs the C reference, first 20,000', 'cold-many', 'c-cold');
   f.ratio('dlbind vs (a), 1 symbol per .so', 'dlbind', 'a1', { max: 1 / 1000, text: '≥ 1,000× faster per symbol' });
   f.ratio('dlbind vs (a), 1,000 symbols per .so', 'dlbind', 'a1000');
   f.ratio('dlbind vs (b), 1 symbol per .so', 'dlbind', 'b1');
@@ -136,7 +158,7 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
     `dlbind timed alone: names and bigint addresses are made before the clock starts, dlcreate/dlalloc and dldelete are outside it, and one untimed warm-up (${WARM_UP.toLocaleString('en-US')} binds, one object of each anchor) comes first; after each run ${checked.length} names (random, first, last) are checked through libc dlsym.`,
   );
   f.note(
-    `Cold: ${RUNS} fresh node processes, each importing the library, creating a library with no options and timing its first ${WARM_UP.toLocaleString('en-US')} binds (the bind path not yet compiled by V8, every table page touched for the first time).`,
+    `Cold: ${RUNS} fresh node processes per row, each importing the library, creating a library with no options and timing its first ${WARM_UP.toLocaleString('en-US')} binds, one dlbind() call each or one bindMany() of columns made before the clock starts (the bind path not yet compiled by V8, every table page touched for the first time).`,
   );
   f.note(
     `C reference: bench/c/bind.c (gcc -O2) maps the library's backing file (/proc/<pid>/fd/<n>) MAP_SHARED, reads the table's shape from its section headers and, timed with clock_gettime, makes each bind's table stores as src/loader/symtab.ts makes them (GNU hash, duplicate check along the chain, name copied into .dynstr, the Elf64_Sym, hash word and end bit, bloom bits, the publishing store, a full run copied to a fresh one); the bench then finds the names through libc dlsym. Warm row: the same library shape as dlbind's warm runs, in the same runs; cold row: a fresh default library, as the cold row's. Both include the first touch of every table page, as dlbind's rows do.`,
