@@ -25,13 +25,18 @@ function rss(): Rss {
 }
 const minus = (a: Rss, b: Rss, per = 1): Rss => Object.fromEntries(FIELDS.map((f) => [f, (a[f] - b[f]) / per])) as Rss;
 
+const WARM_UP = 20;
 const paths: string[] = [];
-if (kind === 'gcc') for (let i = 0; i <= count; i++) copyFileSync(gccSo!, (paths[i] = join(dir!, `memory-${process.pid}-${i}.so`)));
+if (kind === 'gcc') for (let i = 0; i < count + WARM_UP; i++) copyFileSync(gccSo!, (paths[i] = join(dir!, `memory-${process.pid}-${i}.so`)));
 const open = (i: number): unknown => (kind === 'gcc' ? dlopenOrThrow(paths[i]!) : dlcreate());
-// Warm-up: libc bound through koffi, the code paths compiled, then given back.
-const first = open(count);
-if (kind === 'gcc') dlcloseAll([first as bigint]);
-else dldelete(first as ReturnType<typeof dlcreate>);
+// Warm-up: libc bound through koffi, the code paths compiled (optimised, too: V8's compiler
+// threads keep the malloc arenas they grow, which one warm-up library left to the measured one),
+// then given back. The first library of a shape is written by the ELF writer, later ones copy it.
+for (let i = count; i < count + WARM_UP; i++) {
+  const first = open(i);
+  if (kind === 'gcc') dlcloseAll([first as bigint]);
+  else dldelete(first as ReturnType<typeof dlcreate>);
+}
 
 const kept: unknown[] = [];
 const before = rss();

@@ -55,7 +55,7 @@ export function run(ctx: Context) {
     `Where dlbind's RSS goes (medians): one library ${part('one', 'RssAnon')} anonymous (JS heap, ld.so's link map), ${part('one', 'RssFile')} file-backed, ${part('one', 'RssShmem')} shared memory (the memfd's touched pages); each of ${COUNT.toLocaleString('en-US')}: ${part('each', 'RssAnon')} anonymous, ${part('each', 'RssFile')} file, ${part('each', 'RssShmem')} shared memory.`,
   );
   f.note(
-    'Each sample is a fresh node process that first creates and deletes one library (or loads and closes one object) untimed, so that koffi, the libc bindings and the compiled code are not counted; VmRSS is read from /proc/self/status after two forced garbage collections.',
+    'Each sample is a fresh node process that first creates and deletes 20 libraries (or loads and closes 20 objects) untimed, so that koffi, the libc bindings and the compiled and optimised code (whose compiler threads keep the malloc arenas they grew) are not counted; VmRSS is read from /proc/self/status after two forced garbage collections.',
   );
   return f.result();
 }

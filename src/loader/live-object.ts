@@ -370,16 +370,27 @@ export class LiveObject {
       const c = l.content[name];
       if (c.size > 0) regions.push([c.offset, c.offset + c.size, c.offset]);
     }
-    for (const [start, end, used] of regions) {
+    // Ranges of the alias that meet (the text's end is the rodata's start) go in one call.
+    let from = 0;
+    let to = 0;
+    const flush = () => {
+      if (to > from) madvise(this.aliasBase + BigInt(from), to - from, MADV_DONTDUMP);
+    };
+    for (const [start, end, used] of regions.sort((a, b) => a[0] - b[0])) {
       const r: DumpRegion = { start, end, dumped: Math.ceil(used / page) * page };
       if (shared !== undefined && start === shared.offset) r.loaded = this.loadBase + BigInt(shared.addr);
       const last = Math.floor(end / page) * page;
       if (last > r.dumped) {
-        madvise(this.aliasBase + BigInt(r.dumped), last - r.dumped, MADV_DONTDUMP);
+        if (r.dumped !== to) {
+          flush();
+          from = r.dumped;
+        }
+        to = last;
         if (r.loaded !== undefined) madvise(r.loaded + BigInt(r.dumped - start), last - r.dumped, MADV_DONTDUMP);
         this.dumpRegions.push(r);
       }
     }
+    flush();
   }
 
   /**
