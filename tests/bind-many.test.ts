@@ -3,7 +3,8 @@
 // addDataSymbols (one block, a symbol per name). Every symbol is found by libc's
 // dlsym and named by dladdr; every bad entry is a DlbindError naming it, and a
 // failing batch leaves nothing of itself bound, also when it fails after some of
-// its entries were stored (a duplicate inside the batch, a full string table).
+// its entries were stored (a duplicate inside the batch, a full string table). Addresses
+// beyond 64 bits are refused by the short bind path as by the checked one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHF_EXECINSTR, SHF_WRITE, STT_FUNC, STT_NOTYPE, type JitLibrary, dladdr, dlbindmany, dlcreate, dlfunc, dlsym } from '../src/index.js';
@@ -273,6 +274,24 @@ test('addDataSymbols: read-only and writable data, a symbol per name, the bytes 
     const view = new Uint8Array(lib.liveObject.mem.buffer, lib.liveObject.mem.byteOffset + Number(dlsym(lib, 'rw_b')! - lib.loadBase), 8);
     assert.equal([...view], [9, 10, 11, 12, 13, 14, 15, 16]);
     assert.is(dladdr(rw + 20n)?.sname, 'rw_c');
+  } finally {
+    lib.delete();
+  }
+});
+
+test('an address 2^64 past a good one, or below zero, is refused by bind, bindMany and write, not bound where it wraps to', () => {
+  const lib = dlcreate();
+  try {
+    const base = lib.alloc(64, SHF_WRITE);
+    lib.bind('first', base, 8); // the block binds went to last: the short path's case
+    const wrapped = base + 8n + (1n << 64n);
+    failsWith(() => lib.bind('wrapped', wrapped, 8), 'EFOREIGN', /is not in library/);
+    failsWith(() => lib.bind('negative', base + 8n - (1n << 64n), 8), 'EFOREIGN', /is not in library/);
+    failsWith(() => lib.bindMany(['wrapped'], [wrapped], [8]), 'EFOREIGN', /addresses\[0\]: /);
+    failsWith(() => lib.write(wrapped, [1]), 'EFOREIGN');
+    noneBound(lib, ['wrapped', 'negative']);
+    lib.bind('second', base + 8n, 8);
+    assert.is(dlsym(lib, 'second'), base + 8n);
   } finally {
     lib.delete();
   }

@@ -96,7 +96,6 @@ function getRendezvous(): Rendezvous | undefined {
   return rendezvous;
 }
 
-
 /**
  * Whether a debugger is watching the link map: a breakpoint on r_brk, where
  * gdb and lldb put one. Without a rendezvous, any ptrace tracer counts.

@@ -585,7 +585,15 @@ export class LiveSymbolTable {
           at = to;
         } else {
           const id = this.slotId[from]!;
-          u32.copyWithin(to * WORDS_PER_SYM, from * WORDS_PER_SYM, (from + 1) * WORDS_PER_SYM);
+          // Six words by hand: copyWithin is a runtime call, dearer than the copy.
+          const t = to * WORDS_PER_SYM;
+          const f = from * WORDS_PER_SYM;
+          u32[t] = u32[f]!;
+          u32[t + 1] = u32[f + 1]!;
+          u32[t + 2] = u32[f + 2]!;
+          u32[t + 3] = u32[f + 3]!;
+          u32[t + 4] = u32[f + 4]!;
+          u32[t + 5] = u32[f + 5]!;
           words[to - 1] = words[from - 1]! & ~1;
           this.slotId[to] = id;
           this.idSlot[id] = to;
