@@ -1,3 +1,4 @@
+// arch: aarch64
 // The live GNU table's bloom filter stays exact: after binds, unbinds and replaces it holds the
 // bits of the bound names and no others, so eu-elflint (which recomputes the filter from the
 // names) accepts the live file and the dlsave output, while every bound name is still found.

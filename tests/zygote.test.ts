@@ -1,3 +1,4 @@
+// arch: aarch64
 // The zygote's bytes: the first library of a shape is written by the ELF writer, later ones copy
 // the pages it wrote (found again with SEEK_DATA/SEEK_HOLE) and write their own name. Each must
 // be byte for byte what the writer makes for that name.
