@@ -1,16 +1,29 @@
 // The offline builder: a user-facing spec (symbols with their bytes) becomes
 // an ObjectPlan (sections packed, symbols at offsets), then bytes.
 import { alignUp, isPowerOfTwo } from './bytes.js';
-import { STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED } from './constants.js';
+import {
+  ELF64_ST_INFO,
+  STB_GLOBAL,
+  STB_LOCAL,
+  STB_WEAK,
+  STT_FUNC,
+  STT_NOTYPE,
+  STT_OBJECT,
+  STV_DEFAULT,
+  STV_HIDDEN,
+  STV_INTERNAL,
+  STV_PROTECTED,
+} from './constants.js';
 import { framePointerCfi } from './cfi.js';
 import { POINTER_SPEC_KEYS, SHARED_OBJECT_SPEC_KEYS, SYMBOL_SPEC_KEYS, describeValue, toByteArray, unknownKey, unknownKeyMessage } from './checks.js';
 import { ElfBuildError } from './errors.js';
-import { gnuHashString } from './hash.js';
 import { type LinkSpec, LinkPlanner } from './link-spec.js';
-import { NameIndex } from './nameindex.js';
+import { type PlanColumns, SECTION_CODE, symbolAt } from './columns.js';
+import { checkColumns, type SymbolColumns } from './column-spec.js';
+import { findDuplicateName, NameColumnBuilder, NameLookup, nameAt } from './names.js';
 import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
-import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
+import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, prepareObject, writeObject } from './writer.js';
 
 /** A symbol's type: STT_FUNC, STT_OBJECT or STT_NOTYPE. */
 export type SymbolKind = 'func' | 'object' | 'notype';
@@ -85,6 +98,8 @@ export interface SharedObjectSpec extends LinkSpec {
   hashStyle?: HashStyle;
   /** The symbols and their contents, in .dynsym order. */
   symbols?: readonly SymbolSpec[];
+  /** More symbols, given as columns (one block or several): for generators that hold names and code in bulk. They follow `symbols`. */
+  columns?: SymbolColumns | readonly SymbolColumns[];
   /** Pointers between symbols, written as RELATIVE relocations. */
   pointers?: readonly PointerSpec[];
   /** Segment alignment. Default 4096 on x86_64, 65536 on aarch64 (safe for 4K, 16K and 64K kernels). */
@@ -160,29 +175,50 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   const list = spec.symbols ?? [];
   if (!Array.isArray(list)) throw new ElfBuildError('must be an array', 'symbols');
 
-  const sizes: Record<ContentSectionName, number> = { text: 0, rodata: 0, data: 0, bss: 0 };
-  const aligns: Record<ContentSectionName, number> = { text: 16, rodata: 8, data: 8, bss: 8 };
-  const symbols: PlanSymbol[] = [];
+  const blocks = checkColumns(spec.columns);
+  const listCount = list.length;
+  let n = listCount;
+  for (const block of blocks) n += block.names.count;
+
+  const sizes = [0, 0, 0, 0];
+  const aligns = [16, 8, 8, 8];
+  const names = new NameColumnBuilder(n);
+  const sectionCodes = new Uint8Array(n);
+  const offsets = new Float64Array(n);
+  const symbolSizes = new Float64Array(n);
+  const info = new Uint8Array(n);
+  const other = new Uint8Array(n);
+  let unwind: Uint8Array[] | undefined;
   let symbolVersions: ({ version: string; hidden?: boolean } | undefined)[] | undefined;
-  // Bytes are copied once every offset is known; until then only references are kept.
-  const initial: (Uint8Array | undefined)[] = [];
-  const nameHashes = new Uint32Array(list.length);
-  const seen = new NameIndex(list.length, (i) => symbols[i]!.name, nameHashes);
+  // Each section's bytes as they are placed; the buffers grow by doubling.
+  const contents: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined];
+  const contentEnd = [0, 0, 0, 0];
+  const room = (code: number, end: number): Uint8Array => {
+    let c = contents[code];
+    if (c === undefined || end > c.length) {
+      const grown = new Uint8Array(Math.max(end, (c?.length ?? 0) * 2, 4096));
+      if (c !== undefined) grown.set(c.subarray(0, contentEnd[code]));
+      contents[code] = c = grown;
+    }
+    if (end > contentEnd[code]!) contentEnd[code] = end;
+    return c;
+  };
   // Field names for messages are built only when a check fails: this loop runs a million times for big objects.
   const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
-  for (let i = 0; i < list.length; i++) {
+  for (let i = 0; i < listCount; i++) {
     const s = list[i]!;
     if (s === null || typeof s !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(s)}`, field(i));
-    checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
+    if (unknownKey(s, SYMBOL_SPEC_KEYS) !== undefined) checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
     const name = s.name;
-    if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) checkSymbolName(name, field(i, 'name'));
-    nameHashes[i] = gnuHashString(name);
+    if (typeof name !== 'string' || name.length === 0) checkSymbolName(name, field(i, 'name'));
+    if (!names.push(name)) throw new ElfBuildError('must not contain NUL', field(i, 'name'));
     const rawSection: unknown = s.section;
     if (rawSection !== 'text' && rawSection !== 'data' && rawSection !== 'rodata' && rawSection !== 'bss') {
       if (rawSection === undefined) throw new ElfBuildError('is required', field(i, 'section'));
       oneOf(rawSection, SECTIONS, field(i, 'section'), 'text');
     }
     const section = rawSection as ContentSectionName;
+    const code = SECTION_CODE[section];
     const type = s.kind === undefined ? (section === 'text' ? STT_FUNC : STT_OBJECT) : KINDS[oneOf<SymbolKind>(s.kind, KIND_NAMES, field(i, 'kind'), 'func')];
     const binding = s.binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(s.binding, BINDING_NAMES, field(i, 'binding'), 'global')];
     const visibility =
@@ -201,17 +237,24 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
       size = s.size === undefined ? length : checkSize(s.size, field(i, 'size'));
       if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
     }
-    const offset = alignUp(sizes[section], align);
-    sizes[section] = offset + size;
-    if (align > aligns[section]) aligns[section] = align;
-    initial.push(bytes);
+    const offset = alignUp(sizes[code]!, align);
+    sizes[code] = offset + size;
+    if (align > aligns[code]!) aligns[code] = align;
+    if (bytes !== undefined && bytes.length > 0) {
+      const content = room(code, offset + bytes.length);
+      if (bytes.length <= 16) for (let k = 0; k < bytes.length; k++) content[offset + k] = bytes[k]!;
+      else content.set(bytes, offset);
+    }
     const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
-    const sym: PlanSymbol = { name, section, offset, size, type, bind: hidden ? STB_LOCAL : binding, visibility };
+    sectionCodes[i] = code;
+    offsets[i] = offset;
+    symbolSizes[i] = size;
+    info[i] = ELF64_ST_INFO(hidden ? STB_LOCAL : binding, type);
+    other[i] = visibility;
     if (s.unwind !== undefined) {
       if (section !== 'text') throw new ElfBuildError('unwind rules are for functions in text', field(i, 'unwind'));
-      sym.unwind = unwindInstructions(machine, s.unwind, field(i, 'unwind'));
+      (unwind ??= [])[i] = unwindInstructions(machine, s.unwind, field(i, 'unwind'));
     }
-    symbols.push(sym);
     if (s.version !== undefined || s.defaultVersion !== undefined) {
       const version = checkSymbolName(s.version, field(i, 'version'));
       if (hidden) throw new ElfBuildError('a hidden symbol has no version', field(i, 'version'));
@@ -219,11 +262,73 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
       symbolVersions ??= [];
       symbolVersions[i] = { version, hidden: s.defaultVersion === false };
     }
-    const twin = seen.insert(i);
-    if (twin >= 0) throw new ElfBuildError(`duplicate symbol name '${name}' (also symbols[${twin}])`, field(i, 'name'));
   }
+  // Column blocks follow the listed symbols, each placed as its SymbolSpecs would be.
+  let first = listCount;
+  for (const block of blocks) {
+    const code = SECTION_CODE[block.section];
+    const type =
+      block.kind === undefined
+        ? block.section === 'text'
+          ? STT_FUNC
+          : STT_OBJECT
+        : KINDS[oneOf<SymbolKind>(block.kind, KIND_NAMES, `${block.field}.kind`, 'func')];
+    const binding = block.binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(block.binding, BINDING_NAMES, `${block.field}.binding`, 'global')];
+    const visibility =
+      block.visibility === undefined
+        ? STV_DEFAULT
+        : VISIBILITIES[oneOf<SymbolVisibility>(block.visibility, VISIBILITY_NAMES, `${block.field}.visibility`, 'default')];
+    const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
+    const stInfo = ELF64_ST_INFO(hidden ? STB_LOCAL : binding, type);
+    const align = block.align;
+    let end = sizes[code]!;
+    const count = block.names.count;
+    for (let j = 0; j < count; j++) {
+      const i = first + j;
+      const offset = align <= 1 ? end : Math.ceil(end / align) * align;
+      const size = block.sizes[j]!;
+      end = offset + size;
+      sectionCodes[i] = code;
+      offsets[i] = offset;
+      symbolSizes[i] = size;
+      info[i] = stInfo;
+      other[i] = visibility;
+    }
+    sizes[code] = end;
+    if (count > 0 && align > aligns[code]!) aligns[code] = align;
+    first += count;
+  }
+  for (const block of blocks) names.append(block.names);
+  const nameColumn = names.finish();
+  // Where symbol i came from, for messages: symbols[i] or columns[b].names[j].
+  const origin = (i: number): string => {
+    if (i < listCount) return field(i, 'name');
+    let at = listCount;
+    for (const block of blocks) {
+      if (i < at + block.names.count) return `${block.field}.names[${i - at}]`;
+      at += block.names.count;
+    }
+    return `symbols[${i}]`;
+  };
+  const twin = findDuplicateName(nameColumn);
+  if (twin !== undefined) {
+    const [i, j] = twin;
+    const where = origin(j).replace(/\.name$/, '');
+    throw new ElfBuildError(`duplicate symbol name '${nameAt(nameColumn, i)}' (also ${where})`, origin(i));
+  }
+  const columns: PlanColumns = {
+    count: n,
+    names: nameColumn,
+    section: sectionCodes,
+    offset: offsets,
+    size: symbolSizes,
+    info,
+    other,
+    unwind,
+  };
+  const lookup = new NameLookup(nameColumn);
   const indexOf = (name: string): number | undefined => {
-    const i = seen.find(name, gnuHashString(name));
+    const i = lookup.find(name);
     return i < 0 ? undefined : i;
   };
 
@@ -244,7 +349,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     if (holder === undefined) throw new ElfBuildError(`no symbol named '${ptr.symbol}'`, `${at}.symbol`);
     const imported = target === undefined ? linker.importOf(ptr.target) : undefined;
     if (target === undefined && imported === undefined) throw new ElfBuildError(`no symbol or import named '${ptr.target}'`, `${at}.target`);
-    const h = symbols[holder]!;
+    const h = symbolAt(columns, holder);
     const offset = checkSize(ptr.offset ?? 0, `${at}.offset`);
     if (h.section === 'text') throw new ElfBuildError('pointers cannot live in text (that would need a text relocation)', `${at}.symbol`);
     if (offset + 8 > h.size) throw new ElfBuildError(`offset ${offset} + 8 exceeds the symbol's size ${h.size}`, `${at}.offset`);
@@ -252,20 +357,35 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     if (!Number.isSafeInteger(addend)) throw new ElfBuildError('must be an integer', `${at}.addend`);
     if (imported !== undefined) return linker.addWord(h.section, h.offset + offset, imported, ptr.relocation, addend, at);
     if (ptr.relocation !== undefined) throw new ElfBuildError(`is for imports; '${ptr.target}' is the object's own`, `${at}.relocation`);
-    const t = symbols[target!]!;
+    const t = symbolAt(columns, target!);
     relocations.push({ section: h.section, offset: h.offset + offset, target: t.section, targetOffset: t.offset + addend });
   });
 
   const sections = {} as ObjectPlan['sections'];
-  for (const name of SECTIONS) sections[name] = { size: sizes[name], align: aligns[name] };
-  for (let i = 0; i < symbols.length; i++) {
-    const bytes = initial[i];
-    if (bytes === undefined || bytes.length === 0) continue;
-    const sym = symbols[i]!;
-    const section = sections[sym.section];
-    section.content ??= new Uint8Array(section.size);
-    if (bytes.length <= 16) for (let k = 0; k < bytes.length; k++) section.content[sym.offset + k] = bytes[k]!;
-    else section.content.set(bytes, sym.offset);
+  for (const name of SECTIONS) sections[name] = { size: sizes[SECTION_CODE[name]]!, align: aligns[SECTION_CODE[name]]! };
+  first = listCount;
+  for (const block of blocks) {
+    const count = block.names.count;
+    const src = block.bytes;
+    if (src !== undefined && count > 0) {
+      const code = SECTION_CODE[block.section];
+      const from = block.offsets;
+      for (let j = 0; j < count; j++) {
+        const size = block.sizes[j]!;
+        if (size === 0) continue;
+        const a = from[j]!;
+        const at = offsets[first + j]!;
+        const content = room(code, at + size);
+        if (size <= 16) for (let k = 0; k < size; k++) content[at + k] = src[a + k]!;
+        else content.set(src.subarray(a, a + size), at);
+      }
+    }
+    first += count;
+  }
+  for (const name of SECTIONS) {
+    const code = SECTION_CODE[name];
+    const c = contents[code];
+    if (c !== undefined) sections[name].content = c.subarray(0, contentEnd[code]);
   }
   return {
     machine,
@@ -274,12 +394,12 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     hashStyle,
     pageSize,
     sections,
-    symbols,
+    symbols: [],
+    columns,
     relocations,
     dynamicWritable: spec.dynamicWritable ?? true,
     staticSymbols: spec.staticSymbols ?? true,
-    nameHashes,
-    links: linker.finish(symbols, symbolVersions),
+    links: linker.finish((i) => symbolAt(columns, i), symbolVersions),
   };
 }
 

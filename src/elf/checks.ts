@@ -35,6 +35,7 @@ export const SHARED_OBJECT_SPEC_KEYS = keysOf<SharedObjectSpec>()([
   'flags1',
   'versions',
   'relro',
+  'columns',
 ]);
 /** @internal */
 export const SYMBOL_SPEC_KEYS = keysOf<SymbolSpec>()([

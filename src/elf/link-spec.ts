@@ -167,7 +167,7 @@ export class LinkPlanner {
   }
 
   /** The finished links, or undefined when the spec uses none of them (the object is then written as before). */
-  finish(symbols: readonly PlanSymbol[], symbolVersions: ({ version: string; hidden?: boolean } | undefined)[] | undefined): PlanLinks | undefined {
+  finish(symbolAt: (i: number) => PlanSymbol, symbolVersions: ({ version: string; hidden?: boolean } | undefined)[] | undefined): PlanLinks | undefined {
     const spec = this.spec;
     const list = spec.references ?? [];
     if (!Array.isArray(list)) throw new ElfBuildError('must be an array', 'references');
@@ -177,7 +177,7 @@ export class LinkPlanner {
       checkKeys(r, REFERENCE_SPEC_KEYS, at);
       const holder = this.ownSymbol(text(r.symbol, `${at}.symbol`));
       if (holder === undefined) throw new ElfBuildError(`no symbol named '${r.symbol}'`, `${at}.symbol`);
-      const h = symbols[holder]!;
+      const h = symbolAt(holder);
       if (h.section === 'bss') throw new ElfBuildError('a reference cannot live in .bss', `${at}.symbol`);
       const targetName = text(r.target, `${at}.target`);
       const own = this.ownSymbol(targetName);
@@ -188,7 +188,7 @@ export class LinkPlanner {
       if (!VIAS.includes(via)) throw new ElfBuildError(`must be one of 'plt', 'got', 'direct', got ${JSON.stringify(via)}`, `${at}.via`);
       if (via === 'direct' && own === undefined) throw new ElfBuildError(`import '${targetName}' can only be reached through 'plt' or 'got'`, `${at}.via`);
       if (via === 'plt' && imp !== undefined && !this.explicitKind[imp]) this.imports[imp]!.type = STT_FUNC;
-      const encoding = r.encoding ?? this.defaultEncoding(via, own !== undefined ? symbols[own]! : undefined);
+      const encoding = r.encoding ?? this.defaultEncoding(via, own !== undefined ? symbolAt(own) : undefined);
       if (!REFERENCE_ENCODINGS.includes(encoding))
         throw new ElfBuildError(`must be one of ${REFERENCE_ENCODINGS.join(', ')}, got ${JSON.stringify(encoding)}`, `${at}.encoding`);
       if (this.machine === 'x86_64' && encoding !== 'rel32') throw new ElfBuildError(`'${encoding}' is an aarch64 encoding`, `${at}.encoding`);

@@ -41,13 +41,14 @@ import {
 } from './constants.js';
 import { ElfBuildError } from './errors.js';
 import { gotPltSize, gotPltSlotAddr, PLT_SHAPE, pltEntryAddr, pltSize, writePltAndGot } from './got-plt.js';
-import type { ContentSectionName, ExtraSection, Layout } from './layout.js';
+import { CONTENT_SECTIONS, type ContentSectionName, type ExtraSection, type Layout } from './layout.js';
 import { applyReference, DYNAMIC_RELOCATIONS, type ReferenceEncoding, referenceSize } from './relocations.js';
 import { encodeRelr } from './relr.js';
 import type { StringTableBuilder } from './strtab.js';
 import type { DynamicEntry } from './types.js';
 import { VERSYM_HIDDEN, VER_NDX_GLOBAL, type VersionNeed, VersionTables } from './versions.js';
-import type { ObjectPlan, PlanSymbol } from './writer.js';
+import type { ObjectPlan } from './writer.js';
+import type { PlanColumns } from './columns.js';
 
 export const DF_BIND_NOW = 0x8;
 export const DF_1_NOW = 0x1;
@@ -187,6 +188,7 @@ export class PreparedLinks {
     private readonly plan: ObjectPlan,
     private readonly links: PlanLinks,
     dynstr: StringTableBuilder,
+    private readonly columns: PlanColumns,
   ) {
     this.imports = links.imports ?? [];
     this.importNameIds = this.imports.map((imp) => dynstr.add(imp.name));
@@ -335,8 +337,8 @@ export class PreparedLinks {
     return BigInt(layout.extra['.got']!.addr + i * 8);
   }
 
-  private symbolAddr(layout: Layout, s: PlanSymbol): bigint {
-    return BigInt(layout.content[s.section].addr + s.offset);
+  private symbolAddr(layout: Layout, i: number): bigint {
+    return BigInt(layout.content[CONTENT_SECTIONS[this.columns.section[i]!]!].addr + this.columns.offset[i]!);
   }
 
   /** Every relative relocation: the plan's pointers between its own sections, and GOT slots of own symbols. */
@@ -350,7 +352,7 @@ export class PreparedLinks {
       });
     }
     for (const g of this.got) {
-      if ('symbol' in g.target) out.push({ where: this.gotSlotAddr(layout, g.target), value: this.symbolAddr(layout, this.plan.symbols[g.target.symbol]!) });
+      if ('symbol' in g.target) out.push({ where: this.gotSlotAddr(layout, g.target), value: this.symbolAddr(layout, g.target.symbol) });
     }
     return out;
   }
@@ -405,8 +407,7 @@ export class PreparedLinks {
       if (r.section !== 'bss') view.setBigUint64(layout.content[r.section].offset + r.offset, BigInt(layout.content[r.target].addr + r.targetOffset), true);
     }
     for (const g of this.got) {
-      if ('symbol' in g.target)
-        view.setBigUint64(gotOffset(this.gotSlotAddr(layout, g.target)), this.symbolAddr(layout, this.plan.symbols[g.target.symbol]!), true);
+      if ('symbol' in g.target) view.setBigUint64(gotOffset(this.gotSlotAddr(layout, g.target)), this.symbolAddr(layout, g.target.symbol), true);
     }
     // .rela.dyn: relative first (DT_RELACOUNT counts them), then symbolic.
     if (layout.rela) {
@@ -451,7 +452,7 @@ export class PreparedLinks {
         throw new ElfBuildError(`offset ${r.offset} lies outside .${r.section}`, field);
       let target: bigint;
       if (r.via === 'got') target = this.gotSlotAddr(layout, r.target);
-      else if ('symbol' in r.target) target = this.symbolAddr(layout, this.plan.symbols[r.target.symbol]!);
+      else if ('symbol' in r.target) target = this.symbolAddr(layout, r.target.symbol);
       else if (r.via === 'plt') target = pltEntryAddr(m, BigInt(ex['.plt']!.addr), this.pltIndex.get(r.target.import)!);
       else throw new ElfBuildError('an import can only be reached through its PLT stub or its GOT slot', field);
       applyReference(view, sec.offset + r.offset, BigInt(sec.addr + r.offset), target + BigInt(r.addend), r.encoding, field);

@@ -1,3 +1,5 @@
+import type { NameColumn } from './names.js';
+
 /**
  * Builds an ELF string table. Strings are added first (reserve), offsets are
  * fixed by `finish()`, then read back with `offsetOf`. A string that is a
@@ -5,11 +7,20 @@
  * and lld do; past `suffixSharingLimit` strings only exact duplicates are
  * shared, because the sort it needs would dominate the time to write very
  * large tables.
+ *
+ * Every string is handled as bytes: the few added one by one are encoded into
+ * a small pool, and a column of names (`addColumn`) is used where it lies, so
+ * that a million symbol names are never strings again.
  */
 export class StringTableBuilder {
   private readonly ids = new Map<string, number>();
-  private readonly strings: string[] = [];
-  private readonly byteLengths: number[] = [];
+  /** The byte sources: 0 is the pool of strings added one by one, then one per column. */
+  private readonly sources: Uint8Array[] = [new Uint8Array(64)];
+  private poolUsed = 0;
+  private n = 0;
+  private src = new Uint16Array(16);
+  private begin = new Uint32Array(16);
+  private length = new Uint32Array(16);
   private offsets: Uint32Array | undefined;
   private size = 0;
 
@@ -18,13 +29,11 @@ export class StringTableBuilder {
 
   /** Reserves a string and returns its id; the empty string is always offset 0. Call before `finish`. */
   add(s: string): number {
-    if (this.offsets !== undefined) throw new Error('StringTableBuilder.add called after finish');
+    this.open();
     let id = this.ids.get(s);
     if (id === undefined) {
-      id = this.strings.length;
+      id = this.addUnique(s);
       this.ids.set(s, id);
-      this.strings.push(s);
-      this.byteLengths.push(utf8Length(s));
     }
     return id;
   }
@@ -35,52 +44,168 @@ export class StringTableBuilder {
    * one added with `add` would only cost its bytes twice.
    */
   addUnique(s: string): number {
+    this.open();
+    let pool = this.sources[0]!;
+    if (this.poolUsed + s.length * 3 > pool.length) {
+      const grown = new Uint8Array(Math.max(pool.length * 2, this.poolUsed + s.length * 3));
+      grown.set(pool.subarray(0, this.poolUsed));
+      this.sources[0] = pool = grown;
+    }
+    const written = writeString(pool, this.poolUsed, s);
+    const id = this.reserve(1);
+    this.src[id] = 0;
+    this.begin[id] = this.poolUsed;
+    this.length[id] = written;
+    this.poolUsed += written;
+    return id;
+  }
+
+  /**
+   * Reserves names `order[0]`, `order[1]`, ... of a column (known to be
+   * unique, like `addUnique`); returns the id of the first, the others follow.
+   */
+  addColumn(names: NameColumn, order: ArrayLike<number>): number {
+    this.open();
+    const k = order.length;
+    const first = this.reserve(k);
+    this.sources.push(names.bytes);
+    const source = this.sources.length - 1;
+    if (source > 0xffff) throw new Error('StringTableBuilder: too many columns');
+    const start = names.start;
+    const src = this.src;
+    const begin = this.begin;
+    const length = this.length;
+    for (let j = 0; j < k; j++) {
+      const i = order[j]!;
+      const a = start[i]!;
+      src[first + j] = source;
+      begin[first + j] = a;
+      length[first + j] = start[i + 1]! - a - 1;
+    }
+    return first;
+  }
+
+  private open(): void {
     if (this.offsets !== undefined) throw new Error('StringTableBuilder.add called after finish');
-    this.strings.push(s);
-    this.byteLengths.push(utf8Length(s));
-    return this.strings.length - 1;
+  }
+
+  private reserve(k: number): number {
+    const id = this.n;
+    const need = id + k;
+    if (need > this.begin.length) {
+      let cap = this.begin.length * 2;
+      while (cap < need) cap *= 2;
+      const grow = <T extends Uint16Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+        const b = make(cap);
+        b.set(a);
+        return b;
+      };
+      this.src = grow(this.src, (c) => new Uint16Array(c));
+      this.begin = grow(this.begin, (c) => new Uint32Array(c));
+      this.length = grow(this.length, (c) => new Uint32Array(c));
+    }
+    this.n = need;
+    return id;
   }
 
   /** How many strings have been added. */
   get count(): number {
-    return this.strings.length;
+    return this.n;
   }
 
   /** Fixes every offset and returns the table's size in bytes. */
   finish(): number {
-    const n = this.strings.length;
+    const n = this.n;
     const offsets = new Uint32Array(n);
-    const strings = this.strings;
-    const lengths = this.byteLengths;
+    const length = this.length;
     let size = 1; // offset 0 holds the empty string
     if (n <= this.suffixSharingLimit) {
-      const order = Array.from({ length: n }, (_, i) => i);
-      // Ordering by reversed characters puts every string right after the longest string it ends.
-      order.sort((a, b) => compareReversed(strings[b]!, strings[a]!));
+      const order = this.reversedOrder();
+      // Descending reversed order puts every string right after the longest string it ends.
       let prev = -1;
       let prevOffset = 0;
-      for (const i of order) {
-        const s = strings[i]!;
-        if (s.length === 0) continue;
-        if (prev >= 0 && strings[prev]!.endsWith(s)) {
-          offsets[i] = prevOffset + lengths[prev]! - lengths[i]!;
+      for (let r = n - 1; r >= 0; r--) {
+        const i = order[r]!;
+        const len = length[i]!;
+        if (len === 0) continue;
+        if (prev >= 0 && length[prev]! >= len && this.endsWith(prev, i)) {
+          offsets[i] = prevOffset + length[prev]! - len;
           continue;
         }
         offsets[i] = size;
         prev = i;
         prevOffset = size;
-        size += lengths[i]! + 1;
+        size += len + 1;
       }
     } else {
       for (let i = 0; i < n; i++) {
-        if (lengths[i] === 0) continue;
+        const len = length[i]!;
+        if (len === 0) continue;
         offsets[i] = size;
-        size += lengths[i]! + 1;
+        size += len + 1;
       }
     }
     this.offsets = offsets;
     this.size = size;
     return size;
+  }
+
+  /** Whether string `b`'s bytes end string `a`'s. */
+  private endsWith(a: number, b: number): boolean {
+    const x = this.sources[this.src[a]!]!;
+    const y = this.sources[this.src[b]!]!;
+    const len = this.length[b]!;
+    const xa = this.begin[a]! + this.length[a]! - len;
+    const yb = this.begin[b]!;
+    for (let k = 0; k < len; k++) if (x[xa + k] !== y[yb + k]) return false;
+    return true;
+  }
+
+  /**
+   * The ids in ascending order of their reversed bytes (a string before any
+   * that ends with it). Sorted natively on 64-bit keys: five bytes from the
+   * end and the id; ties in those five bytes are sorted again on the next five.
+   */
+  private reversedOrder(): Uint32Array {
+    const n = this.n;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    if (n < 2) return order;
+    const keys = new BigUint64Array(n);
+    const words = new Uint32Array(keys.buffer);
+    const littleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+    const [lo, hi] = littleEndian ? [0, 1] : [1, 0];
+    const sources = this.sources;
+    const src = this.src;
+    const begin = this.begin;
+    const length = this.length;
+    const byteAt = (i: number, fromEnd: number): number => (fromEnd < length[i]! ? sources[src[i]!]![begin[i]! + length[i]! - 1 - fromEnd]! : 0);
+    // Ranges still to sort, with the depth (bytes from the end) they are sorted on; ids fit in 24 bits of a key.
+    if (n >= 1 << 24) throw new Error('StringTableBuilder: too many strings to share suffixes');
+    const stack: number[] = [0, n, 0];
+    while (stack.length > 0) {
+      const depth = stack.pop()!;
+      const to = stack.pop()!;
+      const from = stack.pop()!;
+      let longer = false;
+      for (let r = from; r < to; r++) {
+        const i = order[r]!;
+        words[2 * r + hi] = ((byteAt(i, depth) << 24) | (byteAt(i, depth + 1) << 16) | (byteAt(i, depth + 2) << 8) | byteAt(i, depth + 3)) >>> 0;
+        words[2 * r + lo] = ((byteAt(i, depth + 4) << 24) | i) >>> 0;
+        if (length[i]! > depth + 5) longer = true;
+      }
+      keys.subarray(from, to).sort();
+      for (let r = from; r < to; r++) order[r] = words[2 * r + lo]! & 0xffffff;
+      if (!longer) continue;
+      // Runs that agree on these five bytes are ordered by the next five.
+      let runStart = from;
+      for (let r = from + 1; r <= to; r++) {
+        if (r < to && words[2 * r + hi] === words[2 * runStart + hi] && words[2 * r + lo]! >>> 24 === words[2 * runStart + lo]! >>> 24) continue;
+        if (r - runStart > 1) stack.push(runStart, r, depth + 5);
+        runStart = r;
+      }
+    }
+    return order;
   }
 
   /** The table's size in bytes, after finish. */
@@ -98,10 +223,24 @@ export class StringTableBuilder {
   write(out: Uint8Array, at: number): void {
     const offsets = this.offsets;
     if (offsets === undefined) throw new Error('StringTableBuilder.write called before finish');
-    const strings = this.strings;
-    for (let i = 0; i < strings.length; i++) {
-      const s = strings[i]!;
-      if (s.length > 0) writeString(out, at + offsets[i]!, s);
+    const n = this.n;
+    const sources = this.sources;
+    const src = this.src;
+    const begin = this.begin;
+    const length = this.length;
+    let bytes = sources[0]!;
+    let current = 0;
+    for (let i = 0; i < n; i++) {
+      const len = length[i]!;
+      if (len === 0) continue;
+      if (src[i] !== current) {
+        current = src[i]!;
+        bytes = sources[current]!;
+      }
+      const a = begin[i]!;
+      const o = at + offsets[i]!;
+      if (len <= 32) for (let k = 0; k < len; k++) out[o + k] = bytes[a + k]!;
+      else out.set(bytes.subarray(a, a + len), o);
     }
   }
 }
@@ -129,16 +268,4 @@ export function writeString(out: Uint8Array, at: number, s: string): number {
     if (i === n) return n;
   }
   return encoder.encodeInto(s, out.subarray(at)).written;
-}
-
-function compareReversed(a: string, b: string): number {
-  let i = a.length - 1;
-  let j = b.length - 1;
-  while (i >= 0 && j >= 0) {
-    const d = a.charCodeAt(i) - b.charCodeAt(j);
-    if (d !== 0) return d;
-    i--;
-    j--;
-  }
-  return i - j;
 }

@@ -20,7 +20,6 @@ import {
   DYN64_SIZE,
   EHDR64_SIZE,
   ELF64_R_INFO,
-  ELF64_ST_INFO,
   ELFCLASS64,
   ELFDATA2LSB,
   EM_AARCH64,
@@ -52,7 +51,8 @@ import { buildEhFrameHdr, EH_FRAME_HDR_ENTRY_SIZE, EH_FRAME_HDR_SIZE } from './e
 import { buildEhFrame, ehFrameSize } from './eh-frame.js';
 import { writeDyn, writeEhdr, writePhdr, writeRela, writeShdr, writeSymWords } from './encode.js';
 import { ElfBuildError } from './errors.js';
-import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, gnuHashString, sysvBucketCount } from './hash.js';
+import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, sysvBucketCount } from './hash.js';
+import { type PlanColumns, SECTION_CODE, columnsOf, symbolAt } from './columns.js';
 import { CONTENT_SECTIONS, type ContentSectionName, type ExtraSection, type Layout, type LayoutRequest, layoutObject } from './layout.js';
 import { type PlanLinks, PreparedLinks } from './links.js';
 import { StringTableBuilder } from './strtab.js';
@@ -121,6 +121,11 @@ export interface ObjectPlan {
   sections: Record<ContentSectionName, PlanSection>;
   /** Every symbol, in .dynsym order. */
   symbols: readonly PlanSymbol[];
+  /**
+   * The symbols as columns, when the plan was made that way (planSharedObject does): then
+   * `symbols` is not read (it may be empty).
+   */
+  columns?: PlanColumns;
   /** Pointers between the object's own sections. */
   relocations: readonly PlanRelocation[];
   /** Put .dynamic in a writable segment (as GNU ld does), so that debuggers find DT_DEBUG filled in. */
@@ -139,7 +144,7 @@ export interface ObjectPlan {
   gnuBuckets?: number;
   /** The GNU bloom filter's 64-bit word count (a power of two), fixed for the table's life. */
   gnuBloomWords?: number;
-  /** gnuHash of each symbol's name, when the caller already has them. */
+  /** Not read any more: the writer hashes each name's bytes once (kept so that older plans still type-check). */
   nameHashes?: Uint32Array;
   /** Imports, GOT/PLT, versions, code references, RELR, build-id, runpath, flags. */
   links?: PlanLinks;
@@ -184,6 +189,8 @@ const MACHINES: Record<Machine, { e_machine: number; relative: number }> = {
 /** A plan with every table and offset reserved: what `writeObject` writes. */
 export interface PreparedObject {
   plan: ObjectPlan;
+  /** The plan's symbols as columns (plan.columns, or made from plan.symbols). */
+  columns: PlanColumns;
   layout: ObjectLayout;
   dynstr: StringTableBuilder;
   strtab: StringTableBuilder | undefined;
@@ -193,7 +200,7 @@ export interface PreparedObject {
   dynOrder: Int32Array;
   gnuHashes: Uint32Array;
   /** Plan indexes of the local symbols, in .symtab order (the globals follow, as in .dynsym). */
-  staticOrder: number[];
+  staticOrder: Int32Array;
   staticLocals: number;
   nameIds: Int32Array;
   staticNameIds: Int32Array;
@@ -214,32 +221,34 @@ export interface PreparedObject {
 export function prepareObject(plan: ObjectPlan): PreparedObject {
   const m = MACHINES[plan.machine];
   if (m === undefined) throw new ElfBuildError(`unsupported machine '${String(plan.machine)}'`, 'machine');
-  const symbols = plan.symbols;
-  const n = symbols.length;
+  const cols = plan.columns ?? columnsOf(plan.symbols);
+  const n = cols.count;
+  const info = cols.info;
+  const names = cols.names;
 
   // Exported symbols, and their GNU hash order when a GNU table is written.
-  const exported: number[] = [];
-  for (let i = 0; i < n; i++) if (symbols[i]!.bind !== STB_LOCAL) exported.push(i);
+  let dynCount = 0;
+  for (let i = 0; i < n; i++) if (info[i]! >> 4 !== STB_LOCAL) dynCount++;
+  const exported = new Int32Array(dynCount);
+  for (let i = 0, k = 0; i < n; i++) if (info[i]! >> 4 !== STB_LOCAL) exported[k++] = i;
   const useGnu = plan.hashStyle !== 'sysv';
   const useSysv = plan.hashStyle !== 'gnu';
-  const dynCount = exported.length;
   const gnuBuckets = useGnu ? (plan.gnuBuckets ?? gnuBucketCount(dynCount)) : 0;
   const gnuHashes = new Uint32Array(dynCount);
-  let dynOrder = Int32Array.from(exported);
+  let dynOrder = exported;
   if (useGnu) {
-    const hashes = new Uint32Array(dynCount);
-    const known = plan.nameHashes !== undefined && plan.nameHashes.length === n ? plan.nameHashes : undefined;
-    for (let k = 0; k < dynCount; k++) hashes[k] = known !== undefined ? known[exported[k]!]! : gnuHashString(symbols[exported[k]!]!.name);
+    const hashes = names.gnu;
     // Counting sort by bucket: stable, linear, and allocation-light for millions of symbols.
     const counts = new Uint32Array(gnuBuckets + 1);
-    for (let k = 0; k < dynCount; k++) counts[(hashes[k]! % gnuBuckets) + 1]!++;
+    for (let k = 0; k < dynCount; k++) counts[(hashes[exported[k]!]! % gnuBuckets) + 1]!++;
     for (let b = 0; b < gnuBuckets; b++) counts[b + 1]! += counts[b]!;
     const order = new Int32Array(dynCount);
     for (let k = 0; k < dynCount; k++) {
-      const b = hashes[k]! % gnuBuckets;
-      const at = counts[b]!++;
-      order[at] = exported[k]!;
-      gnuHashes[at] = hashes[k]!;
+      const i = exported[k]!;
+      const h = hashes[i]!;
+      const at = counts[h % gnuBuckets]!++;
+      order[at] = i;
+      gnuHashes[at] = h;
     }
     dynOrder = order;
   }
@@ -247,13 +256,11 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const dynstr = new StringTableBuilder();
   const sonameId = plan.soname !== undefined ? dynstr.add(plan.soname) : -1;
   const neededIds = plan.needed.map((s) => dynstr.add(s));
-  const links = plan.links !== undefined ? new PreparedLinks(plan, plan.links, dynstr) : undefined;
+  const links = plan.links !== undefined ? new PreparedLinks(plan, plan.links, dynstr, cols) : undefined;
   const imported = links?.importCount ?? 0;
   const nameIds = new Int32Array(n).fill(-1);
-  for (let k = 0; k < dynCount; k++) {
-    const i = dynOrder[k]!;
-    nameIds[i] = dynstr.addUnique(symbols[i]!.name);
-  }
+  const firstName = dynstr.addColumn(names, dynOrder);
+  for (let k = 0; k < dynCount; k++) nameIds[dynOrder[k]!] = firstName + k;
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
   const dynsymUsed = dynCount + 1 + imported;
@@ -264,19 +271,17 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   // .strtab is .dynstr's bytes followed by the names of local symbols: the
   // exported names, the bulk of it, are then one copy and keep their offsets.
   let strtab: StringTableBuilder | undefined;
-  const staticOrder: number[] = [];
+  let staticOrder = new Int32Array(0);
   let staticLocals = 0;
   const staticNameIds = new Int32Array(n).fill(-1);
   let strtabSize = 0;
   const strtabLocalBase = dynstrUsed - 1; // the local table's leading NUL lands on .dynstr's last terminator
   if (plan.staticSymbols) {
     strtab = new StringTableBuilder();
-    for (let i = 0; i < n; i++) {
-      if (symbols[i]!.bind === STB_LOCAL) {
-        staticOrder.push(i);
-        staticNameIds[i] = strtab.add(symbols[i]!.name);
-      }
-    }
+    staticOrder = new Int32Array(n - dynCount);
+    for (let i = 0, k = 0; i < n; i++) if (info[i]! >> 4 === STB_LOCAL) staticOrder[k++] = i;
+    const first = strtab.addColumn(names, staticOrder);
+    for (let k = 0; k < staticOrder.length; k++) staticNameIds[staticOrder[k]!] = first + k;
     staticLocals = staticOrder.length + 1;
     strtabSize = strtabLocalBase + strtab.finish();
   }
@@ -302,11 +307,13 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     shstrIds.set(name, shstrtab.add(name));
   }
   const unwindSymbols: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const u = symbols[i]!.unwind;
-    if (u === undefined) continue;
-    if (symbols[i]!.section !== 'text') throw new ElfBuildError('unwind rules are for functions in text', `symbols[${i}].unwind`);
-    unwindSymbols.push(i);
+  const unwind = cols.unwind;
+  if (unwind !== undefined) {
+    for (let i = 0; i < n; i++) {
+      if (unwind[i] === undefined) continue;
+      if (cols.section[i] !== SECTION_CODE.text) throw new ElfBuildError('unwind rules are for functions in text', `symbols[${i}].unwind`);
+      unwindSymbols.push(i);
+    }
   }
   const ehFrameHdrSize = Math.max(
     unwindSymbols.length > 0 ? EH_FRAME_HDR_SIZE + unwindSymbols.length * EH_FRAME_HDR_ENTRY_SIZE : 0,
@@ -316,7 +323,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     ehFrameHdrSize > 0
       ? ehFrameSize(
           plan.machine,
-          unwindSymbols.map((i) => symbols[i]!.unwind!.length),
+          unwindSymbols.map((i) => unwind![i]!.length),
         )
       : 0,
     plan.ehFrameCapacity ?? 0,
@@ -345,12 +352,13 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   dynamic.push({ d_tag: DT_NULL, d_val: 0n });
 
   // An empty content section gets a header only when a (zero-size) symbol needs its index.
-  const referenced = new Set<ContentSectionName>();
-  for (let i = 0; i < n; i++) referenced.add(symbols[i]!.section);
+  const referenced = new Uint8Array(CONTENT_SECTIONS.length);
+  const sectionCodes = cols.section;
+  for (let i = 0; i < n; i++) referenced[sectionCodes[i]!] = 1;
   const content = {} as LayoutRequest['content'];
   for (const name of CONTENT_SECTIONS) {
     const s = plan.sections[name];
-    content[name] = { size: s.size, align: s.align, addr: s.addr, present: s.size > 0 || referenced.has(name) };
+    content[name] = { size: s.size, align: s.align, addr: s.addr, present: s.size > 0 || referenced[SECTION_CODE[name]] === 1 };
   }
   const req: LayoutRequest = {
     pageSize: plan.pageSize,
@@ -392,13 +400,15 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   for (let k = 0; k < dynCount; k++) dynsymIndex[dynOrder[k]!] = k + 1 + imported;
   const extras = req.extra ?? [];
   const sectionIndex = sectionIndexes(plan, base, content, extras);
+  const sectionSizes = CONTENT_SECTIONS.map((name) => plan.sections[name].size);
+  const offsets = cols.offset;
+  const sizes = cols.size;
   for (let i = 0; i < n; i++) {
-    const s = symbols[i]!;
-    const sec = plan.sections[s.section];
-    if (sec === undefined) throw new ElfBuildError(`unknown section '${String(s.section)}'`, `symbols[${i}].section`);
-    if (s.offset < 0 || s.size < 0 || s.offset + s.size > sec.size) {
-      throw new ElfBuildError(`symbol '${s.name}' [${s.offset}, +${s.size}) lies outside .${s.section} (${sec.size} bytes)`, `symbols[${i}]`);
-    }
+    const o = offsets[i]!;
+    const z = sizes[i]!;
+    if (o >= 0 && z >= 0 && o + z <= sectionSizes[sectionCodes[i]!]!) continue;
+    const sym = symbolAt(cols, i);
+    throw new ElfBuildError(`symbol '${sym.name}' [${o}, +${z}) lies outside .${sym.section} (${sectionSizes[sectionCodes[i]!]} bytes)`, `symbols[${i}]`);
   }
   const layout: ObjectLayout = {
     ...base,
@@ -414,6 +424,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   };
   return {
     plan,
+    columns: cols,
     layout,
     dynstr,
     strtab,
@@ -538,32 +549,31 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
   }
   w.expectAt(EHDR64_SIZE + layout.phnum * PHDR64_SIZE, 'program headers');
 
-  const symbols = plan.symbols;
+  const cols = p.columns;
   const view = w.view;
-  const addrOf = (i: number): number => {
-    const s = symbols[i]!;
-    return layout.content[s.section].addr + s.offset;
+  const sectionAddr = CONTENT_SECTIONS.map((name) => layout.content[name].addr);
+  const sectionShndx = CONTENT_SECTIONS.map((name) => layout.sectionIndex[name]);
+  const sectionCodes = cols.section;
+  const offsets = cols.offset;
+  const sizes = cols.size;
+  const addrOf = (i: number): number => sectionAddr[sectionCodes[i]!]! + offsets[i]!;
+  const writeSymbols = (table: Uint32Array, firstWord: number, order: Int32Array, nameOffset: (k: number) => number): void => {
+    const info = cols.info;
+    const other = cols.other;
+    for (let k = 0, word = firstWord; k < order.length; k++, word += 6) {
+      const i = order[k]!;
+      const code = sectionCodes[i]!;
+      writeSymWords(table, word, nameOffset(k), info[i]!, other[i]!, sectionShndx[code]!, sectionAddr[code]! + offsets[i]!, sizes[i]!);
+    }
   };
 
   // .dynsym: slot 0 stays the null symbol; spare capacity stays zero.
   const dynCount = p.dynOrder.length;
   const imported = p.links?.importCount ?? 0;
   const dynsymWords = words(out, layout.dynsym.offset, (dynCount + 1 + imported) * (SYM64_SIZE / 4));
-  const shndx = layout.sectionIndex;
-  for (let k = 0; k < dynCount; k++) {
-    const i = p.dynOrder[k]!;
-    const s = symbols[i]!;
-    writeSymWords(
-      dynsymWords,
-      (k + 1 + imported) * 6,
-      p.dynstr.offsetOf(p.nameIds[i]!),
-      ELF64_ST_INFO(s.bind, s.type),
-      s.visibility & 3,
-      shndx[s.section],
-      addrOf(i),
-      s.size,
-    );
-  }
+  const dynstr = p.dynstr;
+  const firstName = dynCount > 0 ? p.nameIds[p.dynOrder[0]!]! : 0;
+  writeSymbols(dynsymWords, (1 + imported) * 6, p.dynOrder, (k) => dynstr.offsetOf(firstName + k));
   p.dynstr.write(out, layout.dynstr.offset);
   p.links?.writeImportSymbols(view, layout.dynsym.offset, p.dynstr);
 
@@ -575,9 +585,16 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     const buckets = words(out, layout.sysvHash.offset + 8, nbucket);
     const chains = words(out, layout.sysvHash.offset + 8 + nbucket * 4, nchain);
     // Inserting at the head of each chain, in .dynsym order, is what the live binder does too.
-    for (let k = 0; k < imported + dynCount; k++) {
-      const symIndex = k + 1;
-      const b = elfHashString(k < imported ? p.links!.imports[k]!.name : symbols[p.dynOrder[k - imported]!]!.name) % nbucket;
+    for (let k = 0; k < imported; k++) {
+      const b = elfHashString(p.links!.imports[k]!.name) % nbucket;
+      chains[k + 1] = buckets[b]!;
+      buckets[b] = k + 1;
+    }
+    const sysv = cols.names.sysv;
+    const dynOrder = p.dynOrder;
+    for (let k = 0; k < dynCount; k++) {
+      const symIndex = k + 1 + imported;
+      const b = sysv[dynOrder[k]!]! % nbucket;
       chains[symIndex] = buckets[b]!;
       buckets[b] = symIndex;
     }
@@ -640,7 +657,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
   w.expectAt(layout.dynamic.offset + layout.dynamic.size, '.dynamic');
 
   if (layout.ehFrameHdr && layout.ehFrame && p.unwindSymbols.length > 0) {
-    const fdes = p.unwindSymbols.map((i) => ({ pcBegin: addrOf(i), pcRange: symbols[i]!.size, instructions: symbols[i]!.unwind! }));
+    const fdes = p.unwindSymbols.map((i) => ({ pcBegin: addrOf(i), pcRange: sizes[i]!, instructions: cols.unwind![i]! }));
     const eh = buildEhFrame(plan.machine, layout.ehFrame.addr, fdes);
     out.set(eh.bytes, layout.ehFrame.offset);
     const hdr = buildEhFrameHdr(
@@ -654,21 +671,9 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
   if (layout.symtab && layout.strtab && p.strtab) {
     const symtabWords = words(out, layout.symtab.offset, layout.symtab.size / 4);
     const localBase = layout.dynstrUsed - 1;
-    let word = 6;
-    for (const i of p.staticOrder) {
-      const s = symbols[i]!;
-      writeSymWords(
-        symtabWords,
-        word,
-        localBase + p.strtab.offsetOf(p.staticNameIds[i]!),
-        ELF64_ST_INFO(s.bind, s.type),
-        s.visibility & 3,
-        shndx[s.section],
-        addrOf(i),
-        s.size,
-      );
-      word += 6;
-    }
+    const strtab = p.strtab;
+    const firstLocal = p.staticOrder.length > 0 ? p.staticNameIds[p.staticOrder[0]!]! : 0;
+    writeSymbols(symtabWords, 6, p.staticOrder, (k) => localBase + strtab.offsetOf(firstLocal + k));
     // The globals are .dynsym's entries byte for byte: .strtab starts with .dynstr's bytes.
     const globals = layout.dynsym.offset + SYM64_SIZE;
     out.copyWithin(layout.symtab.offset + p.staticLocals * SYM64_SIZE, globals, globals + (imported + dynCount) * SYM64_SIZE);

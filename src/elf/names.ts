@@ -1,0 +1,295 @@
+// Symbol names as one column: every name's UTF-8 bytes back to back, each
+// ended by a NUL (the form .dynstr stores them in), with start offsets and the
+// GNU and SysV hashes computed from the bytes in one pass. A million names are
+// then a few typed arrays, not a million strings to walk byte by byte again
+// for each table.
+import { ElfBuildError } from './errors.js';
+
+/** Names as one NUL-separated byte buffer: name i is `bytes[start[i], start[i + 1] - 1)`. */
+export interface NameColumn {
+  readonly count: number;
+  readonly bytes: Uint8Array;
+  /** count + 1 entries; the last is the buffer's used length. */
+  readonly start: Uint32Array;
+  /** gnuHash of each name. */
+  readonly gnu: Uint32Array;
+  /** elfHash (SysV) of each name. */
+  readonly sysv: Uint32Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * Collects names into one column as they come, hashing each while its bytes
+ * are written: no string or array per name is kept.
+ */
+export class NameColumnBuilder {
+  private bytes: Uint8Array;
+  private used = 0;
+  private count = 0;
+  private start: Uint32Array;
+  private gnu: Uint32Array;
+  private sysv: Uint32Array;
+
+  constructor(expected: number) {
+    this.bytes = new Uint8Array(Math.max(64, expected * 16));
+    this.start = new Uint32Array(expected + 1);
+    this.gnu = new Uint32Array(expected);
+    this.sysv = new Uint32Array(expected);
+  }
+
+  private room(bytes: number, names: number): void {
+    if (this.used + bytes > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.used + bytes));
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+    }
+    if (this.count + names > this.gnu.length) {
+      const cap = Math.max(this.gnu.length * 2, this.count + names);
+      const grow = (a: Uint32Array, size: number) => {
+        const b = new Uint32Array(size);
+        b.set(a);
+        return b;
+      };
+      this.start = grow(this.start, cap + 1);
+      this.gnu = grow(this.gnu, cap);
+      this.sysv = grow(this.sysv, cap);
+    }
+  }
+
+  /** Appends a name; false (and nothing appended) when it contains NUL. */
+  push(s: string): boolean {
+    const len = s.length;
+    this.room(len * 3 + 1, 1);
+    const bytes = this.bytes;
+    const first = this.used;
+    let p = first;
+    // int32 arithmetic throughout (| 0): small integers stay unboxed even before the loop is optimized.
+    let h = 5381;
+    let e = 0;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0) return false;
+      if (c >= 0x80) {
+        p = first + encoder.encodeInto(s, bytes.subarray(first, first + len * 3)).written;
+        for (let k = first; k < p; k++) if (bytes[k] === 0) return false;
+        return this.close(first, p, hashRange(bytes, first, p, true), hashRange(bytes, first, p, false));
+      }
+      bytes[p++] = c;
+      h = (Math.imul(h, 33) + c) | 0;
+      e = ((e << 4) + c) | 0;
+      const g = e & 0xf0000000;
+      if (g !== 0) e ^= g >>> 24;
+      e &= ~g;
+    }
+    return this.close(first, p, h, e);
+  }
+
+  private close(first: number, end: number, gnu: number, sysv: number): boolean {
+    this.bytes[end] = 0;
+    this.gnu[this.count] = gnu;
+    this.sysv[this.count] = sysv;
+    this.start[this.count] = first;
+    this.count++;
+    this.used = end + 1;
+    return true;
+  }
+
+  /** Appends every name of a column. */
+  append(c: NameColumn): void {
+    const size = c.start[c.count]!;
+    this.room(size, c.count);
+    this.bytes.set(c.bytes.subarray(0, size), this.used);
+    for (let i = 0; i < c.count; i++) this.start[this.count + i] = c.start[i]! + this.used;
+    this.gnu.set(c.gnu, this.count);
+    this.sysv.set(c.sysv, this.count);
+    this.count += c.count;
+    this.used += size;
+  }
+
+  finish(): NameColumn {
+    this.start[this.count] = this.used;
+    const n = this.count;
+    return { count: n, bytes: this.bytes, start: this.start.subarray(0, n + 1), gnu: this.gnu.subarray(0, n), sysv: this.sysv.subarray(0, n) };
+  }
+}
+
+/** gnuHash (gnu) or elfHash of bytes[a, b). */
+function hashRange(bytes: Uint8Array, a: number, b: number, gnu: boolean): number {
+  let h = gnu ? 5381 : 0;
+  for (let p = a; p < b; p++) {
+    const c = bytes[p]!;
+    if (gnu) h = (Math.imul(h, 33) + c) | 0;
+    else {
+      h = ((h << 4) + c) | 0;
+      const g = h & 0xf0000000;
+      if (g !== 0) h ^= g >>> 24;
+      h &= ~g;
+    }
+  }
+  return h;
+}
+
+/**
+ * Encodes names given as strings into a column. Every name must be a
+ * non-empty string without NUL; `field(i)` names the bad one in the error.
+ */
+export function encodeNames(names: readonly unknown[], field: (i: number) => string, allowEmpty = false): NameColumn {
+  const n = names.length;
+  const b = new NameColumnBuilder(n);
+  for (let i = 0; i < n; i++) {
+    const s = names[i];
+    if (typeof s !== 'string') throw new ElfBuildError(`must be a string, got ${typeof s}`, field(i));
+    if (s.length === 0 && !allowEmpty) throw new ElfBuildError('must not be empty', field(i));
+    if (!b.push(s)) throw new ElfBuildError('must not contain NUL', field(i));
+  }
+  return b.finish();
+}
+
+/**
+ * A column over names given as one buffer of NUL-terminated UTF-8 names.
+ * The buffer is used as it is (not copied). Throws naming `field` when it is
+ * not NUL-terminated or holds an empty name.
+ */
+export function nameColumnOfBuffer(buffer: Uint8Array, field: string): NameColumn {
+  if (buffer.length > 0 && buffer[buffer.length - 1] !== 0) throw new ElfBuildError('must end with a NUL byte (each name is NUL-terminated)', field);
+  let count = 0;
+  for (let p = 0; p < buffer.length; p++) {
+    if (buffer[p] !== 0) continue;
+    if (p === 0 || buffer[p - 1] === 0) throw new ElfBuildError(`holds an empty name at byte ${p} (name ${count})`, field);
+    count++;
+  }
+  const c = scanNames(buffer, buffer.length, count);
+  if (c === undefined) throw new ElfBuildError('internal error: names did not scan', field);
+  return c;
+}
+
+/** Starts and hashes of `count` NUL-terminated names filling `bytes[0, used)`; undefined when the NULs do not match `count`. */
+function scanNames(bytes: Uint8Array, used: number, count: number): NameColumn | undefined {
+  const start = new Uint32Array(count + 1);
+  const gnu = new Uint32Array(count);
+  const sysv = new Uint32Array(count);
+  let k = 0;
+  let h = 5381;
+  let e = 0;
+  for (let p = 0; p < used; p++) {
+    const c = bytes[p]!;
+    if (c === 0) {
+      if (k >= count) return undefined;
+      gnu[k] = h;
+      sysv[k] = e;
+      k++;
+      start[k] = p + 1;
+      h = 5381;
+      e = 0;
+      continue;
+    }
+    h = (Math.imul(h, 33) + c) | 0;
+    e = ((e << 4) + c) | 0;
+    const g = e & 0xf0000000;
+    if (g !== 0) e ^= g >>> 24;
+    e &= ~g;
+  }
+  if (k !== count) return undefined;
+  return { count, bytes, start, gnu, sysv };
+}
+
+/** Name i as a string (for messages and the few places that need one). */
+export function nameAt(c: NameColumn, i: number): string {
+  const a = c.start[i]!;
+  const b = c.start[i + 1]! - 1;
+  if (b - a < 64) {
+    let s = '';
+    let ascii = true;
+    for (let p = a; p < b; p++) {
+      const ch = c.bytes[p]!;
+      if (ch >= 0x80) {
+        ascii = false;
+        break;
+      }
+      s += String.fromCharCode(ch);
+    }
+    if (ascii) return s;
+  }
+  return decoder.decode(c.bytes.subarray(a, b));
+}
+
+/** Whether names i and j of a column have the same bytes. */
+function sameName(c: NameColumn, i: number, j: number): boolean {
+  const a = c.start[i]!;
+  const b = c.start[j]!;
+  const len = c.start[i + 1]! - a;
+  if (c.start[j + 1]! - b !== len) return false;
+  const bytes = c.bytes;
+  for (let k = 0; k < len; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+  return true;
+}
+
+/**
+ * Finds the first name that appears twice: returns [i, twin] with twin < i,
+ * or undefined. Open addressing on the GNU hashes in one Int32Array.
+ */
+export function findDuplicateName(c: NameColumn): [number, number] | undefined {
+  const n = c.count;
+  let size = 16;
+  while (size < n * 2) size *= 2;
+  const table = new Int32Array(size).fill(-1);
+  const mask = size - 1;
+  // Signed views of the hashes: the same bits, read as small integers (no boxing before the loop is optimized).
+  const gnu = new Int32Array(c.gnu.buffer, c.gnu.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const h = gnu[i]!;
+    let at = h & mask;
+    for (;;) {
+      const j = table[at]!;
+      if (j < 0) {
+        table[at] = i;
+        break;
+      }
+      if (gnu[j] === h && sameName(c, i, j)) return [i, j];
+      at = (at + 1) & mask;
+    }
+  }
+  return undefined;
+}
+
+/** A lookup from name to index over a column (built on first use: only pointers and references need it). */
+export class NameLookup {
+  private table: Int32Array | undefined;
+  private mask = 0;
+
+  constructor(private readonly c: NameColumn) {}
+
+  /** Index of the name, or -1. */
+  find(name: string): number {
+    const c = this.c;
+    if (this.table === undefined) {
+      let size = 16;
+      while (size < c.count * 2) size *= 2;
+      const table = new Int32Array(size).fill(-1);
+      this.mask = size - 1;
+      for (let i = 0; i < c.count; i++) {
+        let at = c.gnu[i]! & this.mask;
+        while (table[at]! >= 0) at = (at + 1) & this.mask;
+        table[at] = i;
+      }
+      this.table = table;
+    }
+    const bytes = encoder.encode(name);
+    let h = 5381;
+    for (let k = 0; k < bytes.length; k++) h = (Math.imul(h, 33) + bytes[k]!) >>> 0;
+    let at = h & this.mask;
+    for (;;) {
+      const j = this.table[at]!;
+      if (j < 0) return -1;
+      if (c.gnu[j] === h && c.start[j + 1]! - c.start[j]! - 1 === bytes.length) {
+        const a = c.start[j]!;
+        let k = 0;
+        while (k < bytes.length && c.bytes[a + k] === bytes[k]) k++;
+        if (k === bytes.length) return j;
+      }
+      at = (at + 1) & this.mask;
+    }
+  }
+}
