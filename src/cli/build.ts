@@ -1,6 +1,7 @@
 // `dlbind build`: a shared object from a JSON spec, written atomically.
 import { statSync } from 'node:fs';
 import { buildFromPlan, planSharedObject } from '../elf/builder.js';
+import { planSymbolName } from '../elf/columns.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
 import type { ObjectLayout, ObjectPlan } from '../elf/writer.js';
@@ -27,7 +28,7 @@ function dynamicSymbolNames(plan: ObjectPlan, layout: ObjectLayout, count: numbe
   const index = layout.dynsymIndex;
   for (let i = 0; i < index.length; i++) {
     const at = index[i]! - base;
-    if (at >= 0 && at < exported) slots[at] = plan.symbols[i]!.name;
+    if (at >= 0 && at < exported) slots[at] = planSymbolName(plan, i);
   }
   for (const name of slots) names.push(name);
   return names;

@@ -12,12 +12,15 @@ export const SECTION_CODE: Record<ContentSectionName, number> = { text: 0, rodat
 
 /** Symbols of an ObjectPlan as columns: symbol i is entry i of each array. */
 export interface PlanColumns {
+  /** How many symbols. */
   readonly count: number;
+  /** Their names, in symbol order. */
   readonly names: NameColumn;
   /** SECTION_CODE of each symbol's section. */
   readonly section: Uint8Array;
   /** Offset from the start of its section. */
   readonly offset: Float64Array;
+  /** st_size. */
   readonly size: Float64Array;
   /** st_info: ELF64_ST_INFO(bind, type); STB_LOCAL symbols go to .symtab only. */
   readonly info: Uint8Array;
@@ -72,4 +75,9 @@ export function symbolAt(c: PlanColumns, i: number): PlanSymbol {
   const u = c.unwind?.[i];
   if (u !== undefined) s.unwind = u;
   return s;
+}
+
+/** The name of a plan's symbol i, whichever form the plan holds its symbols in. */
+export function planSymbolName(plan: { readonly symbols: readonly PlanSymbol[]; readonly columns?: PlanColumns }, i: number): string {
+  return plan.columns !== undefined ? nameAt(plan.columns.names, i) : plan.symbols[i]!.name;
 }

@@ -25,6 +25,8 @@ export type { DecodedNote, GnuProperty } from './read-notes.js';
 export type { UnwindInfo } from './unwind-info.js';
 export type { ObjectArena } from './object-link.js';
 export type { SymbolColumns } from './column-spec.js';
+export type { PlanColumns } from './columns.js';
+export type { NameColumn } from './names.js';
 export type { EhFrame, EhFrameCie, EhFrameFde } from './eh-frame.js';
 export type { EhFrameHdr, EhFrameHdrEntry } from './eh-frame-hdr.js';
 export { writeSharedObject, writeFileAtomic } from './file.js';

@@ -7,7 +7,9 @@ import { ElfBuildError } from './errors.js';
 
 /** Names as one NUL-separated byte buffer: name i is `bytes[start[i], start[i + 1] - 1)`. */
 export interface NameColumn {
+  /** How many names. */
   readonly count: number;
+  /** The names' UTF-8 bytes, each followed by a NUL. */
   readonly bytes: Uint8Array;
   /** count + 1 entries; the last is the buffer's used length. */
   readonly start: Uint32Array;
