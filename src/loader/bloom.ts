@@ -11,19 +11,22 @@
 // * A bind sets its name's two bits (OR, 32-bit stores, store-release on weakly
 //   ordered CPUs) before the symbol is published.
 // * An unbind clears a bit only after the symbol is unreachable, and only a bit
-//   no other reachable name uses: a count per bit says so. Words are only ever
+//   no other reachable name uses (see below). Words are only ever
 //   rewritten in place (their place is fixed at load), one 32-bit half at a
 //   time, from a superset of the needed bits to a smaller superset of them, so
 //   a reader sees the old half or the new one and either suffices.
 // * Binds and unbinds of one library run on its thread, one at a time, so no
 //   bit being set is lost to a clear.
 //
-// The counts (one byte per bit, 8 MiB of address space at the default
-// capacity, touched only where names fall) are made at the first unbind, from
-// the names bound then: a table that never unbinds pays nothing. A count that
-// reaches 255 sticks there and its bit stays set: a superset, never wrong.
+// How many reachable names set a bit is known without a count per bit: a set
+// bit means at least one, and a map holds how many more for the bits two or
+// more names share (about two per 64-bit word at full capacity, a handful in
+// a small table). The map is made at the first unbind, from the names bound
+// then (sorted bit indexes, counted in runs): a table that never unbinds pays
+// nothing, and the memory follows the names bound, not the capacity.
 export class LiveBloom {
-  private counts: Uint8Array | undefined;
+  /** Bits set by more than one reachable name: global bit index -> how many names beyond the first. */
+  private shared: Map<number, number> | undefined;
 
   /**
    * `words`: the filter's 64-bit words as little-endian 32-bit halves; `mask`:
@@ -44,8 +47,21 @@ export class LiveBloom {
     else a[i] = v;
   }
 
+  /** The global indexes (word * 64 + bit) of a hash's two bits. */
+  private bit1(hash: number): number {
+    return ((hash >>> 6) & this.mask) * 64 + (hash & 63);
+  }
+  private bit2(hash: number): number {
+    return ((hash >>> 6) & this.mask) * 64 + ((hash >>> this.shift) & 63);
+  }
+
   /** Sets the bits of a name about to be published. */
   add(hash: number): void {
+    if (this.shared !== undefined) {
+      this.set(this.bit1(hash));
+      this.set(this.bit2(hash));
+      return;
+    }
     const word = ((hash >>> 6) & this.mask) * 2;
     const b1 = hash & 63;
     const b2 = (hash >>> this.shift) & 63;
@@ -62,46 +78,78 @@ export class LiveBloom {
       w[i1] = w[i1]! | m1;
       w[i2] = w[i2]! | m2;
     }
-    const counts = this.counts;
-    if (counts !== undefined) {
-      if (counts[word * 32 + b1]! < 255) counts[word * 32 + b1]!++;
-      if (counts[word * 32 + b2]! < 255) counts[word * 32 + b2]!++;
-    }
+  }
+
+  /** Sets bit g, or counts one more name on it when it is set already. */
+  private set(g: number): void {
+    const w = this.words;
+    const i = g >>> 5;
+    const m = 1 << (g & 31);
+    if ((w[i]! & m) === 0) this.store(w, i, w[i]! | m);
+    else this.shared!.set(g, (this.shared!.get(g) ?? 0) + 1);
   }
 
   /**
    * A name no chain reaches any more: its bits are cleared unless another
    * reachable name sets them. `live` gives the hashes of the names still
-   * reachable (read once, at the first removal, to make the counts).
+   * reachable, about `count` of them (read once, at the first removal, to find
+   * the shared bits).
    */
-  remove(hash: number, live: () => Iterable<number>): void {
-    const word = ((hash >>> 6) & this.mask) * 2;
-    const b1 = hash & 63;
-    const b2 = (hash >>> this.shift) & 63;
-    let counts = this.counts;
-    if (counts === undefined) {
-      counts = this.counts = new Uint8Array(this.words.length * 32);
+  remove(hash: number, live: () => Iterable<number>, count: number): void {
+    const g1 = this.bit1(hash);
+    const g2 = this.bit2(hash);
+    let shared = this.shared;
+    if (shared === undefined) {
+      // The filter holds exactly the bits of the live names and this one: find which of them the live names share.
+      shared = this.shared = new Map();
+      let bits = new Uint32Array(2 * Math.max(16, count));
+      let n = 0;
       for (const h of live()) {
-        const at = ((h >>> 6) & this.mask) * 64;
-        const c1 = at + (h & 63);
-        const c2 = at + ((h >>> this.shift) & 63);
-        if (counts[c1]! < 255) counts[c1]!++;
-        if (counts[c2]! < 255) counts[c2]!++;
+        if (n + 2 > bits.length) {
+          const more = new Uint32Array(bits.length * 2);
+          more.set(bits);
+          bits = more;
+        }
+        bits[n++] = this.bit1(h);
+        bits[n++] = this.bit2(h);
       }
-    } else {
-      for (const c of [word * 32 + b1, word * 32 + b2]) if (counts[c]! > 0 && counts[c]! < 255) counts[c]!--;
+      const sorted = bits.subarray(0, n).sort();
+      let left1 = 0;
+      let left2 = 0;
+      for (let i = 0; i < sorted.length; ) {
+        const g = sorted[i]!;
+        let j = i + 1;
+        while (j < sorted.length && sorted[j] === g) j++;
+        if (j - i > 1) shared.set(g, j - i - 1);
+        if (g === g1) left1 = j - i;
+        if (g === g2) left2 = j - i;
+        i = j;
+      }
+      if (left1 === 0) this.clear(g1);
+      if (left2 === 0 && g2 !== g1) this.clear(g2);
+      return;
     }
-    for (const b of [b1, b2]) {
-      if (counts[word * 32 + b] !== 0) continue;
-      const i = word + (b >>> 5);
-      const m = 1 << (b & 31);
-      const w = this.words;
-      if ((w[i]! & m) !== 0) this.store(w, i, w[i]! & ~m);
-    }
+    this.unshare(g1);
+    this.unshare(g2);
   }
 
-  /** Every name was unpublished at once: the counts go (the bits stay, a superset of none). */
+  /** One name fewer sets bit g: it clears when none is left. */
+  private unshare(g: number): void {
+    const more = this.shared!.get(g);
+    if (more === undefined) this.clear(g);
+    else if (more > 1) this.shared!.set(g, more - 1);
+    else this.shared!.delete(g);
+  }
+
+  private clear(g: number): void {
+    const w = this.words;
+    const i = g >>> 5;
+    const m = 1 << (g & 31);
+    if ((w[i]! & m) !== 0) this.store(w, i, w[i]! & ~m);
+  }
+
+  /** Every name was unpublished at once: the book goes (the bits stay, a superset of none). */
   reset(): void {
-    this.counts = undefined;
+    this.shared = undefined;
   }
 }

@@ -455,7 +455,7 @@ export class LiveSymbolTable {
     this.idName[id] = undefined;
     this.freeIds.push(id);
     this.bound--;
-    this.bloomFilter.remove(hash, () => this.liveHashes());
+    this.bloomFilter.remove(hash, () => this.liveHashes(), this.bound);
     this.giveBackString(str, bytes + 1, this.lastNow);
     return result;
   }
