@@ -48,7 +48,7 @@ export function run(ctx: Context) {
   f.ratio('guarded lib.func call vs raw koffi call', 'guarded', 'raw', { max: 1.1, text: '≤ 1.1' });
   f.ratio('guarded dlfunc call vs raw koffi call', 'dlfunc', 'raw', { max: 1.1, text: '≤ 1.1' });
   f.note(
-    'The guard is one property load and a compare before koffi.call; the results of 64-bit and pointer returns are also normalised (bigint), which int add does not need.',
+    "The guard is one property load and a compare before koffi.call, in a closure of the prototype's arity (no rest array); the results of 64-bit and pointer returns are also normalised (bigint), which int add does not need.",
   );
   return f.result();
 }
