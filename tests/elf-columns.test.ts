@@ -7,7 +7,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ElfBuildError, buildFromPlan, buildSharedObject, planSharedObject, readElf, type SharedObjectSpec, type SymbolSpec } from '../src/elf/index.js';
+import {
+  ElfBuildError,
+  elfHash,
+  buildFromPlan,
+  buildSharedObject,
+  planSharedObject,
+  readElf,
+  type SharedObjectSpec,
+  type SymbolSpec,
+} from '../src/elf/index.js';
 import { symbolAt } from '../src/elf/columns.js';
 import type { PlanSymbol } from '../src/elf/writer.js';
 import { compileC, have, mustRun, skipBecause, tempDir } from './helpers/tools.js';
@@ -231,6 +240,31 @@ test('string tables: names as bytes share suffixes exactly as before (brute forc
   const dynstr = file.sections.find((s) => s.name === '.dynstr')!;
   assert.is(Number(dynstr.sh_size), optimal, 'table size');
   for (const name of list) assert.ok(text.includes(`${name}\0`), name);
+});
+
+test('beside a GNU table the SysV table has at most 32,771 buckets, as GNU ld sizes it, and still finds every name', () => {
+  const n = 70_000;
+  const names = Array.from({ length: n }, (_, i) => `h${i}`);
+  const sizes = new Uint32Array(n).fill(1);
+  for (const [hashStyle, nbucket] of [
+    ['both', 32771],
+    ['sysv', 65537],
+  ] as const) {
+    const file = readElf(buildSharedObject({ hashStyle, staticSymbols: false, columns: { names, section: 'data', sizes } }));
+    const t = file.sysvHash!;
+    assert.is(t.nbucket, nbucket, `${hashStyle}: nbucket`);
+    // Walk the table as ld.so's old path does: every name is on the chain of its bucket.
+    let missing = 0;
+    for (const name of names) {
+      let i = t.buckets[elfHash(utf8(name)) % t.nbucket]!;
+      while (i !== 0 && file.dynamicSymbols[i]!.name !== name) i = t.chains[i]!;
+      if (i === 0) missing++;
+    }
+    assert.is(missing, 0, `${hashStyle}: names the SysV table does not find`);
+    let i = t.buckets[elfHash(utf8('absent')) % t.nbucket]!;
+    while (i !== 0 && file.dynamicSymbols[i]!.name !== 'absent') i = t.chains[i]!;
+    assert.is(i, 0, 'an absent name is not found');
+  }
 });
 
 test.run();

@@ -51,7 +51,7 @@ import { buildEhFrameHdr, EH_FRAME_HDR_ENTRY_SIZE, EH_FRAME_HDR_SIZE } from './e
 import { buildEhFrame, ehFrameSize } from './eh-frame.js';
 import { writeDyn, writeEhdr, writePhdr, writeRela, writeShdr, writeSymWords } from './encode.js';
 import { ElfBuildError } from './errors.js';
-import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, sysvBucketCount } from './hash.js';
+import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, sysvBucketCount, sysvBucketCountBesideGnu } from './hash.js';
 import { type PlanColumns, SECTION_CODE, columnsOf, symbolAt } from './columns.js';
 import { CONTENT_SECTIONS, type ContentSectionName, type ExtraSection, type Layout, type LayoutRequest, layoutObject } from './layout.js';
 import { type PlanLinks, PreparedLinks } from './links.js';
@@ -265,7 +265,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
   const dynsymUsed = dynCount + 1 + imported;
   const dynsymCapacity = Math.max(dynsymUsed, plan.dynsymCapacity ?? 0);
-  const sysvBuckets = useSysv ? (plan.sysvBuckets ?? sysvBucketCount(dynsymCapacity)) : 0;
+  const sysvBuckets = useSysv ? (plan.sysvBuckets ?? (useGnu ? sysvBucketCountBesideGnu : sysvBucketCount)(dynsymCapacity)) : 0;
   const bloomWords = useGnu ? (plan.gnuBloomWords ?? gnuBloomWords(dynCount)) : 0;
 
   // .strtab is .dynstr's bytes followed by the names of local symbols: the
