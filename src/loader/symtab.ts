@@ -370,9 +370,8 @@ export class LiveSymbolTable {
         if (id !== 0 && this.idName[id] === name) return 0;
       }
     }
-    this.stringsNext = str + n + 1;
-    if (this.dynstrOffset + str + n + 1 > this.stringsDumped) this.stringsGrew(str);
     let at: number;
+    // A run copy can fail (no slots left): the name's bytes are then not taken yet.
     if (start === 0 || used === this.runCap![b]!) at = this.copyRun(b, 0, str, info, 0, shndx, value, size, hash);
     else {
       // append's stores, in line: the entry, its hash word with the end bit, its bloom bits, then the publishing store.
@@ -392,6 +391,8 @@ export class LiveSymbolTable {
       else words[at - 2] = words[at - 2]! & ~1;
       runUsed[b] = used + 1;
     }
+    this.stringsNext = str + n + 1;
+    if (this.dynstrOffset + str + n + 1 > this.stringsDumped) this.stringsGrew(str);
     const id = this.takeId(name);
     this.bound++;
     this.slotId[at] = id;
