@@ -110,6 +110,8 @@ export interface SharedObjectSpec extends LinkSpec {
   dynamicWritable?: boolean;
 }
 
+/** SYMBOL_SPEC_KEYS as a set: each symbol's keys are looked up, a million times for big objects. */
+const SYMBOL_KEYS: ReadonlySet<string> = new Set(SYMBOL_SPEC_KEYS);
 const KINDS: Record<SymbolKind, number> = { func: STT_FUNC, object: STT_OBJECT, notype: STT_NOTYPE };
 const BINDINGS: Record<SymbolBinding, number> = { global: STB_GLOBAL, weak: STB_WEAK };
 const VISIBILITIES: Record<SymbolVisibility, number> = {
@@ -190,25 +192,15 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   const other = new Uint8Array(n);
   let unwind: Uint8Array[] | undefined;
   let symbolVersions: ({ version: string; hidden?: boolean } | undefined)[] | undefined;
-  // Each section's bytes as they are placed; the buffers grow by doubling.
-  const contents: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined];
-  const contentEnd = [0, 0, 0, 0];
-  const room = (code: number, end: number): Uint8Array => {
-    let c = contents[code];
-    if (c === undefined || end > c.length) {
-      const grown = new Uint8Array(Math.max(end, (c?.length ?? 0) * 2, 4096));
-      if (c !== undefined) grown.set(c.subarray(0, contentEnd[code]));
-      contents[code] = c = grown;
-    }
-    if (end > contentEnd[code]!) contentEnd[code] = end;
-    return c;
-  };
+  // Bytes are copied once every offset is known (each section's buffer then has its final size); until then only references are kept.
+  const initial: (Uint8Array | undefined)[] = new Array(listCount);
+  const hasBytes = [false, false, false, false];
   // Field names for messages are built only when a check fails: this loop runs a million times for big objects.
   const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
   for (let i = 0; i < listCount; i++) {
     const s = list[i]!;
     if (s === null || typeof s !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(s)}`, field(i));
-    if (unknownKey(s, SYMBOL_SPEC_KEYS) !== undefined) checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
+    for (const key in s) if (!SYMBOL_KEYS.has(key) && Object.hasOwn(s, key)) checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
     const name = s.name;
     if (typeof name !== 'string' || name.length === 0) checkSymbolName(name, field(i, 'name'));
     if (!names.push(name)) throw new ElfBuildError('must not contain NUL', field(i, 'name'));
@@ -241,9 +233,8 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     sizes[code] = offset + size;
     if (align > aligns[code]!) aligns[code] = align;
     if (bytes !== undefined && bytes.length > 0) {
-      const content = room(code, offset + bytes.length);
-      if (bytes.length <= 16) for (let k = 0; k < bytes.length; k++) content[offset + k] = bytes[k]!;
-      else content.set(bytes, offset);
+      initial[i] = bytes;
+      hasBytes[code] = true;
     }
     const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
     sectionCodes[i] = code;
@@ -363,29 +354,37 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
 
   const sections = {} as ObjectPlan['sections'];
   for (const name of SECTIONS) sections[name] = { size: sizes[SECTION_CODE[name]]!, align: aligns[SECTION_CODE[name]]! };
+  for (const block of blocks) if (block.bytes !== undefined && block.names.count > 0) hasBytes[SECTION_CODE[block.section]] = true;
+  const contents = SECTIONS.map((name, code) => {
+    if (!hasBytes[code]) return undefined;
+    const content = new Uint8Array(sizes[code]!);
+    sections[name].content = content;
+    return content;
+  });
+  for (let i = 0; i < listCount; i++) {
+    const bytes = initial[i];
+    if (bytes === undefined) continue;
+    const content = contents[sectionCodes[i]!]!;
+    const at = offsets[i]!;
+    if (bytes.length <= 16) for (let k = 0; k < bytes.length; k++) content[at + k] = bytes[k]!;
+    else content.set(bytes, at);
+  }
   first = listCount;
   for (const block of blocks) {
     const count = block.names.count;
     const src = block.bytes;
     if (src !== undefined && count > 0) {
-      const code = SECTION_CODE[block.section];
+      const content = contents[SECTION_CODE[block.section]]!;
       const from = block.offsets;
       for (let j = 0; j < count; j++) {
         const size = block.sizes[j]!;
-        if (size === 0) continue;
         const a = from[j]!;
         const at = offsets[first + j]!;
-        const content = room(code, at + size);
         if (size <= 16) for (let k = 0; k < size; k++) content[at + k] = src[a + k]!;
         else content.set(src.subarray(a, a + size), at);
       }
     }
     first += count;
-  }
-  for (const name of SECTIONS) {
-    const code = SECTION_CODE[name];
-    const c = contents[code];
-    if (c !== undefined) sections[name].content = c.subarray(0, contentEnd[code]);
   }
   return {
     machine,

@@ -179,7 +179,6 @@ export class StringTableBuilder {
     const src = this.src;
     const begin = this.begin;
     const length = this.length;
-    const byteAt = (i: number, fromEnd: number): number => (fromEnd < length[i]! ? sources[src[i]!]![begin[i]! + length[i]! - 1 - fromEnd]! : 0);
     // Ranges still to sort, with the depth (bytes from the end) they are sorted on; ids fit in 24 bits of a key.
     if (n >= 1 << 24) throw new Error('StringTableBuilder: too many strings to share suffixes');
     const stack: number[] = [0, n, 0];
@@ -190,9 +189,19 @@ export class StringTableBuilder {
       let longer = false;
       for (let r = from; r < to; r++) {
         const i = order[r]!;
-        words[2 * r + hi] = ((byteAt(i, depth) << 24) | (byteAt(i, depth + 1) << 16) | (byteAt(i, depth + 2) << 8) | byteAt(i, depth + 3)) >>> 0;
-        words[2 * r + lo] = ((byteAt(i, depth + 4) << 24) | i) >>> 0;
-        if (length[i]! > depth + 5) longer = true;
+        // Five bytes from `depth` bytes before the end, last first; 0 past the start (no name holds a NUL).
+        const bytes = sources[src[i]!]!;
+        const len = length[i]!;
+        const last = begin[i]! + len - 1 - depth;
+        const left = len - depth;
+        const b0 = left > 0 ? bytes[last]! : 0;
+        const b1 = left > 1 ? bytes[last - 1]! : 0;
+        const b2 = left > 2 ? bytes[last - 2]! : 0;
+        const b3 = left > 3 ? bytes[last - 3]! : 0;
+        const b4 = left > 4 ? bytes[last - 4]! : 0;
+        words[2 * r + hi] = ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+        words[2 * r + lo] = ((b4 << 24) | i) >>> 0;
+        if (left > 5) longer = true;
       }
       keys.subarray(from, to).sort();
       for (let r = from; r < to; r++) order[r] = words[2 * r + lo]! & 0xffffff;

@@ -227,10 +227,15 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const names = cols.names;
 
   // Exported symbols, and their GNU hash order when a GNU table is written.
+  // One pass sorts exported from local: exported from the front, locals from the back (reversed, turned round below).
+  const split = new Int32Array(n);
   let dynCount = 0;
-  for (let i = 0; i < n; i++) if (info[i]! >> 4 !== STB_LOCAL) dynCount++;
-  const exported = new Int32Array(dynCount);
-  for (let i = 0, k = 0; i < n; i++) if (info[i]! >> 4 !== STB_LOCAL) exported[k++] = i;
+  let locals = n;
+  for (let i = 0; i < n; i++) {
+    if (info[i]! >> 4 !== STB_LOCAL) split[dynCount++] = i;
+    else split[--locals] = i;
+  }
+  const exported = split.subarray(0, dynCount);
   const useGnu = plan.hashStyle !== 'sysv';
   const useSysv = plan.hashStyle !== 'gnu';
   const gnuBuckets = useGnu ? (plan.gnuBuckets ?? gnuBucketCount(dynCount)) : 0;
@@ -260,7 +265,12 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const imported = links?.importCount ?? 0;
   const nameIds = new Int32Array(n).fill(-1);
   const firstName = dynstr.addColumn(names, dynOrder);
-  for (let k = 0; k < dynCount; k++) nameIds[dynOrder[k]!] = firstName + k;
+  const dynsymIndex = new Int32Array(n).fill(-1);
+  for (let k = 0; k < dynCount; k++) {
+    const i = dynOrder[k]!;
+    nameIds[i] = firstName + k;
+    dynsymIndex[i] = k + 1 + imported;
+  }
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
   const dynsymUsed = dynCount + 1 + imported;
@@ -278,8 +288,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const strtabLocalBase = dynstrUsed - 1; // the local table's leading NUL lands on .dynstr's last terminator
   if (plan.staticSymbols) {
     strtab = new StringTableBuilder();
-    staticOrder = new Int32Array(n - dynCount);
-    for (let i = 0, k = 0; i < n; i++) if (info[i]! >> 4 === STB_LOCAL) staticOrder[k++] = i;
+    staticOrder = split.subarray(dynCount).reverse();
     const first = strtab.addColumn(names, staticOrder);
     for (let k = 0; k < staticOrder.length; k++) staticNameIds[staticOrder[k]!] = first + k;
     staticLocals = staticOrder.length + 1;
@@ -396,8 +405,6 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     else if (d.d_tag === DT_NEEDED || d.d_tag === DT_SONAME) d.d_val = BigInt(dynstr.offsetOf(Number(d.d_val)));
   }
 
-  const dynsymIndex = new Int32Array(n).fill(-1);
-  for (let k = 0; k < dynCount; k++) dynsymIndex[dynOrder[k]!] = k + 1 + imported;
   const extras = req.extra ?? [];
   const sectionIndex = sectionIndexes(plan, base, content, extras);
   const sectionSizes = CONTENT_SECTIONS.map((name) => plan.sections[name].size);
