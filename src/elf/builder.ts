@@ -1,6 +1,6 @@
 // The offline builder: a user-facing spec (symbols with their bytes) becomes
 // an ObjectPlan (sections packed, symbols at offsets), then bytes.
-import { alignUp, isPowerOfTwo } from './bytes.js';
+import { isPowerOfTwo } from './bytes.js';
 import {
   ELF64_ST_INFO,
   STB_GLOBAL,
@@ -216,7 +216,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const visibility =
       s.visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(s.visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
     const align = s.align ?? (section === 'text' ? 16 : 8);
-    if (!isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
+    if (align !== 16 && align !== 8 && !isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
     let bytes: Uint8Array | undefined;
     let size: number;
     if (section === 'bss') {
@@ -229,7 +229,9 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
       size = s.size === undefined ? length : checkSize(s.size, field(i, 'size'));
       if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
     }
-    const offset = alignUp(sizes[code]!, align);
+    const end = sizes[code]!;
+    // Remainders, not a division: no fractional intermediate (a boxed number before the loop is optimized).
+    const offset = end % align === 0 ? end : end + align - (end % align);
     sizes[code] = offset + size;
     if (align > aligns[code]!) aligns[code] = align;
     if (bytes !== undefined && bytes.length > 0) {
@@ -276,7 +278,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const count = block.names.count;
     for (let j = 0; j < count; j++) {
       const i = first + j;
-      const offset = align <= 1 ? end : Math.ceil(end / align) * align;
+      const offset = end % align === 0 ? end : end + align - (end % align);
       const size = block.sizes[j]!;
       end = offset + size;
       sectionCodes[i] = code;
