@@ -193,7 +193,8 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   let unwind: Uint8Array[] | undefined;
   let symbolVersions: ({ version: string; hidden?: boolean } | undefined)[] | undefined;
   // Bytes are copied once every offset is known (each section's buffer then has its final size); until then only references are kept.
-  const initial: (Uint8Array | undefined)[] = new Array(listCount);
+  // Grown by push: `new Array(n)` past 100,000 entries starts in dictionary mode, a hash table entry per store.
+  const initial: (Uint8Array | undefined)[] = [];
   const hasBytes = [false, false, false, false];
   // Field names for messages are built only when a check fails: this loop runs a million times for big objects.
   const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
@@ -235,9 +236,9 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     sizes[code] = offset + size;
     if (align > aligns[code]!) aligns[code] = align;
     if (bytes !== undefined && bytes.length > 0) {
-      initial[i] = bytes;
+      initial.push(bytes);
       hasBytes[code] = true;
-    }
+    } else initial.push(undefined);
     const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
     sectionCodes[i] = code;
     offsets[i] = offset;

@@ -33,7 +33,7 @@ export interface PlanColumns {
 /** Columns of symbols given as objects. */
 export function columnsOf(symbols: readonly PlanSymbol[]): PlanColumns {
   const n = symbols.length;
-  const names: string[] = new Array(n);
+  const names: string[] = [];
   const section = new Uint8Array(n);
   const offset = new Float64Array(n);
   const size = new Float64Array(n);
@@ -42,7 +42,7 @@ export function columnsOf(symbols: readonly PlanSymbol[]): PlanColumns {
   let unwind: (Uint8Array | undefined)[] | undefined;
   for (let i = 0; i < n; i++) {
     const s = symbols[i]!;
-    names[i] = s.name;
+    names.push(s.name);
     const code = SECTION_CODE[s.section];
     if (code === undefined || !Object.hasOwn(SECTION_CODE, s.section))
       throw new ElfBuildError(`unknown section '${String(s.section)}'`, `symbols[${i}].section`);
