@@ -4,11 +4,18 @@
 // names) accepts the live file and the dlsave output, while every bound name is still found.
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { dlcreate, dlsave, dlsym, readElf } from '../src/index.js';
+import { SHF_WRITE, dlcreate, dlsave, dlsym, readElf } from '../src/index.js';
 import { gnuHashString } from '../src/elf/hash.js';
+import { tsWorker } from './fixtures/robust-children.js';
+import type { LookupData, LookupReport } from './fixtures/robust-thread-worker.js';
 import { have, run, skipBecause, tempDir } from './helpers/tools.js';
+
+const WORKER = new URL('./fixtures/robust-thread-worker.ts', import.meta.url);
+const emulated = process.env.DLBIND_EMULATOR !== undefined;
 
 const OPTIONS = { scale: 1 / 64 };
 const MISMATCH = 'bitmask does not match names';
@@ -114,6 +121,91 @@ test('after binds, unbinds and replaces, eu-elflint accepts the live file and th
     assert.ok(dlsym(lib, 'again') !== null);
     assert.ok((bloom.read(bloom.bitsOf('again').offset) & bloom.bitsOf('again').bits) === bloom.bitsOf('again').bits);
   } finally {
+    lib.delete();
+  }
+});
+
+test('names that stay bound keep their bloom bits while names sharing them are bound and unbound under two threads looking them up (no wrong answer); the failing case: one of those bits cleared loses a bound name', async () => {
+  // Room for the runs the churn copies to wait out their quarantine (a table without fresh slots
+  // reuses them at once, and a lookup standing on one may then read another name's entry).
+  const lib = dlcreate(undefined, { scale: 1 / 256, maxSymbols: 65_536 });
+  const control = new Int32Array(new SharedArrayBuffer(4));
+  let workers: Worker[] = [];
+  try {
+    const stable = Array.from({ length: 32 }, (_, i) => `stay_${i}`);
+    const bloom = bloomOf(lib.path);
+    const sharesWithStable = (c: string) =>
+      stable.some((n) => bloom.bitsOf(n).offset === bloom.bitsOf(c).offset && (bloom.bitsOf(n).bits & bloom.bitsOf(c).bits) !== 0n);
+    // Churned names chosen to share a bit with a name that stays, and some that share none.
+    const candidates = Array.from({ length: 400_000 }, (_, i) => `come_and_go_${i}`);
+    const churn = [...candidates.filter(sharesWithStable).slice(0, 24), ...candidates.filter((c) => !sharesWithStable(c)).slice(0, 8)];
+    const block = lib.alloc((stable.length + churn.length) * 8, SHF_WRITE);
+    const at = (i: number) => block + BigInt(i * 8);
+    stable.forEach((n, i) => lib.bind(n, at(i), 8));
+    const shared = churn.filter(sharesWithStable);
+    assert.ok(shared.length >= 24, 'churned names share bloom bits with names that stay');
+    const expected = new BigInt64Array(new SharedArrayBuffer(stable.length * 8));
+    stable.forEach((_, i) => (expected[i] = BigInt.asIntN(64, at(i))));
+    const counts = new Float64Array(new SharedArrayBuffer(2 * 8));
+    workers = [0, 1].map((index) =>
+      tsWorker(WORKER, {
+        role: 'lookup',
+        handle: lib.handle,
+        names: stable,
+        expected: expected.buffer as SharedArrayBuffer,
+        control: control.buffer as SharedArrayBuffer,
+        counts: counts.buffer as SharedArrayBuffer,
+        index,
+      } satisfies LookupData),
+    );
+    const reports = workers.map(
+      (w) =>
+        new Promise<LookupReport>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    );
+    for (let t = 0; counts.some((c) => c === 0); t++) {
+      if (t > 600 * (emulated ? 10 : 1)) assert.unreachable('the workers did not start');
+      await sleep(50);
+    }
+    let rounds = 0;
+    const until = performance.now() + (emulated ? 3000 : 1000);
+    while (performance.now() < until || rounds < 200) {
+      churn.forEach((n, i) => lib.bind(n, at(stable.length + i), 8));
+      for (const n of churn) lib.unbind(n);
+      rounds++;
+    }
+    Atomics.store(control, 0, 1);
+    const done = await Promise.all(reports);
+    const lookups = done.reduce((a, r) => a + r.lookups, 0);
+    console.log(`  ${lookups.toLocaleString('en')} lookups of names that stay bound against ${rounds} rounds of ${churn.length} binds and unbinds`);
+    assert.equal(
+      done.flatMap((r) => r.wrong),
+      [],
+      'wrong addresses',
+    );
+    // A lookup on a run being copied may answer null (the protocol's "null or the current or
+    // previous address"); a filter bit cleared under a bound name would make every later one miss.
+    for (const n of stable) {
+      const { offset, bits } = bloom.bitsOf(n);
+      assert.is(bloom.read(offset) & bits, bits, `${n}'s bits are set`);
+      assert.is(dlsym(lib, n), at(stable.indexOf(n)), n);
+    }
+    for (const n of churn) assert.is(dlsym(lib, n), null, n);
+    // The failing case: clear one bit a stayed name needs, as an unbind that cleared its bits without looking would.
+    const victim = stable.find((n) => bloom.bitsOf(n).offset === bloom.bitsOf(shared[0]!).offset)!;
+    const { offset, bits } = bloom.bitsOf(victim);
+    const word = bloom.read(offset);
+    const low = bits & -bits;
+    bloom.write(offset, word & ~low);
+    const lost = dlsym(lib, victim);
+    bloom.write(offset, word);
+    assert.is(lost, null, 'dlsym finds nothing once one of the bits is clear');
+    assert.is(dlsym(lib, victim), at(stable.indexOf(victim)));
+  } finally {
+    Atomics.store(control, 0, 1);
+    await Promise.all(workers.map((w) => w.terminate()));
     lib.delete();
   }
 });
