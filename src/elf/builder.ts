@@ -23,7 +23,7 @@ import { checkColumns, type SymbolColumns } from './column-spec.js';
 import { findDuplicateName, NameColumnBuilder, NameLookup, nameAt } from './names.js';
 import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
-import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, prepareObject, writeObject } from './writer.js';
+import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
 
 /** A symbol's type: STT_FUNC, STT_OBJECT or STT_NOTYPE. */
 export type SymbolKind = 'func' | 'object' | 'notype';
@@ -396,7 +396,13 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     hashStyle,
     pageSize,
     sections,
-    symbols: [],
+    // Objects only for a caller who reads them (plan-then-build looks up offsets by name):
+    // the writer itself reads the columns.
+    get symbols(): readonly PlanSymbol[] {
+      const list = Array.from({ length: columns.count }, (_, i) => symbolAt(columns, i));
+      Object.defineProperty(this, 'symbols', { value: list, enumerable: true });
+      return list;
+    },
     columns,
     relocations,
     dynamicWritable: spec.dynamicWritable ?? true,
