@@ -29,17 +29,8 @@ const plan = planSharedObject({
     { name: 'answer', section: 'text', bytes: answer },
   ],
 });
-// Both symbols now have their offsets in .text: the distance between them is known. A plan
-// holds its symbols as columns (names in one NUL-separated buffer, offsets in a Float64Array).
-const utf8 = new TextDecoder();
-function at(name: string): number {
-  const c = plan.columns;
-  if (c === undefined) return plan.symbols.find((s) => s.name === name)!.offset;
-  for (let i = 0; i < c.count; i++) {
-    if (utf8.decode(c.names.bytes.subarray(c.names.start[i], c.names.start[i + 1]! - 1)) === name) return c.offset[i]!;
-  }
-  throw new Error(`${name} is not in the plan`);
-}
+// Both symbols now have their offsets in .text: the distance between them is known.
+const at = (name: string) => plan.symbols.find((s) => s.name === name)!.offset;
 const text = plan.sections.text.content!;
 const view = new DataView(text.buffer, text.byteOffset, text.byteLength);
 const site = at('twice_answer') + callAt;
