@@ -87,8 +87,9 @@ export function gnuLiveBucketCount(maxSymbols: number): number {
 
 /**
  * Bloom words (64-bit) of a live GNU table: a power of two, one word per
- * eight symbols of capacity. Bits are only ever added, two per name bound,
- * so at full capacity about 22% of the bits are set, and a name that is
+ * eight symbols of capacity. Two bits per name bound (an unbind clears those
+ * no other bound name sets, src/loader/bloom.ts), so at full capacity about
+ * 22% of the bits are set, and a name that is
  * absent passes the filter about 5% of the time (then one bucket word and a
  * chain of hash words settle it).
  */
