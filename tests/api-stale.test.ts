@@ -1,3 +1,4 @@
+// arch: aarch64
 // Freed and deleted code never runs silently: functions made by dlfunc/lib.func throw
 // EFREED or EDELETED, freed text traps when native code calls it, it is quarantined
 // before reuse, replace frees what it replaced, and dlsave writes freed space as zeros.
@@ -112,9 +113,12 @@ test('a freed text block is quarantined before reuse (textQuarantined), then reu
 test('with no other room, an alloc releases the quarantine early', () => {
   const lib = dlcreate(undefined, { text: 4096 });
   try {
-    const a = lib.alloc(4096, SHF_EXECINSTR);
+    // The whole text arena (4096 rounds up to the page size: 64 KiB on aarch64).
+    const size = lib.stats().capacity.text;
+    const a = lib.alloc(size, SHF_EXECINSTR);
     lib.free(a);
-    assert.is(lib.alloc(4096, SHF_EXECINSTR), a);
+    assert.is(lib.stats().textQuarantined, size);
+    assert.is(lib.alloc(size, SHF_EXECINSTR), a);
   } finally {
     lib.delete();
   }
@@ -127,11 +131,17 @@ test('replace frees the replaced block: EFREED for its functions, textInUse back
     const first = lib.addFunction('f', ANSWER);
     const one = lib.stats().textInUse;
     const old = lib.func<() => number>(first, 'int f(void)');
+    const t0 = performance.now();
     for (let i = 0; i < 5; i++) lib.addFunction('f', i % 2 === 0 ? SEVEN : ANSWER, { replace: true });
+    const quick = performance.now() - t0 < TEXT_QUARANTINE_MS;
     assert.is(lib.stats().textInUse, one, 'the replaced blocks are no longer in use');
-    assert.is(lib.stats().textQuarantined, 5 * 16, 'they wait in the quarantine');
+    // All five wait in the quarantine, unless the replaces themselves outlasted it (qemu, a loaded machine).
+    const waiting = lib.stats().textQuarantined;
+    if (quick) assert.is(waiting, 5 * 16, 'they wait in the quarantine');
+    else assert.ok(waiting <= 5 * 16 && waiting % 16 === 0, `${waiting} bytes in quarantine`);
     failsWith(() => old(), 'EFREED');
-    assert.equal(codeAt(first, 4), TRAP);
+    // Trap-filled while it waits (after the quarantine a later replace may have reused it).
+    if (quick) assert.equal(codeAt(first, 4), TRAP);
     assert.is(lib.func<() => number>(dlsym(lib, 'f')!, 'int f(void)')(), 7);
     await sleep(TEXT_QUARANTINE_MS + 20);
     assert.is(lib.stats().textInUse, one, 'one block in use');
