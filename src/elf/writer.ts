@@ -122,8 +122,8 @@ export interface ObjectPlan {
   /** Every symbol, in .dynsym order. */
   symbols: readonly PlanSymbol[];
   /**
-   * The symbols as columns, when the plan was made that way (planSharedObject does): then
-   * `symbols` is not read (it may be empty).
+   * The symbols as columns, when the plan was made that way (planSharedObject does): the writer
+   * then reads these, not `symbols` (which planSharedObject's plans make on first read, as a view).
    */
   columns?: PlanColumns;
   /** Pointers between the object's own sections. */
