@@ -266,20 +266,22 @@ export class LiveUnwindTable {
   removeRange(start: number, end: number): number {
     const now = performance.now();
     const k = this.lowerBound(start);
-    let removed = 0;
-    while (k < this.fns.length && this.fns[k]!.pc < end) {
-      const fn = this.fns[k]!;
-      if (!this.tableOff) {
-        const p = k > 0 ? this.fns[k - 1]!.home : -1;
-        const succ = k + 1 < this.fns.length ? this.entry(this.fns[k + 1]!) : this.sentinel;
-        for (let i = fn.home; i > p; i--) this.store(i, succ);
-      }
-      this.fns.splice(k, 1);
-      this.killFde(fn.fde, now);
-      removed++;
+    let j = k;
+    while (j < this.fns.length && this.fns[j]!.pc < end) j++;
+    if (j > k && !this.tableOff) {
+      // The functions k … j-1 removed one at a time from the last to the first, as
+      // the protocol says, turn the slots from the last one's home down to the
+      // predecessor's into copies of the successor's entry, in descending order:
+      // one store a slot, however many functions the range holds (removing them
+      // first to last would rewrite the growing stretch once per function).
+      const p = k > 0 ? this.fns[k - 1]!.home : -1;
+      const succ = j < this.fns.length ? this.entry(this.fns[j]!) : this.sentinel;
+      for (let i = this.fns[j - 1]!.home; i > p; i--) this.store(i, succ);
     }
+    const removed = this.fns.splice(k, j - k);
+    for (const fn of removed) this.killFde(fn.fde, now);
     this.maybeRebuild(now);
-    return removed;
+    return removed.length;
   }
 
   /** Stops the rebuild timer (the library is going away). */
