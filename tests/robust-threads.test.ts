@@ -65,7 +65,8 @@ test(`four threads call libc dlsym ${LOOKUPS.toLocaleString('en')}+ times while 
     const ops = { bind: 0, unbind: 0, replace: 0 };
     let seed = 12345;
     const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    while (total() < LOOKUPS || performance.now() - started < 1000) {
+    // Under qemu four looking-up threads can starve this one: churn until both counts are met too.
+    while (total() < LOOKUPS || performance.now() - started < 1000 || ops.replace <= 1000 || ops.unbind <= 1000) {
       if (performance.now() - started > 40_000 * SLOW) break;
       for (let k = 0; k < 500; k++) {
         const i = Math.floor(random() * names.length);
