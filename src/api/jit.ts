@@ -10,6 +10,7 @@ import { DlbindError, locatedError } from '../loader/errors.js';
 import { type DlInfo, getLibc } from '../loader/libc.js';
 import { type Backing, LiveObject, bindLibc, randomWord } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
+import { grownTo } from '../elf/bytes.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
@@ -723,14 +724,9 @@ export class JitLibrary {
 
   private growSlotLists(slot: number): void {
     const length = Math.max(slot + 1, this.slotNext.length * 2);
-    const grow = <T extends Float64Array | Int32Array>(old: T, make: (n: number) => T): T => {
-      const next = make(length);
-      next.set(old);
-      return next;
-    };
-    this.slotBlock = grow(this.slotBlock, (n) => new Float64Array(n));
-    this.slotNext = grow(this.slotNext, (n) => new Int32Array(n));
-    this.slotPrev = grow(this.slotPrev, (n) => new Int32Array(n));
+    this.slotBlock = grownTo(this.slotBlock, length);
+    this.slotNext = grownTo(this.slotNext, length);
+    this.slotPrev = grownTo(this.slotPrev, length);
   }
 
   private unlinkFromBlock(slot: number): void {

@@ -15,6 +15,13 @@ export function isPowerOfTwo(value: number): boolean {
   return Number.isInteger(value) && value > 0 && (value & (value - 1)) === 0 && value <= 2 ** 30;
 }
 
+/** A typed array of the same kind, `length` long (at least `a`'s), starting with a copy of `a`. */
+export function grownTo<T extends Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, length: number): T {
+  const b = new (a.constructor as new (n: number) => T)(length);
+  b.set(a);
+  return b;
+}
+
 /** A DataView and a Uint8Array over one buffer, always little-endian, with a write cursor. */
 export class ByteWriter {
   readonly view: DataView;

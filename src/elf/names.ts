@@ -3,6 +3,7 @@
 // GNU and SysV hashes computed from the bytes in one pass. A million names are
 // then a few typed arrays, not a million strings to walk byte by byte again
 // for each table.
+import { grownTo } from './bytes.js';
 import { ElfBuildError } from './errors.js';
 
 /** Names as one NUL-separated byte buffer: name i is `bytes[start[i], start[i + 1] - 1)`. */
@@ -49,14 +50,9 @@ export class NameColumnBuilder {
     }
     if (this.count + names > this.gnu.length) {
       const cap = Math.max(this.gnu.length * 2, this.count + names);
-      const grow = (a: Uint32Array, size: number) => {
-        const b = new Uint32Array(size);
-        b.set(a);
-        return b;
-      };
-      this.start = grow(this.start, cap + 1);
-      this.gnu = grow(this.gnu, cap);
-      this.sysv = grow(this.sysv, cap);
+      this.start = grownTo(this.start, cap + 1);
+      this.gnu = grownTo(this.gnu, cap);
+      this.sysv = grownTo(this.sysv, cap);
     }
   }
 

@@ -1,3 +1,4 @@
+import { grownTo } from './bytes.js';
 import type { NameColumn } from './names.js';
 
 /**
@@ -95,14 +96,9 @@ export class StringTableBuilder {
     if (need > this.begin.length) {
       let cap = this.begin.length * 2;
       while (cap < need) cap *= 2;
-      const grow = <T extends Uint16Array | Uint32Array>(a: T, make: (n: number) => T): T => {
-        const b = make(cap);
-        b.set(a);
-        return b;
-      };
-      this.src = grow(this.src, (c) => new Uint16Array(c));
-      this.begin = grow(this.begin, (c) => new Uint32Array(c));
-      this.length = grow(this.length, (c) => new Uint32Array(c));
+      this.src = grownTo(this.src, cap);
+      this.begin = grownTo(this.begin, cap);
+      this.length = grownTo(this.length, cap);
     }
     this.n = need;
     return id;

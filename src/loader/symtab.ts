@@ -41,6 +41,7 @@
 //
 // A lookup racing a bind, unbind, replace or run copy answers null or the
 // name's current or previous address, never a mix of two entries.
+import { grownTo } from '../elf/bytes.js';
 import { ELF64_ST_INFO, SHDR64_SIZE, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
 import { gnuHashString, gnuHashWithLength, hashedLength } from '../elf/hash.js';
@@ -118,12 +119,10 @@ class FifoQueue {
   }
 }
 
-function grownInt32(a: Int32Array, need: number): Int32Array<ArrayBuffer> {
+function grownInt32(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
   let n = a.length;
   while (n <= need) n *= 2;
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
+  return grownTo(a, n);
 }
 
 export class LiveSymbolTable {
