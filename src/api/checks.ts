@@ -3,12 +3,14 @@
 // checked against the one list of keys its type has.
 import { describeValue, keysOf, toByteArray, unknownKey, unknownKeyMessage } from '../elf/checks.js';
 import { DlbindError, locatedError } from '../loader/errors.js';
+import { checkName, checkSize } from '../loader/values.js';
 import type { ImportOptions } from '../loader/imports.js';
 import type { LoadObjectOptions } from '../loader/object-loader.js';
 import { type Capacity, type CapacityOptions as ZygoteCapacityOptions, resolveCapacity } from '../loader/zygote.js';
-import type { AddDataOptions, AddDataSymbolsOptions, AddFunctionOptions, AddFunctionsOptions, BindManyOptions, BindOptions, DlcreateOptions } from './jit.js';
+import type { AddDataOptions, AddDataSymbolsOptions, AddFunctionOptions, AddFunctionsOptions, BindManyOptions, BindOptions, DlcreateOptions } from './types.js';
 
 export { describeValue };
+export { checkAddress, checkName, checkSize } from '../loader/values.js';
 
 /** The keys each options type knows; anything else is a typo (EINVAL, with the nearest key suggested). */
 export const CAPACITY_KEYS = keysOf<Capacity>()(['text', 'rodata', 'data', 'maxSymbols', 'stringTableSize']);
@@ -39,25 +41,6 @@ export function checkDirectory(value: unknown, what: string): string {
   const dir = (o as { directory?: unknown } | undefined)?.directory;
   if (typeof dir !== 'string' || dir.length === 0) throw new DlbindError('EINVAL', `${what} needs { directory: string }, got ${describeValue(dir)}`);
   return dir;
-}
-
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
-
-export function checkName(name: unknown): string {
-  let s: string;
-  if (typeof name === 'string') s = name;
-  else if (name instanceof Uint8Array) {
-    try {
-      s = utf8Strict.decode(name);
-    } catch {
-      throw new DlbindError('ENAME', 'symbol name bytes are not valid UTF-8');
-    }
-  } else throw new DlbindError('ENAME', `symbol name must be a string or UTF-8 bytes, got ${describeValue(name)}`);
-  if (s.length === 0) throw new DlbindError('ENAME', 'symbol name is empty');
-  if (s.includes('\0')) throw new DlbindError('ENAME', 'symbol name contains NUL');
-  // Lone surrogates would not round-trip through UTF-8.
-  if (!s.isWellFormed()) throw new DlbindError('ENAME', 'symbol name is not valid Unicode');
-  return s;
 }
 
 /**
@@ -93,20 +76,6 @@ export function atIndex<T>(where: string, check: () => T): T {
   } catch (err) {
     throw locatedError(err, where);
   }
-}
-
-/** A positive size given as a number or a bigint, as a number. */
-export function checkSize(size: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof size === 'bigint' && size > 0n && size <= BigInt(max)) return Number(size);
-  if (typeof size === 'number' && Number.isSafeInteger(size) && size > 0 && size <= max) return size;
-  const range = max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `a positive integer up to ${max}`;
-  throw new DlbindError('EINVAL', `${what} must be ${range} (number or bigint), got ${describeValue(size)}`);
-}
-
-export function checkAddress(addr: unknown): bigint {
-  if (typeof addr === 'bigint') return addr;
-  if (typeof addr === 'number' && Number.isSafeInteger(addr) && addr >= 0) return BigInt(addr);
-  throw new DlbindError('EINVAL', `address must be a bigint, got ${describeValue(addr)}`);
 }
 
 /** Bytes as a Uint8Array: any ArrayBuffer view (sharing its memory) or an array of numbers 0..255. */

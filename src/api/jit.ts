@@ -2,26 +2,26 @@
 // original (dlcreate, dlalloc, dlbind, ...) and a class for everyday use; both
 // are the same code.
 import { isMainThread, threadId } from 'node:worker_threads';
-import { ELF64_ST_INFO, SHF_EXECINSTR, SHF_WRITE, STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_OBJECT, STV_DEFAULT } from '../elf/constants.js';
+import { SHF_EXECINSTR, SHF_WRITE, STT_FUNC, STT_NOTYPE, STT_OBJECT } from '../elf/constants.js';
 import type { ContentSectionName } from '../elf/layout.js';
 import { Arena } from '../loader/arena.js';
-import { BlockStates, blockBytes, trapFill } from '../loader/block-states.js';
-import { DlbindError, locatedError } from '../loader/errors.js';
-import { type DlInfo, getLibc } from '../loader/libc.js';
+import { BlockStates, blockBytes } from '../loader/block-states.js';
+import { DlbindError } from '../loader/errors.js';
+import type { DlInfo } from '../loader/libc.js';
 import { type Backing, LiveObject, bindLibc, randomWord } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
-import { grownTo } from '../elf/bytes.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
-import { type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
+import { type DebugMode, flushAnnouncements, forget } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { ImportTable, type ImportOptions } from '../loader/imports.js';
-import { syncInstructionCache } from '../loader/icache.js';
 import { savePlan } from '../loader/save.js';
 import { type LoadObjectOptions, type LoadedObject, deleteObjects, loadObject, unloadObject } from '../loader/object-loader.js';
+import { SymbolBinder, symbolsInBytes } from '../loader/binder.js';
+import { BlockWriter } from '../loader/block-writer.js';
 import { LiveSymbolTable } from '../loader/symtab.js';
-import { LiveUnwindTable, checkUnwind } from '../loader/unwind.js';
+import { LiveUnwindTable } from '../loader/unwind.js';
 import type { Capacity } from '../loader/zygote.js';
 import { type AnyFunction, forgetLibrary, libraryAt, makeFunction, registerLibrary } from './calls.js';
 import {
@@ -31,7 +31,6 @@ import {
   ADD_FUNCTIONS_OPTION_KEYS,
   BIND_MANY_OPTION_KEYS,
   BIND_OPTION_KEYS,
-  atIndex,
   DLCREATE_OPTION_KEYS,
   checkAddress,
   checkBytes,
@@ -48,158 +47,27 @@ import {
   cloneOnly,
   describeValue,
 } from './checks.js';
+import type {
+  Bytes,
+  DlcreateOptions,
+  BindOptions,
+  AddFunctionOptions,
+  AddDataOptions,
+  BindManyOptions,
+  AddFunctionsOptions,
+  AddDataSymbolsOptions,
+  LiveSymbol,
+  LibraryStats,
+  SymbolName,
+} from './types.js';
 
 export { SHF_WRITE, SHF_EXECINSTR, STT_OBJECT, STT_FUNC, STT_NOTYPE };
 
-/** Capacities as dlcreate's options give them: each a number or a bigint. */
-export type CapacityOptions = { [K in keyof Capacity]?: number | bigint } & {
-  /** Multiplies every default capacity (0.01 for a small library, 4 for a large one); explicit fields win. */
-  scale?: number;
-};
-
-/** Bytes as the API takes them: a Uint8Array, any other ArrayBuffer view (sharing its memory), or an array of numbers 0..255. */
-export type Bytes = ArrayBufferView | readonly number[];
-
-/**
- * Options of dlcreate: capacities (defaults in DEFAULT_CAPACITY, all multiplied by `scale`), visibility,
- * backing, debugger and profiler support. Unknown keys are EINVAL.
- */
-export interface DlcreateOptions extends CapacityOptions {
-  /** Load with RTLD_GLOBAL, so that dlsym(RTLD_DEFAULT) and later-loaded objects see the symbols. Default false (RTLD_LOCAL). */
-  global?: boolean;
-  /**
-   * Where the object lives: an anonymous memfd (default, close-on-exec), or a
-   * file created exclusively, mode 0600, in `directory` and removed on
-   * dldelete and at exit. Without this option, the environment variable
-   * DLBIND_BACKING_DIR names such a directory for every library.
-   */
-  backing?:
-    | 'memfd'
-    | {
-        /** The directory the file is created in (it must exist). */
-        directory: string;
-      };
-  /**
-   * Tell debuggers about symbol changes by re-announcing the library in ld.so's
-   * link map, batched once per event-loop turn (see `flush`). 'auto' (default)
-   * does it only while a debugger listens (a breakpoint sits on ld.so's r_brk,
-   * as gdb keeps one while attached); 'always' even when none does; 'off' never.
-   */
-  debug?: DebugMode;
-  /**
-   * Write perf's jitdump (jit-<pid>.dump, in `directory`, default the current
-   * directory) for every function bound, for `perf record -k mono` followed by
-   * `perf inject --jit`. Off by default; main thread only (ETHREAD in a worker).
-   * Without this option, the environment variable DLBIND_PERF ('1', or a
-   * directory) turns it on for every library created on the main thread.
-   */
-  perf?:
-    | boolean
-    | {
-        /** The directory jit-<pid>.dump is written to. */
-        directory: string;
-      };
-}
-
-/** Options of bind. Unknown keys are EINVAL. */
-export interface BindOptions {
-  /**
-   * Repoint an existing symbol of that name in one step instead of failing
-   * with EEXIST. When the old symbol's block was made by addFunction or
-   * addData and no other symbol is left in it, that block is freed as dlfree
-   * would free it (text: trap-filled at once, reusable after the quarantine).
-   */
-  replace?: boolean;
-  /**
-   * Unwind rules for a function, so that C++ exceptions, backtrace(), gdb and
-   * profilers unwind through it: 'frame-pointer' (the standard prologue at its
-   * first byte) or its FDE's call-frame instructions (see `cfi()`).
-   */
-  unwind?: 'frame-pointer' | Uint8Array;
-}
-
-/** Options of addFunction. */
-export interface AddFunctionOptions extends BindOptions {
-  /** Alignment, a power of two up to 65536. Default 16. */
-  align?: number;
-}
-
-/** Options of addData. */
-export interface AddDataOptions extends BindOptions {
-  /** Writable data (SHF_WRITE) instead of read-only. Default false. */
-  writable?: boolean;
-  /** Alignment, a power of two up to 65536. Default 8. */
-  align?: number;
-}
-
-/** Options of bindMany. Unknown keys are EINVAL. */
-export interface BindManyOptions {
-  /** STT_FUNC, STT_OBJECT or STT_NOTYPE for every symbol of the batch. Default by section: STT_FUNC in text, else STT_OBJECT. */
-  type?: number;
-}
-
-/** Options of addFunctions. Unknown keys are EINVAL. */
-export interface AddFunctionsOptions {
-  /** The block's alignment, a power of two up to 65536. Default 16. */
-  align?: number;
-}
-
-/** Options of addDataSymbols. Unknown keys are EINVAL. */
-export interface AddDataSymbolsOptions {
-  /** Writable data (SHF_WRITE) instead of read-only. Default false. */
-  writable?: boolean;
-  /** The block's alignment, a power of two up to 65536. Default 8. */
-  align?: number;
-}
-
-/** A symbol bound in a live library. */
-export interface LiveSymbol {
-  /** The symbol's name. */
-  name: string;
-  /** Its run-time address (load base + st_value). */
-  address: bigint;
-  /** st_size, in bytes. */
-  size: number;
-  /** The section it points into. */
-  section: ContentSectionName;
-}
-
-/** What JitLibrary.stats reports: the capacities and how much of each is in use. */
-export interface LibraryStats {
-  /** The capacities fixed at dlcreate. */
-  capacity: Capacity;
-  /** Symbols bound now. */
-  symbols: number;
-  /** Bytes of text in blocks, rounding included. */
-  textInUse: number;
-  /** Bytes of freed text still in quarantine: trap-filled, given to no alloc until it ends. */
-  textQuarantined: number;
-  /** Bytes of read-only data in blocks, rounding included. */
-  rodataInUse: number;
-  /** Bytes of writable data in blocks, rounding included. */
-  dataInUse: number;
-  /** Bytes left in the string table for new names. */
-  stringBytesLeft: number;
-}
+export type * from './types.js';
 
 type ArenaName = Exclude<ContentSectionName, 'bss'>;
-const ARENAS: readonly ArenaName[] = ['text', 'rodata', 'data'];
-
-/** A symbol name as given by the user: a string, or UTF-8 bytes. */
-export type SymbolName = string | Uint8Array;
 
 let counter = 0;
-/**
- * An address's low 64 bits as two 32-bit halves: a store into a BigUint64Array
- * and two loads cost a few nanoseconds where Number(bigint) is a runtime call
- * (some 80 ns). Only addresses in [0, ADDRESS_LIMIT), which the store keeps
- * exactly, may be taken from it (a negative one or one past 2^64 wraps).
- */
-const addressWord = new BigUint64Array(1);
-const addressHalves = new Uint32Array(addressWord.buffer);
-const ADDRESS_LIMIT = 1n << 64n;
-/** st_info of a GLOBAL symbol of type 0: add the type. */
-const STB_GLOBAL_INFO = ELF64_ST_INFO(STB_GLOBAL, 0);
 
 /** JitLibrary's internal fields with their first values, added non-enumerable by its constructor. */
 const HIDDEN_FIELDS: PropertyDescriptorMap = Object.fromEntries(
@@ -212,28 +80,14 @@ const HIDDEN_FIELDS: PropertyDescriptorMap = Object.fromEntries(
     arenas: undefined,
     states: undefined,
     pointerWords: undefined,
-    blockHead: undefined,
-    headBlock: -1,
-    headSlot: 0,
-    slotBlock: undefined,
-    slotNext: undefined,
-    slotPrev: undefined,
+    binder: undefined,
     capacity: undefined,
     sectionStart: undefined,
-    sectionEnd: undefined,
     base: 0n,
     aliasBase: 0n,
     arch: undefined,
     jitdump: undefined,
-    loadedText: undefined,
-    lastStart: -1,
-    lastEnd: -1,
-    lastArena: 'text',
-    lastShndx: 0,
-    baseNumber: 0,
-    atOffset: 0,
-    atArena: 'text',
-    atBlock: 0,
+    writer: undefined,
   }).map(([key, value]) => [key, { value, writable: true, enumerable: false, configurable: true }]),
 );
 
@@ -269,46 +123,20 @@ export class JitLibrary {
   declare private readonly states: BlockStates;
   /** Object offsets of 8-byte words marked by dlreloc as pointers into the library. */
   declare private readonly pointerWords: Set<number>;
-  /** Names bound inside each block (keyed by the block's object offset), unbound when it is freed. */
-  // An intrusive doubly linked list of slots per block, in typed arrays: a bind
-  // links its slot in with a few stores instead of growing a Set per block.
-  declare private readonly blockHead: Map<number, number>;
-  // The head of the block binds went to last, which the map may not hold yet: consecutive binds into one block skip the map.
-  declare private headBlock: number;
-  declare private headSlot: number;
-  // Sized for the slots used so far, not the capacity: an idle library stays small.
-  declare private slotBlock: Float64Array;
-  declare private slotNext: Int32Array;
-  declare private slotPrev: Int32Array;
+  /** The symbols bound in this library's blocks, and the binds that put them there. */
+  declare private readonly binder: SymbolBinder;
   declare private readonly capacity: Capacity;
   declare private readonly sectionStart: Record<ContentSectionName, number>;
-  declare private readonly sectionEnd: Record<ContentSectionName, number>;
   declare private readonly base: bigint;
   declare private readonly aliasBase: bigint;
   declare private readonly arch: 'x86_64' | 'aarch64';
   declare private jitdump: JitDump | undefined;
-  /** The text as ld.so mapped it (read+execute): only ever read, to check that writes show there. */
-  declare private loadedText: Uint8Array | undefined;
-  /** The last block a bind or write landed in: consecutive binds into one block skip the search. */
-  declare private lastStart: number;
-  declare private lastEnd: number;
-  declare private lastArena: ArenaName;
-  /** The section index of lastArena. */
-  declare private lastShndx: number;
-  declare private readonly baseNumber: number;
-  // Results of the last objectOffsetInBlock, kept in fields so the hot path allocates nothing.
-  declare private atOffset: number;
-  declare private atArena: ArenaName;
-  declare private atBlock: number;
+  declare private readonly writer: BlockWriter;
 
   /** Use `dlcreate()`. */
   constructor(name: string | undefined, options: DlcreateOptions = {}) {
     Object.defineProperties(this, HIDDEN_FIELDS);
     this.pointerWords = new Set<number>();
-    this.blockHead = new Map<number, number>();
-    this.slotBlock = new Float64Array(64);
-    this.slotNext = new Int32Array(64);
-    this.slotPrev = new Int32Array(64);
     this.arch = requireSupportedPlatform();
     checkOptions(options, DLCREATE_OPTION_KEYS, 'dlcreate options');
     if (name !== undefined) checkLibraryName(name, 'library name');
@@ -350,10 +178,9 @@ export class JitLibrary {
     this.arenas = { text: new Arena(this.capacity.text), rodata: new Arena(this.capacity.rodata), data: new Arena(this.capacity.data) };
     const c = o.layout.content;
     this.sectionStart = { text: c.text.addr, rodata: c.rodata.addr, data: c.data.addr, bss: c.bss.addr };
-    this.sectionEnd = { text: c.text.addr + c.text.size, rodata: c.rodata.addr + c.rodata.size, data: c.data.addr + c.data.size, bss: c.bss.addr };
     this.base = o.loadBase;
-    this.baseNumber = Number(o.loadBase);
     this.aliasBase = o.aliasBase;
+    this.writer = new BlockWriter(o, this.arch, c.text.addr, c.text.addr + c.text.size);
     this.imports = new ImportTable({
       arch: this.arch,
       base: this.base,
@@ -370,6 +197,21 @@ export class JitLibrary {
       },
     });
     this.states = new BlockStates(this.name, this.arenas.text);
+    this.binder = new SymbolBinder({
+      owner: this,
+      name: this.name,
+      arch: this.arch,
+      object: o,
+      symtab: this.symtab,
+      imports: this.imports,
+      unwind: this.unwind,
+      arenas: this.arenas,
+      states: this.states,
+      jitdump: this.jitdump,
+      sectionStart: this.sectionStart,
+      sectionEnd: { text: c.text.addr + c.text.size, rodata: c.rodata.addr + c.rodata.size, data: c.data.addr + c.data.size },
+      freeBlock: (objectOffset) => this.free(this.base + BigInt(objectOffset)),
+    });
     registerLibrary(this);
     cloneOnly(this, ['kind', 'thread', 'name', 'debugMode']);
   }
@@ -435,28 +277,17 @@ export class JitLibrary {
    */
   free(addr: bigint): void {
     this.live();
-    const { arena, offset } = this.locate(checkAddress(addr));
+    const { arena, offset } = this.binder.locate(checkAddress(addr));
     const objectOffset = this.sectionStart[arena] + offset;
     if (this.arenas[arena].sizeAt(offset) === undefined) {
       if (this.states.startsAt(objectOffset)) throw new DlbindError('EFREED', `block at 0x${addr.toString(16)} was already freed`);
       throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not the start of a block this library gave out`);
     }
-    const head = this.headOf(objectOffset);
-    if (head !== 0) {
-      const names: string[] = [];
-      for (let slot = head; slot !== 0; slot = this.slotNext[slot]!) names.push(this.symtab.nameAt(slot)!);
-      for (const name of names) {
-        this.symtab.unbind(name);
-        this.imports.unbound(name);
-      }
-      this.setHead(objectOffset, 0);
-      markChanged(this);
-    }
+    this.binder.blockFreed(objectOffset);
     const size = this.arenas[arena].retire(offset)!;
     if (arena === 'text') this.unwind.removeRange(objectOffset, objectOffset + size);
     for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
-    this.lastStart = this.lastEnd = -1;
-    this.overwrite(arena, objectOffset, blockBytes(size));
+    this.writer.overwrite(arena, objectOffset, blockBytes(size));
     this.states.freedBlock(arena, this.arenas[arena], offset, objectOffset, size);
     if (arena === 'text') this.states.release();
   }
@@ -465,33 +296,15 @@ export class JitLibrary {
   write(addr: bigint, bytes: Bytes): void {
     this.live();
     const data = checkBytes(bytes);
-    this.objectOffsetInBlock(checkAddress(addr), data.length);
-    this.writeAt(this.atArena, this.atOffset, data);
-  }
-
-  private writeAt(arena: ArenaName, at: number, data: Uint8Array): void {
-    const o = this.object!;
-    o.mem.set(data, at);
-    if (arena === 'text') {
-      if (this.arch === 'aarch64') syncInstructionCache(o, at, data.length);
-      if (!this.textShows(at, data)) {
-        o.refreshText(at, data.length);
-        if (!this.textShows(at, data))
-          throw new DlbindError('ELIBC', `code written at 0x${(this.base + BigInt(at)).toString(16)} does not show at its executable address`);
-      }
-    }
-  }
-
-  /** Overwrites a freed block: text with a trap, data with zeros. */
-  private overwrite(arena: ArenaName, at: number, length: number): void {
-    this.writeAt(arena, at, arena === 'text' ? trapFill(this.arch, length) : new Uint8Array(length));
+    this.binder.inBlock(checkAddress(addr), data.length);
+    this.writer.write(this.binder.atArena, this.binder.atOffset, data);
   }
 
   /** The writable alias of an address in a live block, for callers that write by themselves. */
   alias(addr: bigint): bigint {
     this.live();
-    this.objectOffsetInBlock(checkAddress(addr), 1);
-    return this.aliasBase + BigInt(this.atOffset);
+    this.binder.inBlock(checkAddress(addr), 1);
+    return this.aliasBase + BigInt(this.binder.atOffset);
   }
 
   /**
@@ -502,20 +315,13 @@ export class JitLibrary {
   bind(name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
     // The common case in few steps: a new string name, a number size and an address in the block binds went to last.
     if (options === undefined && typeof name === 'string' && typeof addr === 'bigint' && typeof size === 'number' && this.object !== undefined) {
-      addressWord[0] = addr;
-      const objectOffset = addressHalves[0]! + addressHalves[1]! * 4294967296 - this.baseNumber;
-      if (objectOffset >= this.lastStart && objectOffset + size <= this.lastEnd && size > 0 && Number.isInteger(size) && addr < ADDRESS_LIMIT && addr >= 0n) {
-        const stt = type ?? (this.lastArena === 'text' ? STT_FUNC : STT_OBJECT);
-        if (stt === STT_FUNC || stt === STT_OBJECT || stt === STT_NOTYPE) {
-          const slot = this.symtab.bindNew(name, objectOffset, size, STB_GLOBAL_INFO + stt, this.lastShndx);
-          if (slot !== 0) {
-            this.recordBind(slot, name, objectOffset, size, stt, this.lastStart);
-            return;
-          }
-        }
-      }
+      if (this.binder.bindFast(name, addr, size, type)) return;
     }
-    this.bindChecked(name, addr, size, type, options);
+    this.live();
+    if (options !== undefined) checkOptions(options, BIND_OPTION_KEYS, 'bind options');
+    const n = checkName(name);
+    const bytes = checkSize(size, 'size');
+    this.binder.bindChecked(n, typeof addr === 'bigint' ? addr : checkAddress(addr), bytes, type, options?.replace === true, options?.unwind);
   }
 
   /**
@@ -538,36 +344,9 @@ export class JitLibrary {
     if (type !== undefined && type !== STT_FUNC && type !== STT_OBJECT && type !== STT_NOTYPE)
       throw new DlbindError('EINVAL', `bindMany: type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${describeValue(type)}`);
     const n = checkNames(names, 'bindMany');
-    const count = n.length;
-    checkColumn(addresses, 'bindMany: addresses', count, true);
-    checkColumn(sizes, 'bindMany: sizes', count, true);
-    const values = new Float64Array(count);
-    const bytes = new Float64Array(count);
-    const infos = new Uint8Array(count);
-    const shndx = new Uint16Array(count);
-    const blocks = new Float64Array(count);
-    const sectionIndex = this.object!.layout.sectionIndex;
-    let column = 'sizes';
-    let i = 0;
-    try {
-      for (; i < count; i++) {
-        column = 'sizes';
-        const size = sizes[i];
-        const length = typeof size === 'number' && Number.isSafeInteger(size) && size > 0 ? size : checkSize(size, 'size');
-        column = 'addresses';
-        const addr = addresses[i];
-        this.objectOffsetInBlock(typeof addr === 'bigint' ? addr : checkAddress(addr), length);
-        bytes[i] = length;
-        values[i] = this.atOffset;
-        blocks[i] = this.atBlock;
-        const arena = this.atArena;
-        infos[i] = STB_GLOBAL_INFO + (type ?? (arena === 'text' ? STT_FUNC : STT_OBJECT));
-        shndx[i] = sectionIndex[arena];
-      }
-    } catch (err) {
-      throw locatedError(err, `${column}[${i}]`);
-    }
-    this.bindColumns(n, values, bytes, infos, shndx, blocks);
+    checkColumn(addresses, 'bindMany: addresses', n.length, true);
+    checkColumn(sizes, 'bindMany: sizes', n.length, true);
+    this.binder.bindMany(n, addresses, sizes, type);
   }
 
   /**
@@ -605,29 +384,13 @@ export class JitLibrary {
     if (count === 0) throw new DlbindError('EINVAL', `${what} needs at least one name`);
     checkColumn(offsets, `${what}: offsets`, count, true);
     if (sizes !== undefined) checkColumn(sizes, `${what}: sizes`, count, true);
-    const values = new Float64Array(count);
-    const bytes = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const at = offsets[i];
-      if (typeof at !== 'number' || !Number.isInteger(at) || at < 0 || at >= data.length)
-        throw new DlbindError('EINVAL', `offsets[${i}] must be an integer offset into the ${data.length} bytes, got ${describeValue(at)}`);
-      const next = i + 1 < count ? offsets[i + 1]! : data.length;
-      const size = sizes !== undefined ? atIndex(`sizes[${i}]`, () => checkSize(sizes[i], 'size')) : next - at;
-      if (!(size > 0))
-        throw new DlbindError('EINVAL', `offsets[${i + 1}] is ${String(next)}, not after offsets[${i}] ${at} (without sizes, offsets must increase)`);
-      if (at + size > data.length) throw new DlbindError('ERANGE', `sizes[${i}]: ${size} bytes at offset ${at} run past the end of the ${data.length} bytes`);
-      values[i] = at;
-      bytes[i] = size;
-    }
+    const { values, bytes } = symbolsInBytes(offsets, sizes, count, data.length);
     const addr = this.alloc(data.length, flags, align);
     try {
       this.write(addr, data);
       const block = Number(addr - this.base);
       this.states.own(block);
-      for (let i = 0; i < count; i++) values[i]! += block;
-      const info = ELF64_ST_INFO(STB_GLOBAL, type);
-      const shndx = this.object!.layout.sectionIndex[this.arenaFor(flags)];
-      this.bindColumns(n, values, bytes, new Uint8Array(count).fill(info), new Uint16Array(count).fill(shndx), new Float64Array(count).fill(block));
+      this.binder.bindInBlock(n, values, bytes, block, this.arenaFor(flags), type);
     } catch (err) {
       this.free(addr);
       throw err;
@@ -635,133 +398,11 @@ export class JitLibrary {
     return addr;
   }
 
-  /** Stores a checked batch (all or nothing, in the table) and does each symbol's bookkeeping, as recordBind does for one. */
-  private bindColumns(names: string[], values: Float64Array, sizes: Float64Array, infos: Uint8Array, shndx: Uint16Array, blocks: Float64Array): void {
-    const slots = this.symtab.bindBatch(names, values, sizes, infos, shndx);
-    const count = slots.length;
-    if (count === 0) return;
-    let most = 0;
-    for (let i = 0; i < count; i++) if (slots[i]! > most) most = slots[i]!;
-    if (most >= this.slotNext.length) this.growSlotLists(most);
-    const slotBlock = this.slotBlock;
-    const slotNext = this.slotNext;
-    const slotPrev = this.slotPrev;
-    for (let i = 0; i < count; i++) {
-      const slot = slots[i]!;
-      const block = blocks[i]!;
-      const head = block === this.headBlock ? this.headSlot : this.headOf(block);
-      slotBlock[slot] = block;
-      slotPrev[slot] = 0;
-      slotNext[slot] = head;
-      if (head !== 0) slotPrev[head] = slot;
-      if (block === this.headBlock) this.headSlot = slot;
-      else this.setHead(block, slot);
-    }
-    if (this.imports.followsOwn) for (let i = 0; i < count; i++) this.imports.bound(names[i]!, this.base + BigInt(values[i]!));
-    markChanged(this);
-    if (this.jitdump !== undefined) {
-      const mem = this.object!.mem;
-      for (let i = 0; i < count; i++) {
-        if ((infos[i]! & 0xf) === STT_FUNC) this.jitdump.codeLoad(names[i]!, this.base + BigInt(values[i]!), mem.slice(values[i]!, values[i]! + sizes[i]!));
-      }
-    }
-  }
-
-  /** Bookkeeping after a new symbol went into the table: its block's list, import slots, debuggers, perf. */
-  private recordBind(slot: number, name: string, objectOffset: number, size: number, stt: number, block: number): void {
-    if (slot >= this.slotNext.length) this.growSlotLists(slot);
-    const head = block === this.headBlock ? this.headSlot : this.headOf(block);
-    this.slotBlock[slot] = block;
-    this.slotPrev[slot] = 0;
-    this.slotNext[slot] = head;
-    if (head !== 0) this.slotPrev[head] = slot;
-    if (block === this.headBlock) this.headSlot = slot;
-    else this.setHead(block, slot);
-    if (this.imports.followsOwn) this.imports.bound(name, this.base + BigInt(objectOffset));
-    markChanged(this);
-    if (this.jitdump !== undefined && stt === STT_FUNC) {
-      this.jitdump.codeLoad(name, this.base + BigInt(objectOffset), this.object!.mem.slice(objectOffset, objectOffset + size));
-    }
-  }
-
-  /** bind with every check, for every case. */
-  private bindChecked(name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
-    this.live();
-    if (options !== undefined) checkOptions(options, BIND_OPTION_KEYS, 'bind options');
-    const n = checkName(name);
-    const bytes = checkSize(size, 'size');
-    this.objectOffsetInBlock(typeof addr === 'bigint' ? addr : checkAddress(addr), bytes);
-    const objectOffset = this.atOffset;
-    const arena = this.atArena;
-    const block = this.atBlock;
-    const stt = type ?? (arena === 'text' ? STT_FUNC : STT_OBJECT);
-    if (stt !== STT_FUNC && stt !== STT_OBJECT && stt !== STT_NOTYPE)
-      throw new DlbindError('EINVAL', `symbol type must be STT_FUNC, STT_OBJECT or STT_NOTYPE, got ${String(stt)}`);
-    const replace = options !== undefined && options.replace === true;
-    const previous = replace ? this.symtab.slotOfName(n) : 0;
-    let slot: number;
-    if (options?.unwind === undefined) {
-      slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
-    } else {
-      if (arena !== 'text') throw new DlbindError('EINVAL', 'unwind rules are for code (SHF_EXECINSTR blocks)');
-      // The rules go in before the symbol can be found, so no caller runs the function without them.
-      const had = this.unwind.entryAt(objectOffset);
-      this.unwind.set(objectOffset, bytes, checkUnwind(this.arch, options.unwind));
-      try {
-        slot = this.symtab.bind(n, objectOffset, bytes, ELF64_ST_INFO(STB_GLOBAL, stt), STV_DEFAULT, this.object!.layout.sectionIndex[arena], replace);
-      } catch (err) {
-        this.unwind.undo(objectOffset, had);
-        throw err;
-      }
-    }
-    const replacedBlock = previous !== 0 ? this.slotBlock[previous]! : -1;
-    if (previous !== 0) this.unlinkFromBlock(previous);
-    this.recordBind(slot, n, objectOffset, bytes, stt, block);
-    // What addFunction/addData made for the old symbol goes with it, once nothing else is bound there.
-    if (replacedBlock >= 0 && replacedBlock !== block && this.states.owns(replacedBlock) && this.headOf(replacedBlock) === 0)
-      this.free(this.base + BigInt(replacedBlock));
-  }
-
-  private growSlotLists(slot: number): void {
-    const length = Math.max(slot + 1, this.slotNext.length * 2);
-    this.slotBlock = grownTo(this.slotBlock, length);
-    this.slotNext = grownTo(this.slotNext, length);
-    this.slotPrev = grownTo(this.slotPrev, length);
-  }
-
-  private unlinkFromBlock(slot: number): void {
-    const prev = this.slotPrev[slot]!;
-    const next = this.slotNext[slot]!;
-    if (prev !== 0) this.slotNext[prev] = next;
-    else this.setHead(this.slotBlock[slot]!, next);
-    if (next !== 0) this.slotPrev[next] = prev;
-  }
-
-  private headOf(block: number): number {
-    return block === this.headBlock ? this.headSlot : (this.blockHead.get(block) ?? 0);
-  }
-
-  private setHead(block: number, slot: number): void {
-    if (block !== this.headBlock) {
-      if (this.headBlock >= 0) {
-        if (this.headSlot !== 0) this.blockHead.set(this.headBlock, this.headSlot);
-        else this.blockHead.delete(this.headBlock);
-      }
-      this.headBlock = block;
-    }
-    this.headSlot = slot;
-  }
-
   /** Removes a symbol: dlsym stops finding it and dladdr stops naming it. Returns false if it was not bound. */
   unbind(name: SymbolName): boolean {
     this.live();
     const n = checkName(name);
-    const removed = this.symtab.unbind(n);
-    if (removed === undefined) return false;
-    this.unlinkFromBlock(removed.slot);
-    this.imports.unbound(n);
-    markChanged(this);
-    return true;
+    return this.binder.unbind(n);
   }
 
   /**
@@ -791,10 +432,11 @@ export class JitLibrary {
    */
   reloc(addr: bigint): void {
     this.live();
-    this.objectOffsetInBlock(checkAddress(addr), 8);
-    if (this.atArena !== 'data') throw new DlbindError('EINVAL', 'dlreloc marks words in writable data (SHF_WRITE blocks) only');
-    if (this.atOffset % 8 !== 0) throw new DlbindError('EALIGN', `a pointer word must be 8-byte aligned, 0x${addr.toString(16)} is not`);
-    this.pointerWords.add(this.atOffset);
+    this.binder.inBlock(checkAddress(addr), 8);
+    const b = this.binder;
+    if (b.atArena !== 'data') throw new DlbindError('EINVAL', 'dlreloc marks words in writable data (SHF_WRITE blocks) only');
+    if (b.atOffset % 8 !== 0) throw new DlbindError('EALIGN', `a pointer word must be 8-byte aligned, 0x${addr.toString(16)} is not`);
+    this.pointerWords.add(b.atOffset);
   }
 
   /**
@@ -922,8 +564,8 @@ export class JitLibrary {
     this.live();
     // Code elsewhere (libc, another library) is called unguarded, as dlfunc calls it.
     if (typeof addr !== 'bigint' || !this.holds(addr)) return makeFunction<F>(addr, signature);
-    this.objectOffsetInBlock(checkAddress(addr), 1);
-    return makeFunction<F>(addr, signature, this.states.guardFor(this.atBlock));
+    this.binder.inBlock(checkAddress(addr), 1);
+    return makeFunction<F>(addr, signature, this.states.guardFor(this.binder.atBlock));
   }
 
   /** Whether `addr` lies in this library's mapping. @internal */
@@ -984,28 +626,8 @@ export class JitLibrary {
     return this.unwind;
   }
 
-  /** Whether the executable mapping shows `data` at `objectOffset` (it does unless the page was copied on write). */
-  private textShows(objectOffset: number, data: Uint8Array): boolean {
-    const from = objectOffset - this.sectionStart.text;
-    if (this.loadedText === undefined || this.loadedText.length < from + data.length) {
-      // A view of the text written so far, grown by doubling: V8 counts a view's whole length as external memory.
-      let n = Math.max(1 << 16, this.loadedText?.length ?? 0);
-      while (n < from + data.length) n *= 2;
-      n = Math.min(n, this.sectionEnd.text - this.sectionStart.text);
-      this.loadedText = new Uint8Array(getLibc().view(this.base + BigInt(this.sectionStart.text), n));
-    }
-    const loaded = this.loadedText;
-    for (let i = 0; i < data.length; i++) if (loaded[from + i] !== data[i]) return false;
-    return true;
-  }
-
   private toLiveSymbol(name: string, value: number, size: number): LiveSymbol {
-    return { name, address: this.base + BigInt(value), size, section: this.sectionOf(value) ?? 'data' };
-  }
-
-  private sectionOf(objectOffset: number): ArenaName | undefined {
-    for (const a of ARENAS) if (objectOffset >= this.sectionStart[a] && objectOffset < this.sectionEnd[a]) return a;
-    return undefined;
+    return { name, address: this.base + BigInt(value), size, section: this.binder.sectionOf(value) ?? 'data' };
   }
 
   private arenaFor(flags: number): ArenaName {
@@ -1015,52 +637,6 @@ export class JitLibrary {
       throw new DlbindError('EWX', 'memory is never both writable and executable (SHF_WRITE | SHF_EXECINSTR)');
     if ((flags & ~(SHF_WRITE | SHF_EXECINSTR)) !== 0) throw new DlbindError('EINVAL', `unknown flags 0x${flags.toString(16)}`);
     return flags & SHF_EXECINSTR ? 'text' : flags & SHF_WRITE ? 'data' : 'rodata';
-  }
-
-  /** Which arena an address falls in, and its offset there; EFOREIGN when it is not this library's. */
-  private locate(addr: bigint): { arena: ArenaName; offset: number } {
-    const rel = addr - this.base;
-    if (rel >= 0n && rel < BigInt(this.object!.fileSize)) {
-      const objectOffset = Number(rel);
-      const arena = this.sectionOf(objectOffset);
-      if (arena !== undefined) return { arena, offset: objectOffset - this.sectionStart[arena] };
-    }
-    throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not in library ${this.name}'s text, rodata or data`);
-  }
-
-  /**
-   * Checks that [addr, addr+length) lies in one live block; leaves its object
-   * offset, arena and block start in atOffset, atArena and atBlock. Addresses
-   * are below 2^47, so a number holds them exactly and the common case (the
-   * same block as last time) needs no bigint arithmetic.
-   */
-  private objectOffsetInBlock(addr: bigint, length: number): void {
-    addressWord[0] = addr;
-    const objectOffset = addressHalves[0]! + addressHalves[1]! * 4294967296 - this.baseNumber;
-    if (objectOffset >= this.lastStart && objectOffset + length <= this.lastEnd && addr < ADDRESS_LIMIT && addr >= 0n) {
-      this.atOffset = objectOffset;
-      this.atArena = this.lastArena;
-      this.atBlock = this.lastStart;
-      return;
-    }
-    const { arena, offset } = this.locate(addr);
-    const block = this.arenas[arena].blockContaining(offset);
-    if (block === undefined) {
-      const at = this.sectionStart[arena] + offset;
-      if (this.states.holds(at)) throw new DlbindError('EFREED', `0x${addr.toString(16)} is in a block that was freed`);
-      throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not inside a block this library gave out`);
-    }
-    if (offset + length > block.offset + block.size) {
-      throw new DlbindError('ERANGE', `${length} bytes at 0x${addr.toString(16)} run past the end of their ${block.size}-byte block`);
-    }
-    const start = this.sectionStart[arena] + block.offset;
-    this.lastStart = start;
-    this.lastEnd = start + block.size;
-    this.lastArena = arena;
-    this.lastShndx = this.object!.layout.sectionIndex[arena];
-    this.atOffset = this.sectionStart[arena] + offset;
-    this.atArena = arena;
-    this.atBlock = start;
   }
 }
 
