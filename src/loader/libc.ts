@@ -11,6 +11,7 @@ export const RTLD_GLOBAL = 0x100;
 export const RTLD_LOCAL = 0;
 export const RTLD_DI_LINKMAP = 2;
 export const MFD_CLOEXEC = 1;
+const ENOMEM = 12;
 export const SEEK_DATA = 3;
 export const SEEK_HOLE = 4;
 export const F_DUPFD_CLOEXEC = 1030;
@@ -63,6 +64,16 @@ export interface Libc {
   getpid(): number;
   /** lseek(2); SEEK_DATA and SEEK_HOLE find a sparse file's written ranges. -1 on failure (ENXIO: no data past `offset`). */
   lseek(fd: number, offset: number, whence: number): number;
+  /**
+   * Whether any page of [addr, addr + length) is unmapped (mincore(2) fails
+   * with ENOMEM): true or false when the kernel says, undefined when mincore
+   * failed otherwise. At most 16 pages.
+   */
+  unmapped(addr: bigint, length: number): boolean | undefined;
+  /** pwrite(2) of all of `bytes` at `offset`: the count written, or -1. */
+  pwrite(fd: number, bytes: Uint8Array, offset: number): number;
+  /** ftruncate(2): 0, or -1. */
+  ftruncate(fd: number, length: number): number;
   /** fcntl(fd, F_DUPFD_CLOEXEC, min): a close-on-exec duplicate numbered at least `min`. */
   dupCloexec(fd: number, min: number): number;
   gnu_get_libc_version(): string;
@@ -110,6 +121,11 @@ function bind(): Libc {
   const mprotect = f('int mprotect(void *addr, size_t length, int prot)');
   const getpid = f('int getpid()');
   const lseek = f('int64_t lseek(int fd, int64_t offset, int whence)');
+  const mincore = f('int mincore(void *addr, size_t length, uint8_t *vec)');
+  const pwrite = f('int64_t pwrite(int fd, const uint8_t *buf, size_t count, int64_t offset)');
+  const ftruncate = f('int ftruncate(int fd, int64_t length)');
+  // mincore's vector: one byte per page of the ranges asked about (callers ask about one page).
+  const residency = new Uint8Array(16);
   const fcntl = f('int fcntl(int fd, int cmd, ...)');
   const gnu_get_libc_version = f('const char *gnu_get_libc_version()');
   const strerror = f('const char *strerror(int errnum)');
@@ -143,6 +159,12 @@ function bind(): Libc {
     mprotect: (addr, length, prot) => mprotect(addr, length, prot),
     getpid: () => getpid(),
     lseek: (fd, offset, whence) => Number(lseek(fd, offset, whence)),
+    unmapped: (addr, length) => {
+      if (mincore(addr, length, residency) === 0) return false;
+      return koffi.errno() === ENOMEM ? true : undefined;
+    },
+    pwrite: (fd, bytes, offset) => Number(pwrite(fd, bytes, bytes.length, offset)),
+    ftruncate: (fd, length) => ftruncate(fd, length),
     dupCloexec: (fd, min) => fcntl(fd, F_DUPFD_CLOEXEC, 'int', min),
     gnu_get_libc_version: () => gnu_get_libc_version(),
     errno: () => koffi.errno(),

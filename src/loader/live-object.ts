@@ -2,7 +2,7 @@
 // directory), the writable MAP_SHARED alias through which every write goes,
 // and ld.so's own mappings of it after dlopen.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, ftruncateSync, lstatSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
@@ -298,7 +298,7 @@ export class LiveObject {
       fd = c.memfd_create(options.soname, MFD_CLOEXEC);
       if (fd < 0) throw libcFailure('memfd_create');
       if (namesMayBeClaimed) fd = unclaimedFdName(fd);
-      path = `/proc/${c.getpid()}/fd/${fd}`;
+      path = `/proc/${process.pid}/fd/${fd}`;
       this.ownedFile = undefined;
     } else {
       ({ fd, path } = openBackingFile(options.backing.directory, options.soname));
@@ -310,7 +310,7 @@ export class LiveObject {
     let handle = 0n;
     let range: { space: AliasSpace; offset: number } | undefined;
     try {
-      ftruncateSync(fd, this.fileSize);
+      if (c.ftruncate(fd, this.fileSize) !== 0) throw libcFailure('ftruncate of the backing file');
       range = takeAliasRange(this.fileSize, page);
       const want = range.space.base + BigInt(range.offset);
       alias = c.mmap(want, this.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
@@ -328,7 +328,9 @@ export class LiveObject {
         options.soname,
         () => writtenRanges(fd, this.fileSize),
         (bytes, position) => {
-          if (writeSync(fd, bytes, 0, bytes.length, position) !== bytes.length) throw new DlbindError('ELIBC', 'a short write to the backing file');
+          const n = c.pwrite(fd, bytes, position);
+          if (n < 0) throw libcFailure('pwrite to the backing file');
+          if (n !== bytes.length) throw new DlbindError('ELIBC', 'a short write to the backing file');
         },
       );
       handle = c.dlopen(path, RTLD_NOW | (options.global ? RTLD_GLOBAL : RTLD_LOCAL));
@@ -447,10 +449,15 @@ export class LiveObject {
     const c = getLibc();
     const failures: string[] = [];
     if (c.dlclose(this.handle) !== 0) failures.push(`dlclose: ${c.dlerror() ?? 'unknown error'}`);
-    const still = c.dlopen(this.path, RTLD_NOW | RTLD_NOLOAD);
-    if (still !== 0n) {
-      c.dlclose(still);
-      namesMayBeClaimed = true;
+    // ld.so unmaps an object it unloads and never one it keeps, so an unmapped load base settles it
+    // with one mincore; a mapped one may be our object or a stranger's new mapping, so ask ld.so.
+    let still = 0n;
+    if (c.unmapped(this.loadBase, 1) !== true) {
+      still = c.dlopen(this.path, RTLD_NOW | RTLD_NOLOAD);
+      if (still !== 0n) {
+        c.dlclose(still);
+        namesMayBeClaimed = true;
+      }
     }
     const r = this.aliasRange!;
     if (!giveBackAliasRange(r.space, r.offset, this.fileSize, this.layout.pageSize)) failures.push('unmapping the alias');
@@ -500,7 +507,7 @@ let namesMayBeClaimed = false;
  */
 function unclaimedFdName(fd: number): number {
   const c = getLibc();
-  const pid = c.getpid();
+  const pid = process.pid;
   for (let tries = 0; tries < 64; tries++) {
     const stale = c.dlopen(`/proc/${pid}/fd/${fd}`, RTLD_NOW | RTLD_NOLOAD);
     if (stale === 0n) return fd;
