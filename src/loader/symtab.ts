@@ -139,6 +139,8 @@ export class LiveSymbolTable {
   private readonly hashWords: Uint32Array;
   /** .dynsym's section header sh_size, as two 32-bit halves. */
   private readonly shSize: Uint32Array | undefined;
+  /** The byte count sh_size holds now. */
+  private publishedBytes = SYM64_SIZE;
   readonly nbuckets: number;
   /** Symbols that can be bound at once (maxSymbols). */
   readonly capacity: number;
@@ -202,20 +204,21 @@ export class LiveSymbolTable {
     this.symU32 = new Uint32Array(buf, base + layout.dynsym.offset, slotWords);
     this.symBytes = new Uint8Array(buf, base + layout.dynsym.offset, slotWords * 4);
     this.strings = new Uint8Array(buf, base + layout.dynstr.offset, layout.dynstrCapacity);
-    // The shape as the writer laid it out, read back from the table's header as ld.so reads it.
-    const header = new Uint32Array(buf, base + gnu.offset, 4);
-    this.nbuckets = header[0]!;
-    const bloomWords = header[2]!;
-    this.bloomShift = header[3]!;
+    // The shape as the writer laid it out, read back from the table's header as ld.so reads it
+    // (once per layout: a library's creation touches none of its pages).
+    const [nbuckets, bloomWords, bloomShift] = tableShape(mem, layout, gnu.offset);
+    this.nbuckets = nbuckets;
+    this.bloomShift = bloomShift;
     this.bloomMask = bloomWords - 1;
     this.bloom = new Uint32Array(buf, base + gnu.offset + 16, bloomWords * 2);
     this.bloomFilter = new LiveBloom(this.bloom, this.bloomMask, this.bloomShift, this.weakMemoryOrder);
     this.buckets = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8, this.nbuckets);
     this.chainOffset = gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4;
     this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
-    this.shSize = dynsymSizeField(mem);
+    const sizeAt = dynsymSizeOffset(mem, layout);
+    this.shSize = sizeAt === undefined ? undefined : new Uint32Array(buf, base + sizeAt, 2);
     this.stringsNext = layout.dynstrUsed;
-    this.publishHighWater();
+    // sh_size already covers the null symbol: the zygote holds it (writeInitialDynsymSize).
   }
 
   get count(): number {
@@ -728,6 +731,9 @@ export class LiveSymbolTable {
     const f = this.shSize;
     if (f === undefined) return;
     const bytes = this.nextFresh * SYM64_SIZE;
+    // Unchanged (a clear() of a table never used): no store, so the page stays untouched.
+    if (bytes === this.publishedBytes) return;
+    this.publishedBytes = bytes;
     f[0] = bytes >>> 0;
     f[1] = Math.floor(bytes / 4294967296);
   }
@@ -778,14 +784,42 @@ export class LiveSymbolTable {
 }
 
 /** The sh_size field of the object's .dynsym section header, found through e_shoff as a reader finds it. */
-function dynsymSizeField(mem: Uint8Array): Uint32Array | undefined {
+const sizeOffsets = new WeakMap<ObjectLayout, number | undefined>();
+
+/** The object offset of .dynsym's sh_size field, found in `mem`'s section headers once per layout. */
+export function dynsymSizeOffset(mem: Uint8Array, layout: ObjectLayout): number | undefined {
+  if (sizeOffsets.has(layout)) return sizeOffsets.get(layout);
   const u32 = new Uint32Array(mem.buffer, mem.byteOffset, 16);
   const shoff = u32[10]! + u32[11]! * 4294967296; // e_shoff
   const shnum = new Uint16Array(mem.buffer, mem.byteOffset, 32)[30]!; // e_shnum
-  for (let i = 0; i < shnum; i++) {
+  let found: number | undefined;
+  for (let i = 0; i < shnum && found === undefined; i++) {
     const at = shoff + i * SHDR64_SIZE;
     const sh = new Uint32Array(mem.buffer, mem.byteOffset + at, SHDR64_SIZE / 4);
-    if (sh[1] === SHT_DYNSYM) return new Uint32Array(mem.buffer, mem.byteOffset + at + 32, 2);
+    if (sh[1] === SHT_DYNSYM) found = at + 32;
   }
-  return undefined;
+  sizeOffsets.set(layout, found);
+  return found;
+}
+
+/**
+ * Sets .dynsym's sh_size in a freshly written zygote to what an empty table
+ * publishes (the null symbol), so that a new library's table need not store it.
+ */
+export function writeInitialDynsymSize(out: Uint8Array, layout: ObjectLayout): void {
+  const at = dynsymSizeOffset(out, layout);
+  if (at !== undefined) new DataView(out.buffer, out.byteOffset + at, 8).setBigUint64(0, BigInt(SYM64_SIZE), true);
+}
+
+const shapes = new WeakMap<ObjectLayout, [nbuckets: number, bloomWords: number, bloomShift: number]>();
+
+/** The GNU table's nbuckets, bloom words and bloom shift, read from its header once per layout. */
+function tableShape(mem: Uint8Array, layout: ObjectLayout, offset: number): [number, number, number] {
+  let shape = shapes.get(layout);
+  if (shape === undefined) {
+    const header = new Uint32Array(mem.buffer, mem.byteOffset + offset, 4);
+    shape = [header[0]!, header[2]!, header[3]!];
+    shapes.set(layout, shape);
+  }
+  return shape;
 }

@@ -88,9 +88,38 @@ export function writeInitialUnwindTables(out: Uint8Array, layout: ObjectLayout):
   const sentinel = fdeBytes(sentinelAt, eh.addr, sentinelAddress(layout), 0, new Uint8Array(0));
   out.set(sentinel, eh.offset + cie.length);
   writeEhFrameHdrHeader(out.subarray(hdr.offset), hdr.addr, eh.addr, 1);
-  const v = new DataView(out.buffer, out.byteOffset + hdr.offset + EH_FRAME_HDR_SIZE, 8);
-  v.setInt32(0, rel(sentinelAddress(layout), hdr.addr), true);
-  v.setInt32(4, rel(sentinelAt, hdr.addr), true);
+  new BigInt64Array(out.buffer, out.byteOffset + hdr.offset + EH_FRAME_HDR_SIZE, 1)[0] = sentinelEntry(layout);
+  // .eh_frame's sh_size as a new table publishes it (CIE, sentinel, terminator): a new library need not store it.
+  const sizeAt = ehFrameSizeOffset(out, layout);
+  if (sizeAt !== undefined) new DataView(out.buffer, out.byteOffset + sizeAt, 8).setBigUint64(0, BigInt(initialEhEnd(layout) + 4 - eh.offset), true);
+}
+
+/** The search table's sentinel entry (the end of the text, the sentinel FDE) as one 64-bit table word. */
+function sentinelEntry(layout: ObjectLayout): bigint {
+  const hdr = layout.ehFrameHdr!;
+  const eh = layout.ehFrame!;
+  const pc = BigInt(rel(sentinelAddress(layout), hdr.addr) >>> 0);
+  const fde = BigInt(rel(eh.addr + cieLength(layout.machine), hdr.addr) >>> 0);
+  return BigInt.asIntN(64, (fde << 32n) | pc);
+}
+
+const cieLengths = new Map<Machine, number>();
+function cieLength(machine: Machine): number {
+  let n = cieLengths.get(machine);
+  if (n === undefined) cieLengths.set(machine, (n = cieBytes(machine).length));
+  return n;
+}
+
+/** Where .eh_frame's terminator sits in an empty table: after the CIE and the sentinel FDE. */
+function initialEhEnd(layout: ObjectLayout): number {
+  return layout.ehFrame!.offset + cieLength(layout.machine) + fdeSize(0);
+}
+
+const sizeOffsets = new WeakMap<ObjectLayout, number | undefined>();
+/** The object offset of .eh_frame's sh_size field, found in `mem`'s section headers once per layout. */
+function ehFrameSizeOffset(mem: Uint8Array, layout: ObjectLayout): number | undefined {
+  if (!sizeOffsets.has(layout)) sizeOffsets.set(layout, sectionSizeField(mem, layout.shoff, layout.ehFrame!));
+  return sizeOffsets.get(layout);
 }
 
 /** Where dead FDEs and the sentinel point: the end of the text, where no code is. */
@@ -184,11 +213,11 @@ export class LiveUnwindTable {
     this.ehWords = new Uint32Array(mem.buffer, mem.byteOffset + this.eh.offset, this.eh.size / 4);
     this.far = sentinelAddress(layout);
     this.cieAt = this.eh.addr;
-    const cie = cieBytes(layout.machine).length;
-    this.sentinel = this.table[0]!;
-    this.ehEnd = this.eh.offset + cie + fdeSize(0);
-    this.shSizeAt = sectionSizeField(mem, layout.shoff, e);
-    this.publishSize();
+    // From the layout, not read back: creating a library touches none of its pages.
+    this.sentinel = sentinelEntry(layout);
+    this.ehEnd = initialEhEnd(layout);
+    // sh_size already says so: the zygote holds it (writeInitialUnwindTables).
+    this.shSizeAt = ehFrameSizeOffset(mem, layout);
   }
 
   /** Undoes a `set` (restores the rules it replaced, or removes the function's). */

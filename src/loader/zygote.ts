@@ -8,6 +8,7 @@ import { utf8Length, writeString } from '../elf/strtab.js';
 import { type ObjectPlan, type PreparedObject, prepareObject, writeObject } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 import type { LoaderArch } from './platform.js';
+import { writeInitialDynsymSize } from './symtab.js';
 import { unwindCapacity, writeInitialUnwindTables } from './unwind.js';
 
 /** How much a live library can hold; fixed at dlcreate. Reserved capacity costs address space, not memory. */
@@ -181,6 +182,7 @@ export function writeZygote(out: Uint8Array, p: PreparedObject, soname: string):
   writeObject(p, out);
   writeString(out, p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId), soname);
   writeInitialUnwindTables(out, p.layout);
+  writeInitialDynsymSize(out, p.layout);
 }
 
 /** A zygote's written bytes: the pages that hold anything, as [file offset, bytes]. */
