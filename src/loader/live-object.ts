@@ -175,10 +175,52 @@ function madvise(addr: bigint, length: number, advice: number): void {
 interface DumpRegion {
   start: number;
   end: number;
-  /** Pages below this object offset are dumped. */
+  /** Pages below this object offset are dumped at creation. */
   dumped: number;
-  /** Where ld.so's shared mapping of the same bytes starts, for the data segment. */
-  loaded?: bigint;
+  /** The data segment's region: ld.so's shared mapping of the same bytes is advised too. */
+  loaded: boolean;
+}
+
+/** What a new library of one layout leaves out of core dumps: the same for every library of it. */
+export interface CorePlan {
+  regions: DumpRegion[];
+  /** madvise(MADV_DONTDUMP) ranges of the alias, [object offset, length]: regions that meet go in one call. */
+  alias: [number, number][];
+  /** The same for the loaded (shared) data mapping, [offset from the load base, length]. */
+  loaded: [number, number][];
+}
+const corePlans = new WeakMap<ObjectLayout, CorePlan>();
+
+/** The regions a core dump leaves out until used: every big table and section, the used start of each kept. */
+export function corePlan(l: ObjectLayout): CorePlan {
+  let plan = corePlans.get(l);
+  if (plan !== undefined) return plan;
+  plan = { regions: [], alias: [], loaded: [] };
+  const page = l.pageSize;
+  const shared = sharedDataRange(l);
+  const spans: [number, number, number][] = [
+    [l.dynsym.offset, l.dynsym.offset + l.dynsym.size, l.dynsym.offset + 24 * 64],
+    [l.dynstr.offset, l.dynstr.offset + l.dynstr.size, l.dynstr.offset + l.dynstrUsed],
+  ];
+  // The GNU table's header, bloom words and buckets are in use from the start; its chain grows.
+  if (l.gnuHash !== undefined)
+    spans.push([l.gnuHash.offset, l.gnuHash.offset + l.gnuHash.size, l.gnuHash.offset + l.gnuHash.size - (l.dynsymCapacity - 1) * 4]);
+  for (const name of ['text', 'rodata', 'data'] as const) {
+    const c = l.content[name];
+    if (c.size > 0) spans.push([c.offset, c.offset + c.size, c.offset]);
+  }
+  for (const [start, end, used] of spans.sort((a, b) => a[0] - b[0])) {
+    const r: DumpRegion = { start, end, dumped: Math.ceil(used / page) * page, loaded: shared !== undefined && start === shared.offset };
+    const last = Math.floor(end / page) * page;
+    if (last <= r.dumped) continue;
+    const prev = plan.alias[plan.alias.length - 1];
+    if (prev !== undefined && prev[0] + prev[1] === r.dumped) prev[1] = last - prev[0];
+    else plan.alias.push([r.dumped, last - r.dumped]);
+    if (r.loaded) plan.loaded.push([shared!.addr + r.dumped - start, last - r.dumped]);
+    plan.regions.push(r);
+  }
+  corePlans.set(l, plan);
+  return plan;
 }
 
 /**
@@ -280,7 +322,7 @@ export class LiveObject {
    * (hundreds of MiB at the default capacity), so pages past what is in use
    * are MADV_DONTDUMP, and markUsed lets them in as use grows.
    */
-  private readonly dumpRegions: DumpRegion[] = [];
+  private dumpedTo: number[] | undefined;
   private closed = false;
 
   constructor(options: LiveObjectOptions) {
@@ -346,7 +388,7 @@ export class LiveObject {
         const at = c.mmap(this.loadBase + BigInt(shared.addr), shared.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, shared.offset);
         if (at !== this.loadBase + BigInt(shared.addr)) throw libcFailure('mmap of the shared data segment');
       }
-      this.excludeUnusedFromCores(shared);
+      this.excludeUnusedFromCores();
     } catch (err) {
       if (handle !== 0n) c.dlclose(handle);
       if (range !== undefined) giveBackAliasRange(range.space, range.offset, this.fileSize, page);
@@ -357,42 +399,11 @@ export class LiveObject {
     }
   }
 
-  /** The regions a core dump leaves out until used: every big table and section, the used start of each kept. */
-  private excludeUnusedFromCores(shared: { addr: number; offset: number; length: number } | undefined): void {
-    const l = this.layout;
-    const page = l.pageSize;
-    const regions: [number, number, number][] = [
-      [l.dynsym.offset, l.dynsym.offset + l.dynsym.size, l.dynsym.offset + 24 * 64],
-      [l.dynstr.offset, l.dynstr.offset + l.dynstr.size, l.dynstr.offset + l.dynstrUsed],
-    ];
-    // The GNU table's header, bloom words and buckets are in use from the start; its chain grows.
-    if (l.gnuHash !== undefined)
-      regions.push([l.gnuHash.offset, l.gnuHash.offset + l.gnuHash.size, l.gnuHash.offset + l.gnuHash.size - (l.dynsymCapacity - 1) * 4]);
-    for (const name of ['text', 'rodata', 'data'] as const) {
-      const c = l.content[name];
-      if (c.size > 0) regions.push([c.offset, c.offset + c.size, c.offset]);
-    }
-    // Ranges of the alias that meet (the text's end is the rodata's start) go in one call.
-    let from = 0;
-    let to = 0;
-    const flush = () => {
-      if (to > from) madvise(this.aliasBase + BigInt(from), to - from, MADV_DONTDUMP);
-    };
-    for (const [start, end, used] of regions.sort((a, b) => a[0] - b[0])) {
-      const r: DumpRegion = { start, end, dumped: Math.ceil(used / page) * page };
-      if (shared !== undefined && start === shared.offset) r.loaded = this.loadBase + BigInt(shared.addr);
-      const last = Math.floor(end / page) * page;
-      if (last > r.dumped) {
-        if (r.dumped !== to) {
-          flush();
-          from = r.dumped;
-        }
-        to = last;
-        if (r.loaded !== undefined) madvise(r.loaded + BigInt(r.dumped - start), last - r.dumped, MADV_DONTDUMP);
-        this.dumpRegions.push(r);
-      }
-    }
-    flush();
+  /** Leaves the unused part of every big reserved region out of core dumps (see corePlan). */
+  private excludeUnusedFromCores(): void {
+    const plan = corePlan(this.layout);
+    for (const [offset, length] of plan.alias) madvise(this.aliasBase + BigInt(offset), length, MADV_DONTDUMP);
+    for (const [offset, length] of plan.loaded) madvise(this.loadBase + BigInt(offset), length, MADV_DONTDUMP);
   }
 
   /**
@@ -402,14 +413,19 @@ export class LiveObject {
    * no further has nothing to do (Infinity when no region holds `offset`).
    */
   markUsed(offset: number, end: number): number {
-    for (const r of this.dumpRegions) {
+    const regions = corePlan(this.layout).regions;
+    for (let i = 0; i < regions.length; i++) {
+      const r = regions[i]!;
       if (offset < r.start || offset >= r.end) continue;
-      if (end <= r.dumped) return r.dumped;
+      // Made on the first use: a library nobody binds into carries none.
+      const dumpedTo = (this.dumpedTo ??= regions.map((x) => x.dumped));
+      const dumped = dumpedTo[i]!;
+      if (end <= dumped) return dumped;
       const page = this.layout.pageSize;
-      const to = Math.min(Math.ceil(r.end / page) * page, Math.ceil(Math.max(end, r.start + 2 * (r.dumped - r.start), r.dumped + (1 << 16)) / page) * page);
-      madvise(this.aliasBase + BigInt(r.dumped), to - r.dumped, MADV_DODUMP);
-      if (r.loaded !== undefined) madvise(r.loaded + BigInt(r.dumped - r.start), to - r.dumped, MADV_DODUMP);
-      r.dumped = to;
+      const to = Math.min(Math.ceil(r.end / page) * page, Math.ceil(Math.max(end, r.start + 2 * (dumped - r.start), dumped + (1 << 16)) / page) * page);
+      madvise(this.aliasBase + BigInt(dumped), to - dumped, MADV_DODUMP);
+      if (r.loaded) madvise(this.loadBase + BigInt(sharedDataRange(this.layout)!.addr + dumped - r.start), to - dumped, MADV_DODUMP);
+      dumpedTo[i] = to;
       return to;
     }
     return Number.POSITIVE_INFINITY;
