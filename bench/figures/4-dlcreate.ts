@@ -1,30 +1,50 @@
 // Figure 4: dlcreate latency. Create, load and delete a library with the
 // default capacity, against building and loading an empty object with the
-// native toolchain (gcc -shared of an empty file, dlopen, dlclose) and with
-// dlbind's own offline writer.
+// native toolchain (gcc -shared of an empty file, dlopen, dlclose), with
+// dlbind's own offline writer, and against the floor: the same system calls
+// made from C (bench/c/create.c) on the same zygote.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CAPACITY, buildSharedObject, dlcreate, dldelete, getLibc } from '../lib/dlbind.js';
+import { DEFAULT_CAPACITY, buildSharedObject, corePlan, dlcreate, dldelete, getLibc, sharedDataRange } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { dlcloseAll, dlopenOrThrow } from '../lib/native.js';
 import { collect, now } from '../lib/stats.js';
-import { run as runTool } from '../lib/tools.js';
+import { cHelper, run as runTool } from '../lib/tools.js';
 
 const RUNS = 5;
 
 export function run(ctx: Context) {
-  const perRun = { dlcreate: ctx.quick ? 100 : 400, gcc: ctx.quick ? 3 : 10, writer: ctx.quick ? 20 : 100 };
+  const perRun = { dlcreate: ctx.quick ? 100 : 400, floor: ctx.quick ? 200 : 800, gcc: ctx.quick ? 3 : 10, writer: ctx.quick ? 20 : 100 };
   const cap = DEFAULT_CAPACITY;
   const f = new Figure(4, 'dlcreate latency: create, load and delete a library with the default capacity', { runs: RUNS, perRun, capacity: { ...cap } });
   const total = f.measure({ id: 'dlcreate', label: 'dlcreate + dldelete (default capacity)', show: 'time', per: 'library' });
   const create = f.measure({ id: 'create', label: '… of which dlcreate', show: 'time', per: 'library' });
   const remove = f.measure({ id: 'delete', label: '… of which dldelete', show: 'time', per: 'library' });
+  const floor = f.measure({ id: 'floor', label: 'the same system calls from C (floor)', show: 'time', per: 'library' });
+  const floorCreate = f.measure({ id: 'floor-create', label: '… of which those of dlcreate', show: 'time', per: 'library' });
+  const floorDelete = f.measure({ id: 'floor-delete', label: '… of which those of dldelete', show: 'time', per: 'library' });
   const gcc = f.measure({ id: 'gcc', label: 'gcc -shared of an empty file + dlopen + dlclose (anchor)', show: 'time', per: 'library' });
   const writer = f.measure({ id: 'writer', label: 'buildSharedObject (no symbols) + write + dlopen + dlclose', show: 'time', per: 'library' });
   const dir = ctx.workDir;
   writeFileSync(join(dir, 'empty.c'), '');
   getLibc();
   for (let i = 0; i < 20; i++) dldelete(dlcreate()); // warm-up: bindings made, code compiled
+  // The floor's zygote is a live library's own file, read by the C driver while the library lives.
+  const model = dlcreate();
+  const layout = model.liveObject.layout;
+  const shared = sharedDataRange(layout);
+  const plan = corePlan(layout);
+  const spec = join(dir, 'create-floor.spec');
+  writeFileSync(
+    spec,
+    [
+      `file ${model.path} ${layout.fileSize}`,
+      ...(shared === undefined ? [] : [`shared ${shared.offset} ${shared.addr} ${shared.length}`]),
+      ...plan.alias.map(([at, n]) => `alias ${at} ${n}`),
+      ...plan.loaded.map(([at, n]) => `loaded ${at} ${n}`),
+    ].join('\n'),
+  );
+  const cCreate = cHelper(ctx.binDir, 'create', ['-ldl']);
 
   for (let r = 0; r < RUNS; r++) {
     collect();
@@ -38,6 +58,12 @@ export function run(ctx: Context) {
       create(t1 - t0);
       remove(t2 - t1);
     }
+    const c = JSON.parse(runTool(cCreate, [spec, String(perRun.floor)])) as { createNs: number[]; deleteNs: number[] };
+    c.createNs.forEach((ns, i) => {
+      floor((ns + c.deleteNs[i]!) / 1e9);
+      floorCreate(ns / 1e9);
+      floorDelete(c.deleteNs[i]! / 1e9);
+    });
     for (let i = 0; i < perRun.gcc; i++) {
       const so = join(dir, `empty-${r}-${i}.so`);
       const t0 = now();
@@ -54,11 +80,18 @@ export function run(ctx: Context) {
     }
     ctx.log(`run ${r + 1} done`);
   }
+  dldelete(model);
   f.goal('dlcreate', { max: 150e-6, text: 'median ≤ 150 µs (default capacity: a million symbols, 256 MiB of text)' });
+  f.ratio('dlcreate + dldelete vs the same system calls from C', 'dlcreate', 'floor');
+  f.ratio('dlcreate vs its system calls from C', 'create', 'floor-create');
+  f.ratio('dldelete vs its system calls from C', 'delete', 'floor-delete');
   f.ratio('dlcreate + dldelete vs gcc -shared + dlopen + dlclose', 'dlcreate', 'gcc');
   f.ratio('dlcreate + dldelete vs buildSharedObject + write + dlopen + dlclose', 'dlcreate', 'writer');
   f.note(
-    `Every library or object is one sample (${RUNS} runs of ${perRun.dlcreate} libraries, ${perRun.gcc} gcc objects and ${perRun.writer} written objects, interleaved by run), after 20 untimed libraries. Default capacity: ${cap.text / 1024} KiB text, ${cap.rodata / 1024} KiB rodata, ${cap.data / 1024} KiB data, ${cap.maxSymbols} symbols, ${cap.stringTableSize / 1024} KiB of names.`,
+    `Every library or object is one sample (${RUNS} runs of ${perRun.dlcreate} libraries, ${perRun.floor} C floor libraries, ${perRun.gcc} gcc objects and ${perRun.writer} written objects, interleaved by run), after 20 untimed libraries. Default capacity: ${cap.text / 1024} KiB text, ${cap.rodata / 1024} KiB rodata, ${cap.data / 1024} KiB data, ${cap.maxSymbols} symbols, ${cap.stringTableSize / 1024} KiB of names.`,
+  );
+  f.note(
+    `The floor (bench/c/create.c) makes dlcreate's and dldelete's system calls on a live library's own zygote pages (${plan.alias.length} MADV_DONTDUMP ranges on the alias, ${plan.loaded.length} on the loaded data): memfd_create, ftruncate, the alias mmap into reserved space, a pwrite per written range, dlopen, dlinfo, the shared data mmap, the madvise calls; dlclose, mincore, the alias back to PROT_NONE, close. The ratio to it is one of medians; what lies above it is dlbind's JavaScript and koffi.`,
   );
   return f.result();
 }

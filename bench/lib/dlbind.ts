@@ -20,6 +20,7 @@ export const {
   RTLD_NOW,
   SHF_WRITE,
   buildSharedObject,
+  corePlan,
   cfi,
   dladdr,
   dlalloc,
@@ -31,4 +32,5 @@ export const {
   dlsym,
   getLibc,
   readElf,
+  sharedDataRange,
 } = library;
