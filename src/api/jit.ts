@@ -69,28 +69,6 @@ type ArenaName = Exclude<ContentSectionName, 'bss'>;
 
 let counter = 0;
 
-/** JitLibrary's internal fields with their first values, added non-enumerable by its constructor. */
-const HIDDEN_FIELDS: PropertyDescriptorMap = Object.fromEntries(
-  Object.entries({
-    announceQueued: false,
-    object: undefined,
-    symtab: undefined,
-    imports: undefined,
-    unwind: undefined,
-    arenas: undefined,
-    states: undefined,
-    pointerWords: undefined,
-    binder: undefined,
-    capacity: undefined,
-    sectionStart: undefined,
-    base: 0n,
-    aliasBase: 0n,
-    arch: undefined,
-    jitdump: undefined,
-    writer: undefined,
-  }).map(([key, value]) => [key, { value, writable: true, enumerable: false, configurable: true }]),
-);
-
 /**
  * A live JIT library: a real shared object, loaded by ld.so, whose code and
  * data are allocated and whose symbols are bound at run time.
@@ -109,40 +87,39 @@ export class JitLibrary {
   readonly name: string;
   /** How this library tells debuggers about new symbols. */
   readonly debugMode: DebugMode;
-  // The fields below are declared, not defined: the constructor adds them all at once,
-  // non-enumerable (HIDDEN_FIELDS), so that a structured clone carries only the brand
-  // above. Adding them so takes V8 one cached map transition each; making 35 defined
-  // fields non-enumerable afterwards cost each dlcreate some 80 µs.
-  /** @internal */
+  // The internals below are private (#) fields, which a structured clone does not see, so
+  // that it carries only the brand above. They cost a dlcreate some 80 ns in all; adding them
+  // as non-enumerable properties cost about 0.5 µs each (one Object.defineProperty apiece).
+  /** @internal Declared, not defined: the constructor adds it non-enumerable (the debugger hooks set it). */
   declare announceQueued: boolean;
-  declare private object: LiveObject | undefined;
-  declare private readonly symtab: LiveSymbolTable;
-  declare private readonly imports: ImportTable;
-  declare private readonly unwind: LiveUnwindTable;
-  declare private readonly arenas: Record<ArenaName, Arena>;
-  declare private readonly states: BlockStates;
+  #object: LiveObject | undefined;
+  readonly #symtab: LiveSymbolTable;
+  readonly #imports: ImportTable;
+  readonly #unwind: LiveUnwindTable;
+  readonly #arenas: Record<ArenaName, Arena>;
+  readonly #states: BlockStates;
   /** Object offsets of 8-byte words marked by dlreloc as pointers into the library. */
-  declare private readonly pointerWords: Set<number>;
+  readonly #pointerWords: Set<number>;
   /** The symbols bound in this library's blocks, and the binds that put them there. */
-  declare private readonly binder: SymbolBinder;
-  declare private readonly capacity: Capacity;
-  declare private readonly sectionStart: Record<ContentSectionName, number>;
-  declare private readonly base: bigint;
-  declare private readonly aliasBase: bigint;
-  declare private readonly arch: 'x86_64' | 'aarch64';
-  declare private jitdump: JitDump | undefined;
-  declare private readonly writer: BlockWriter;
+  readonly #binder: SymbolBinder;
+  readonly #capacity: Capacity;
+  readonly #sectionStart: Record<ContentSectionName, number>;
+  readonly #base: bigint;
+  readonly #aliasBase: bigint;
+  readonly #arch: 'x86_64' | 'aarch64';
+  #jitdump: JitDump | undefined;
+  readonly #writer: BlockWriter;
 
   /** Use `dlcreate()`. */
   constructor(name: string | undefined, options: DlcreateOptions = {}) {
-    Object.defineProperties(this, HIDDEN_FIELDS);
-    this.pointerWords = new Set<number>();
-    this.arch = requireSupportedPlatform();
+    Object.defineProperty(this, 'announceQueued', { value: false, writable: true, enumerable: false, configurable: true });
+    this.#pointerWords = new Set<number>();
+    this.#arch = requireSupportedPlatform();
     checkOptions(options, DLCREATE_OPTION_KEYS, 'dlcreate options');
     if (name !== undefined) checkLibraryName(name, 'library name');
     this.name = name ?? `libdlbind-${process.pid}-${++counter}-${(randomWord() & 0xffffff).toString(16).padStart(6, '0')}.so`;
-    const page = this.arch === 'aarch64' ? 65536 : 4096;
-    this.capacity = checkCapacity(options, page);
+    const page = this.#arch === 'aarch64' ? 65536 : 4096;
+    this.#capacity = checkCapacity(options, page);
     let backing: Backing = { kind: 'memfd' };
     const b = options.backing ?? backingFromEnvironment();
     if (b !== undefined && b !== 'memfd') {
@@ -153,8 +130,8 @@ export class JitLibrary {
     if (debug !== 'auto' && debug !== 'always' && debug !== 'off')
       throw new DlbindError('EINVAL', `option debug must be 'auto', 'always' or 'off', got ${describeValue(debug)}`);
     this.debugMode = debug;
-    this.object = new LiveObject({ soname: this.name, capacity: this.capacity, global: options.global === true, backing });
-    const o = this.object;
+    this.#object = new LiveObject({ soname: this.name, capacity: this.#capacity, global: options.global === true, backing });
+    const o = this.#object;
     const perf = options.perf ?? perfFromEnvironment();
     if (perf) {
       let dir: string;
@@ -167,23 +144,23 @@ export class JitLibrary {
       try {
         // The dump is one file per process: a worker's own would truncate the main thread's and interleave with it.
         if (!isMainThread) throw new DlbindError('ETHREAD', 'perf jitdump records can be written from the main thread only');
-        this.jitdump = acquireJitDump(dir, this.arch);
+        this.#jitdump = acquireJitDump(dir, this.#arch);
       } catch (err) {
         o.close();
         throw err instanceof DlbindError ? err : new DlbindError('EINVAL', `cannot write the jitdump in ${dir}: ${(err as Error).message}`);
       }
     }
-    this.symtab = new LiveSymbolTable(o.mem, o.layout, this.capacity.maxSymbols, (start, end) => o.markUsed(start, end));
-    this.unwind = new LiveUnwindTable(o.mem, o.layout);
-    this.arenas = { text: new Arena(this.capacity.text), rodata: new Arena(this.capacity.rodata), data: new Arena(this.capacity.data) };
+    this.#symtab = new LiveSymbolTable(o.mem, o.layout, this.#capacity.maxSymbols, (start, end) => o.markUsed(start, end));
+    this.#unwind = new LiveUnwindTable(o.mem, o.layout);
+    this.#arenas = { text: new Arena(this.#capacity.text), rodata: new Arena(this.#capacity.rodata), data: new Arena(this.#capacity.data) };
     const c = o.layout.content;
-    this.sectionStart = { text: c.text.addr, rodata: c.rodata.addr, data: c.data.addr, bss: c.bss.addr };
-    this.base = o.loadBase;
-    this.aliasBase = o.aliasBase;
-    this.writer = new BlockWriter(o, this.arch, c.text.addr, c.text.addr + c.text.size);
-    this.imports = new ImportTable({
-      arch: this.arch,
-      base: this.base,
+    this.#sectionStart = { text: c.text.addr, rodata: c.rodata.addr, data: c.data.addr, bss: c.bss.addr };
+    this.#base = o.loadBase;
+    this.#aliasBase = o.aliasBase;
+    this.#writer = new BlockWriter(o, this.#arch, c.text.addr, c.text.addr + c.text.size);
+    this.#imports = new ImportTable({
+      arch: this.#arch,
+      base: this.#base,
       mem: o.mem,
       allocData: (size) => this.alloc(size, SHF_WRITE, 8),
       allocCode: (code) => {
@@ -192,32 +169,32 @@ export class JitLibrary {
         return at;
       },
       ownAddress: (name) => {
-        const sym = this.symtab.get(name);
-        return sym === undefined ? undefined : this.base + BigInt(sym.value);
+        const sym = this.#symtab.get(name);
+        return sym === undefined ? undefined : this.#base + BigInt(sym.value);
       },
     });
-    this.states = new BlockStates(this.name, this.arenas.text);
-    this.binder = new SymbolBinder({
+    this.#states = new BlockStates(this.name, this.#arenas.text);
+    this.#binder = new SymbolBinder({
       owner: this,
       name: this.name,
-      arch: this.arch,
+      arch: this.#arch,
       object: o,
-      symtab: this.symtab,
-      imports: this.imports,
-      unwind: this.unwind,
-      arenas: this.arenas,
-      states: this.states,
-      jitdump: this.jitdump,
-      sectionStart: this.sectionStart,
+      symtab: this.#symtab,
+      imports: this.#imports,
+      unwind: this.#unwind,
+      arenas: this.#arenas,
+      states: this.#states,
+      jitdump: this.#jitdump,
+      sectionStart: this.#sectionStart,
       sectionEnd: { text: c.text.addr + c.text.size, rodata: c.rodata.addr + c.rodata.size, data: c.data.addr + c.data.size },
-      freeBlock: (objectOffset) => this.free(this.base + BigInt(objectOffset)),
+      freeBlock: (objectOffset) => this.free(this.#base + BigInt(objectOffset)),
     });
     registerLibrary(this);
     cloneOnly(this, ['kind', 'thread', 'name', 'debugMode']);
   }
 
   private live(): LiveObject {
-    const o = this.object;
+    const o = this.#object;
     if (o === undefined) throw new DlbindError('EDELETED', `library ${this.name} was deleted`);
     return o;
   }
@@ -235,12 +212,12 @@ export class JitLibrary {
   /** The load base (link_map l_addr). */
   get loadBase(): bigint {
     this.live();
-    return this.base;
+    return this.#base;
   }
 
   /** Whether the library was deleted (dldelete or delete). */
   get deleted(): boolean {
-    return this.object === undefined;
+    return this.#object === undefined;
   }
 
   /** Allocates a block: SHF_EXECINSTR for code, SHF_WRITE for data, 0 for read-only data. */
@@ -252,19 +229,19 @@ export class JitLibrary {
     if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0 || a > 65536) {
       throw new DlbindError('EALIGN', `alignment must be a power of two up to 65536, got ${String(a)}`);
     }
-    if (arena === 'text') this.states.release();
-    let offset = this.arenas[arena].alloc(n, a);
-    if (offset < 0 && arena === 'text' && this.states.release(true) > 0) offset = this.arenas.text.alloc(n, a);
+    if (arena === 'text') this.#states.release();
+    let offset = this.#arenas[arena].alloc(n, a);
+    if (offset < 0 && arena === 'text' && this.#states.release(true) > 0) offset = this.#arenas.text.alloc(n, a);
     if (offset < 0) {
       throw new DlbindError(
         'ENOSPACE',
-        `no free block of ${n} bytes in .${arena}: ${this.arenas[arena].bytesInUse} of ${arena} capacity ${this.capacity[arena]} bytes in use (raise ${arena} or scale at dlcreate)`,
+        `no free block of ${n} bytes in .${arena}: ${this.#arenas[arena].bytesInUse} of ${arena} capacity ${this.#capacity[arena]} bytes in use (raise ${arena} or scale at dlcreate)`,
       );
     }
-    const objectOffset = this.sectionStart[arena] + offset;
-    this.object!.markUsed(objectOffset, objectOffset + n);
-    this.states.allocated(objectOffset);
-    return this.base + BigInt(objectOffset);
+    const objectOffset = this.#sectionStart[arena] + offset;
+    this.#object!.markUsed(objectOffset, objectOffset + n);
+    this.#states.allocated(objectOffset);
+    return this.#base + BigInt(objectOffset);
   }
 
   /**
@@ -277,34 +254,34 @@ export class JitLibrary {
    */
   free(addr: bigint): void {
     this.live();
-    const { arena, offset } = this.binder.locate(checkAddress(addr));
-    const objectOffset = this.sectionStart[arena] + offset;
-    if (this.arenas[arena].sizeAt(offset) === undefined) {
-      if (this.states.startsAt(objectOffset)) throw new DlbindError('EFREED', `block at 0x${addr.toString(16)} was already freed`);
+    const { arena, offset } = this.#binder.locate(checkAddress(addr));
+    const objectOffset = this.#sectionStart[arena] + offset;
+    if (this.#arenas[arena].sizeAt(offset) === undefined) {
+      if (this.#states.startsAt(objectOffset)) throw new DlbindError('EFREED', `block at 0x${addr.toString(16)} was already freed`);
       throw new DlbindError('EFOREIGN', `0x${addr.toString(16)} is not the start of a block this library gave out`);
     }
-    this.binder.blockFreed(objectOffset);
-    const size = this.arenas[arena].retire(offset)!;
-    if (arena === 'text') this.unwind.removeRange(objectOffset, objectOffset + size);
-    for (const w of this.pointerWords) if (w >= objectOffset && w < objectOffset + size) this.pointerWords.delete(w);
-    this.writer.overwrite(arena, objectOffset, blockBytes(size));
-    this.states.freedBlock(arena, this.arenas[arena], offset, objectOffset, size);
-    if (arena === 'text') this.states.release();
+    this.#binder.blockFreed(objectOffset);
+    const size = this.#arenas[arena].retire(offset)!;
+    if (arena === 'text') this.#unwind.removeRange(objectOffset, objectOffset + size);
+    for (const w of this.#pointerWords) if (w >= objectOffset && w < objectOffset + size) this.#pointerWords.delete(w);
+    this.#writer.overwrite(arena, objectOffset, blockBytes(size));
+    this.#states.freedBlock(arena, this.#arenas[arena], offset, objectOffset, size);
+    if (arena === 'text') this.#states.release();
   }
 
   /** Copies bytes into a live block through the writable alias; refuses bytes outside the block. */
   write(addr: bigint, bytes: Bytes): void {
     this.live();
     const data = checkBytes(bytes);
-    this.binder.inBlock(checkAddress(addr), data.length);
-    this.writer.write(this.binder.atArena, this.binder.atOffset, data);
+    this.#binder.inBlock(checkAddress(addr), data.length);
+    this.#writer.write(this.#binder.atArena, this.#binder.atOffset, data);
   }
 
   /** The writable alias of an address in a live block, for callers that write by themselves. */
   alias(addr: bigint): bigint {
     this.live();
-    this.binder.inBlock(checkAddress(addr), 1);
-    return this.aliasBase + BigInt(this.binder.atOffset);
+    this.#binder.inBlock(checkAddress(addr), 1);
+    return this.#aliasBase + BigInt(this.#binder.atOffset);
   }
 
   /**
@@ -314,14 +291,14 @@ export class JitLibrary {
    */
   bind(name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
     // The common case in few steps: a new string name, a number size and an address in the block binds went to last.
-    if (options === undefined && typeof name === 'string' && typeof addr === 'bigint' && typeof size === 'number' && this.object !== undefined) {
-      if (this.binder.bindFast(name, addr, size, type)) return;
+    if (options === undefined && typeof name === 'string' && typeof addr === 'bigint' && typeof size === 'number' && this.#object !== undefined) {
+      if (this.#binder.bindFast(name, addr, size, type)) return;
     }
     this.live();
     if (options !== undefined) checkOptions(options, BIND_OPTION_KEYS, 'bind options');
     const n = checkName(name);
     const bytes = checkSize(size, 'size');
-    this.binder.bindChecked(n, typeof addr === 'bigint' ? addr : checkAddress(addr), bytes, type, options?.replace === true, options?.unwind);
+    this.#binder.bindChecked(n, typeof addr === 'bigint' ? addr : checkAddress(addr), bytes, type, options?.replace === true, options?.unwind);
   }
 
   /**
@@ -346,7 +323,7 @@ export class JitLibrary {
     const n = checkNames(names, 'bindMany');
     checkColumn(addresses, 'bindMany: addresses', n.length, true);
     checkColumn(sizes, 'bindMany: sizes', n.length, true);
-    this.binder.bindMany(n, addresses, sizes, type);
+    this.#binder.bindMany(n, addresses, sizes, type);
   }
 
   /**
@@ -388,9 +365,9 @@ export class JitLibrary {
     const addr = this.alloc(data.length, flags, align);
     try {
       this.write(addr, data);
-      const block = Number(addr - this.base);
-      this.states.own(block);
-      this.binder.bindInBlock(n, values, bytes, block, this.arenaFor(flags), type);
+      const block = Number(addr - this.#base);
+      this.#states.own(block);
+      this.#binder.bindInBlock(n, values, bytes, block, this.arenaFor(flags), type);
     } catch (err) {
       this.free(addr);
       throw err;
@@ -402,7 +379,7 @@ export class JitLibrary {
   unbind(name: SymbolName): boolean {
     this.live();
     const n = checkName(name);
-    return this.binder.unbind(n);
+    return this.#binder.unbind(n);
   }
 
   /**
@@ -417,12 +394,12 @@ export class JitLibrary {
 
   /** @internal */
   announceLinkMap(): bigint | undefined {
-    return this.object?.linkMap;
+    return this.#object?.linkMap;
   }
 
   /** @internal */
   announceFd(): number | undefined {
-    return this.object?.fd;
+    return this.#object?.fd;
   }
 
   /**
@@ -432,11 +409,11 @@ export class JitLibrary {
    */
   reloc(addr: bigint): void {
     this.live();
-    this.binder.inBlock(checkAddress(addr), 8);
-    const b = this.binder;
+    this.#binder.inBlock(checkAddress(addr), 8);
+    const b = this.#binder;
     if (b.atArena !== 'data') throw new DlbindError('EINVAL', 'dlreloc marks words in writable data (SHF_WRITE blocks) only');
     if (b.atOffset % 8 !== 0) throw new DlbindError('EALIGN', `a pointer word must be 8-byte aligned, 0x${addr.toString(16)} is not`);
-    this.pointerWords.add(b.atOffset);
+    this.#pointerWords.add(b.atOffset);
   }
 
   /**
@@ -449,17 +426,17 @@ export class JitLibrary {
     const o = this.live();
     if (typeof path !== 'string' || path.length === 0) throw new DlbindError('EINVAL', `save needs a file path, got ${describeValue(path)}`);
     const soname = checkLibraryName(path.split('/').pop()!, "the saved file's name (its soname)");
-    const symbols = [...this.symtab.entries()].map((s) => ({ ...s, type: this.symtab.typeOf(s.slot), unwind: this.unwind.rulesAt(s.value) }));
-    const pointerWords = new Set([...this.pointerWords, ...this.imports.ownSlotOffsets()]);
-    const imports = this.imports.savedImports();
+    const symbols = [...this.#symtab.entries()].map((s) => ({ ...s, type: this.#symtab.typeOf(s.slot), unwind: this.#unwind.rulesAt(s.value) }));
+    const pointerWords = new Set([...this.#pointerWords, ...this.#imports.ownSlotOffsets()]);
+    const imports = this.#imports.savedImports();
     let bytes: Uint8Array;
     try {
       try {
-        bytes = buildFromPlan(savePlan(o, soname, this.arenas, symbols, pointerWords, imports)).bytes;
+        bytes = buildFromPlan(savePlan(o, soname, this.#arenas, symbols, pointerWords, imports)).bytes;
       } catch (err) {
         // Near capacity, two hash tables may not fit below the text's fixed address: GNU alone is smaller.
         if (!(err instanceof ElfBuildError)) throw err;
-        bytes = buildFromPlan({ ...savePlan(o, soname, this.arenas, symbols, pointerWords, imports), hashStyle: 'gnu' }).bytes;
+        bytes = buildFromPlan({ ...savePlan(o, soname, this.#arenas, symbols, pointerWords, imports), hashStyle: 'gnu' }).bytes;
       }
     } catch (err) {
       if (err instanceof ElfBuildError) throw new DlbindError('EINVAL', `cannot save ${this.name}: ${err.message}`);
@@ -486,9 +463,9 @@ export class JitLibrary {
     this.live();
     const n = checkName(name);
     checkOptions(options, IMPORT_OPTION_KEYS, 'import options');
-    const own = options.from === this || (options.from === undefined && options.version === undefined && this.symtab.get(n) !== undefined);
+    const own = options.from === this || (options.from === undefined && options.version === undefined && this.#symtab.get(n) !== undefined);
     const from = options.from instanceof JitLibrary ? options.from.handle : options.from;
-    return this.imports.import(n, { version: options.version, from: own ? undefined : from }, own);
+    return this.#imports.import(n, { version: options.version, from: own ? undefined : from }, own);
   }
 
   /** libc dlsym() on this library's handle. */
@@ -499,28 +476,28 @@ export class JitLibrary {
   /** The symbol this library has bound under `name` (its own books, not libc). */
   lookup(name: SymbolName): LiveSymbol | undefined {
     this.live();
-    const s = this.symtab.get(checkName(name));
+    const s = this.#symtab.get(checkName(name));
     return s === undefined ? undefined : this.toLiveSymbol(s.name, s.value, s.size);
   }
 
   /** Every bound symbol. */
   symbols(): LiveSymbol[] {
     this.live();
-    return [...this.symtab.entries()].map((s) => this.toLiveSymbol(s.name, s.value, s.size));
+    return [...this.#symtab.entries()].map((s) => this.toLiveSymbol(s.name, s.value, s.size));
   }
 
   /** The capacities and how much of each is in use. */
   stats(): LibraryStats {
     this.live();
-    this.states.release();
+    this.#states.release();
     return {
-      capacity: { ...this.capacity },
-      symbols: this.symtab.count,
-      textInUse: this.arenas.text.bytesInUse,
-      textQuarantined: this.arenas.text.bytesRetired,
-      rodataInUse: this.arenas.rodata.bytesInUse,
-      dataInUse: this.arenas.data.bytesInUse,
-      stringBytesLeft: this.symtab.stringBytesLeft,
+      capacity: { ...this.#capacity },
+      symbols: this.#symtab.count,
+      textInUse: this.#arenas.text.bytesInUse,
+      textQuarantined: this.#arenas.text.bytesRetired,
+      rodataInUse: this.#arenas.rodata.bytesInUse,
+      dataInUse: this.#arenas.data.bytesInUse,
+      stringBytesLeft: this.#symtab.stringBytesLeft,
     };
   }
 
@@ -541,7 +518,7 @@ export class JitLibrary {
     const addr = this.alloc(bytes.length, flags, options.align);
     try {
       this.write(addr, bytes);
-      this.states.own(Number(addr - this.base));
+      this.#states.own(Number(addr - this.#base));
       const { align: _, ...bindOptions } = options as AddDataOptions;
       delete bindOptions.writable;
       this.bind(name, addr, bytes.length, type, bindOptions);
@@ -564,13 +541,13 @@ export class JitLibrary {
     this.live();
     // Code elsewhere (libc, another library) is called unguarded, as dlfunc calls it.
     if (typeof addr !== 'bigint' || !this.holds(addr)) return makeFunction<F>(addr, signature);
-    this.binder.inBlock(checkAddress(addr), 1);
-    return makeFunction<F>(addr, signature, this.states.guardFor(this.binder.atBlock));
+    this.#binder.inBlock(checkAddress(addr), 1);
+    return makeFunction<F>(addr, signature, this.#states.guardFor(this.#binder.atBlock));
   }
 
   /** Whether `addr` lies in this library's mapping. @internal */
   holds(addr: bigint): boolean {
-    return this.object !== undefined && addr >= this.base && addr < this.base + BigInt(this.object.fileSize);
+    return this.#object !== undefined && addr >= this.#base && addr < this.#base + BigInt(this.#object.fileSize);
   }
 
   /**
@@ -581,17 +558,17 @@ export class JitLibrary {
   delete(): boolean {
     const o = this.live();
     deleteObjects(this);
-    this.symtab.clear();
-    this.imports.close();
-    this.unwind.close();
-    this.states.deleted();
+    this.#symtab.clear();
+    this.#imports.close();
+    this.#unwind.close();
+    this.#states.deleted();
     forgetLibrary(this);
     forget(this);
-    if (this.jitdump !== undefined) {
-      this.jitdump = undefined;
+    if (this.#jitdump !== undefined) {
+      this.#jitdump = undefined;
       releaseJitDump();
     }
-    this.object = undefined;
+    this.#object = undefined;
     return o.close();
   }
 
@@ -617,17 +594,17 @@ export class JitLibrary {
   /** @internal */
   get symbolTable(): LiveSymbolTable {
     this.live();
-    return this.symtab;
+    return this.#symtab;
   }
 
   /** @internal */
   get unwindTable(): LiveUnwindTable {
     this.live();
-    return this.unwind;
+    return this.#unwind;
   }
 
   private toLiveSymbol(name: string, value: number, size: number): LiveSymbol {
-    return { name, address: this.base + BigInt(value), size, section: this.binder.sectionOf(value) ?? 'data' };
+    return { name, address: this.#base + BigInt(value), size, section: this.#binder.sectionOf(value) ?? 'data' };
   }
 
   private arenaFor(flags: number): ArenaName {
