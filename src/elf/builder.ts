@@ -110,8 +110,6 @@ export interface SharedObjectSpec extends LinkSpec {
   dynamicWritable?: boolean;
 }
 
-/** SYMBOL_SPEC_KEYS as a set: each symbol's keys are looked up, a million times for big objects. */
-const SYMBOL_KEYS: ReadonlySet<string> = new Set(SYMBOL_SPEC_KEYS);
 const KINDS: Record<SymbolKind, number> = { func: STT_FUNC, object: STT_OBJECT, notype: STT_NOTYPE };
 const BINDINGS: Record<SymbolBinding, number> = { global: STB_GLOBAL, weak: STB_WEAK };
 const VISIBILITIES: Record<SymbolVisibility, number> = {
@@ -162,6 +160,139 @@ function checkKeys(obj: object, known: readonly string[], field: string | undefi
   if (key !== undefined) throw new ElfBuildError(unknownKeyMessage(key, known, 'field'), field);
 }
 
+/** The listed symbols as they are placed: the plan's columns, and each section's running size, alignment and bytes. */
+interface Placing {
+  readonly machine: Machine;
+  readonly names: NameColumnBuilder;
+  readonly section: Uint8Array;
+  readonly offset: Float64Array;
+  readonly size: Float64Array;
+  readonly info: Uint8Array;
+  readonly other: Uint8Array;
+  readonly sizes: number[];
+  readonly aligns: number[];
+  /** Each section's bytes so far (zero-filled past them), grown as symbols with bytes come; undefined while none had any. */
+  readonly contents: (Uint8Array | undefined)[];
+  unwind: Uint8Array[] | undefined;
+  versions: ({ version: string; hidden?: boolean } | undefined)[] | undefined;
+}
+
+/** `c`'s bytes at the start of a zero-filled buffer of `length`. */
+function grownBytes(c: Uint8Array, length: number): Uint8Array {
+  const b = new Uint8Array(length);
+  b.set(c);
+  return b;
+}
+
+/**
+ * Checks and places `list[0, count)`, writing each symbol's bytes straight into its section's
+ * buffer. A function of its own, and the one loop in it: V8 optimizes it while it runs (on-stack
+ * replacement) without compiling the rest of the planner, and leaves it without a deoptimization.
+ */
+function placeListed(list: readonly SymbolSpec[], count: number, st: Placing): void {
+  const { names, section: sectionCodes, offset: offsets, size: symbolSizes, info, other, sizes, aligns, contents } = st;
+  const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
+  for (let i = 0; i < count; i++) {
+    const s = list[i]!;
+    if (s === null || typeof s !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(s)}`, field(i));
+    // SYMBOL_SPEC_KEYS as string compares (cheaper than a Set lookup before V8 optimizes this loop);
+    // a key missed here is looked up in the list itself.
+    for (const key in s) {
+      switch (key) {
+        case 'name':
+        case 'section':
+        case 'bytes':
+        case 'size':
+        case 'align':
+        case 'kind':
+        case 'binding':
+        case 'visibility':
+        case 'version':
+        case 'defaultVersion':
+        case 'unwind':
+          continue;
+      }
+      if (Object.hasOwn(s, key)) checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
+    }
+    const name = s.name;
+    if (typeof name !== 'string' || name.length === 0) checkSymbolName(name, field(i, 'name'));
+    if (!names.push(name)) throw new ElfBuildError('must not contain NUL', field(i, 'name'));
+    const rawSection: unknown = s.section;
+    // Section codes as SECTION_CODE numbers them.
+    const code = rawSection === 'text' ? 0 : rawSection === 'rodata' ? 1 : rawSection === 'data' ? 2 : rawSection === 'bss' ? 3 : -1;
+    if (code < 0) {
+      if (rawSection === undefined) throw new ElfBuildError('is required', field(i, 'section'));
+      oneOf(rawSection, SECTIONS, field(i, 'section'), 'text');
+    }
+    const kind = s.kind;
+    const binding = s.binding;
+    const visibility = s.visibility;
+    const type = kind === undefined ? (code === 0 ? STT_FUNC : STT_OBJECT) : KINDS[oneOf<SymbolKind>(kind, KIND_NAMES, field(i, 'kind'), 'func')];
+    const bind = binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(binding, BINDING_NAMES, field(i, 'binding'), 'global')];
+    const stOther =
+      visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
+    const align = s.align ?? (code === 0 ? 16 : 8);
+    if (align !== 16 && align !== 8 && !isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
+    const rawBytes = s.bytes;
+    const rawSize = s.size;
+    let bytes: Uint8Array | undefined;
+    let size: number;
+    if (code === 3) {
+      if (rawBytes !== undefined) throw new ElfBuildError("is not allowed in 'bss' (use 'data')", field(i, 'bytes'));
+      size = checkSize(rawSize, field(i, 'size'));
+    } else {
+      if (rawBytes === undefined && rawSize === undefined) throw new ElfBuildError("needs 'bytes' or 'size'", field(i));
+      bytes = rawBytes === undefined ? undefined : rawBytes instanceof Uint8Array ? rawBytes : toBytes(rawBytes, field(i, 'bytes'));
+      const length = bytes === undefined ? 0 : bytes.length;
+      size = rawSize === undefined ? length : checkSize(rawSize, field(i, 'size'));
+      if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
+    }
+    const end = sizes[code]!;
+    // Remainders, not a division: no fractional intermediate (a boxed number before the loop is optimized).
+    const offset = end % align === 0 ? end : end + align - (end % align);
+    sizes[code] = offset + size;
+    if (align > aligns[code]!) aligns[code] = align;
+    if (bytes !== undefined) {
+      const length = bytes.length;
+      if (length > 0) {
+        let content = contents[code];
+        if (content === undefined || offset + length > content.length)
+          content = contents[code] = roomFor(content, offset + length, count - i - 1, size % align === 0 ? size : size + align - (size % align));
+        if (length <= 16) for (let k = 0; k < length; k++) content[offset + k] = bytes[k]!;
+        else content.set(bytes, offset);
+      }
+    }
+    const hidden = stOther === STV_HIDDEN || stOther === STV_INTERNAL;
+    sectionCodes[i] = code;
+    offsets[i] = offset;
+    symbolSizes[i] = size;
+    info[i] = ((hidden ? STB_LOCAL : bind) << 4) | type;
+    other[i] = stOther;
+    if (s.unwind !== undefined) {
+      if (code !== 0) throw new ElfBuildError('unwind rules are for functions in text', field(i, 'unwind'));
+      (st.unwind ??= [])[i] = unwindInstructions(st.machine, s.unwind, field(i, 'unwind'));
+    }
+    if (s.version !== undefined || s.defaultVersion !== undefined) {
+      const version = checkSymbolName(s.version, field(i, 'version'));
+      if (hidden) throw new ElfBuildError('a hidden symbol has no version', field(i, 'version'));
+      if (s.defaultVersion !== undefined && typeof s.defaultVersion !== 'boolean') throw new ElfBuildError('must be a boolean', field(i, 'defaultVersion'));
+      (st.versions ??= [])[i] = { version, hidden: s.defaultVersion === false };
+    }
+  }
+}
+
+/**
+ * A section buffer of at least `need` bytes holding `c`'s. The first one is sized for `rest` more
+ * symbols like the one just placed (its size rounded up to its alignment, `step`, at most 64
+ * counted each), so that a list of like symbols fills it without growing it; after that, it doubles.
+ */
+function roomFor(c: Uint8Array | undefined, need: number, rest: number, step: number): Uint8Array {
+  const length = c === undefined ? need + Math.min(step, 64) * rest : Math.max(need, c.length * 2);
+  const b = new Uint8Array(length);
+  if (c !== undefined) b.set(c);
+  return b;
+}
+
 /** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
 export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   if (spec === null || typeof spec !== 'object') throw new ElfBuildError(`spec must be an object, got ${describeValue(spec)}`);
@@ -182,81 +313,30 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   let n = listCount;
   for (const block of blocks) n += block.names.count;
 
-  const sizes = [0, 0, 0, 0];
-  const aligns = [16, 8, 8, 8];
-  const names = new NameColumnBuilder(n);
-  const sectionCodes = new Uint8Array(n);
-  const offsets = new Float64Array(n);
-  const symbolSizes = new Float64Array(n);
-  const info = new Uint8Array(n);
-  const other = new Uint8Array(n);
-  let unwind: Uint8Array[] | undefined;
-  let symbolVersions: ({ version: string; hidden?: boolean } | undefined)[] | undefined;
-  // Bytes are copied once every offset is known (each section's buffer then has its final size); until then only references are kept.
-  // Grown by push: `new Array(n)` past 100,000 entries starts in dictionary mode, a hash table entry per store.
-  const initial: (Uint8Array | undefined)[] = [];
-  const hasBytes = [false, false, false, false];
-  // Field names for messages are built only when a check fails: this loop runs a million times for big objects.
+  const st: Placing = {
+    machine,
+    names: new NameColumnBuilder(n),
+    section: new Uint8Array(n),
+    offset: new Float64Array(n),
+    size: new Float64Array(n),
+    info: new Uint8Array(n),
+    other: new Uint8Array(n),
+    sizes: [0, 0, 0, 0],
+    aligns: [16, 8, 8, 8],
+    contents: [undefined, undefined, undefined, undefined],
+    unwind: undefined,
+    versions: undefined,
+  };
+  placeListed(list, listCount, st);
+  const { names, sizes, aligns, contents } = st;
+  const sectionCodes = st.section;
+  const offsets = st.offset;
+  const symbolSizes = st.size;
+  const info = st.info;
+  const other = st.other;
+  const unwind = st.unwind;
+  const symbolVersions = st.versions;
   const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
-  for (let i = 0; i < listCount; i++) {
-    const s = list[i]!;
-    if (s === null || typeof s !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(s)}`, field(i));
-    for (const key in s) if (!SYMBOL_KEYS.has(key) && Object.hasOwn(s, key)) checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
-    const name = s.name;
-    if (typeof name !== 'string' || name.length === 0) checkSymbolName(name, field(i, 'name'));
-    if (!names.push(name)) throw new ElfBuildError('must not contain NUL', field(i, 'name'));
-    const rawSection: unknown = s.section;
-    if (rawSection !== 'text' && rawSection !== 'data' && rawSection !== 'rodata' && rawSection !== 'bss') {
-      if (rawSection === undefined) throw new ElfBuildError('is required', field(i, 'section'));
-      oneOf(rawSection, SECTIONS, field(i, 'section'), 'text');
-    }
-    const section = rawSection as ContentSectionName;
-    const code = SECTION_CODE[section];
-    const type = s.kind === undefined ? (section === 'text' ? STT_FUNC : STT_OBJECT) : KINDS[oneOf<SymbolKind>(s.kind, KIND_NAMES, field(i, 'kind'), 'func')];
-    const binding = s.binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(s.binding, BINDING_NAMES, field(i, 'binding'), 'global')];
-    const visibility =
-      s.visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(s.visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
-    const align = s.align ?? (section === 'text' ? 16 : 8);
-    if (align !== 16 && align !== 8 && !isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
-    let bytes: Uint8Array | undefined;
-    let size: number;
-    if (section === 'bss') {
-      if (s.bytes !== undefined) throw new ElfBuildError("is not allowed in 'bss' (use 'data')", field(i, 'bytes'));
-      size = checkSize(s.size, field(i, 'size'));
-    } else {
-      if (s.bytes === undefined && s.size === undefined) throw new ElfBuildError("needs 'bytes' or 'size'", field(i));
-      bytes = s.bytes === undefined ? undefined : s.bytes instanceof Uint8Array ? s.bytes : toBytes(s.bytes, field(i, 'bytes'));
-      const length = bytes === undefined ? 0 : bytes.length;
-      size = s.size === undefined ? length : checkSize(s.size, field(i, 'size'));
-      if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
-    }
-    const end = sizes[code]!;
-    // Remainders, not a division: no fractional intermediate (a boxed number before the loop is optimized).
-    const offset = end % align === 0 ? end : end + align - (end % align);
-    sizes[code] = offset + size;
-    if (align > aligns[code]!) aligns[code] = align;
-    if (bytes !== undefined && bytes.length > 0) {
-      initial.push(bytes);
-      hasBytes[code] = true;
-    } else initial.push(undefined);
-    const hidden = visibility === STV_HIDDEN || visibility === STV_INTERNAL;
-    sectionCodes[i] = code;
-    offsets[i] = offset;
-    symbolSizes[i] = size;
-    info[i] = ELF64_ST_INFO(hidden ? STB_LOCAL : binding, type);
-    other[i] = visibility;
-    if (s.unwind !== undefined) {
-      if (section !== 'text') throw new ElfBuildError('unwind rules are for functions in text', field(i, 'unwind'));
-      (unwind ??= [])[i] = unwindInstructions(machine, s.unwind, field(i, 'unwind'));
-    }
-    if (s.version !== undefined || s.defaultVersion !== undefined) {
-      const version = checkSymbolName(s.version, field(i, 'version'));
-      if (hidden) throw new ElfBuildError('a hidden symbol has no version', field(i, 'version'));
-      if (s.defaultVersion !== undefined && typeof s.defaultVersion !== 'boolean') throw new ElfBuildError('must be a boolean', field(i, 'defaultVersion'));
-      symbolVersions ??= [];
-      symbolVersions[i] = { version, hidden: s.defaultVersion === false };
-    }
-  }
   // Column blocks follow the listed symbols, each placed as its SymbolSpecs would be.
   let first = listCount;
   for (const block of blocks) {
@@ -357,20 +437,19 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
 
   const sections = {} as ObjectPlan['sections'];
   for (const name of SECTIONS) sections[name] = { size: sizes[SECTION_CODE[name]]!, align: aligns[SECTION_CODE[name]]! };
-  for (const block of blocks) if (block.bytes !== undefined && block.names.count > 0) hasBytes[SECTION_CODE[block.section]] = true;
-  const contents = SECTIONS.map((name, code) => {
-    if (!hasBytes[code]) return undefined;
-    const content = new Uint8Array(sizes[code]!);
+  // Each section's bytes, at its final size: the listed symbols' bytes are already in place.
+  for (const block of blocks) {
+    const code = SECTION_CODE[block.section];
+    if (block.bytes !== undefined && block.names.count > 0 && contents[code] === undefined) contents[code] = new Uint8Array(0);
+  }
+  for (const name of SECTIONS) {
+    const code = SECTION_CODE[name];
+    const c = contents[code];
+    if (c === undefined) continue;
+    const size = sizes[code]!;
+    const content = c.length === size ? c : c.length > size ? c.subarray(0, size) : grownBytes(c, size);
+    contents[code] = content;
     sections[name].content = content;
-    return content;
-  });
-  for (let i = 0; i < listCount; i++) {
-    const bytes = initial[i];
-    if (bytes === undefined) continue;
-    const content = contents[sectionCodes[i]!]!;
-    const at = offsets[i]!;
-    if (bytes.length <= 16) for (let k = 0; k < bytes.length; k++) content[at + k] = bytes[k]!;
-    else content.set(bytes, at);
   }
   first = listCount;
   for (const block of blocks) {
