@@ -224,6 +224,12 @@ export class StringTableBuilder {
     return this.offsets[id]!;
   }
 
+  /** Every string's table offset, by id (what `offsetOf` reads), after finish. */
+  offsetList(): Uint32Array {
+    if (this.offsets === undefined) throw new Error('StringTableBuilder.offsetList called before finish');
+    return this.offsets;
+  }
+
   /** Writes the table into `out` at `at`; the bytes there must be zero (terminators are not written). */
   write(out: Uint8Array, at: number): void {
     const offsets = this.offsets;

@@ -214,6 +214,59 @@ export interface PreparedObject {
   unwindSymbols: number[];
 }
 
+// The per-symbol loops of prepareObject, each a function of its own: V8 optimizes a long loop
+// while it runs (on-stack replacement), and a loop alone in its function is compiled quickly and
+// left without a deoptimization, where one inside prepareObject recompiled the whole function
+// for each loop and deoptimized on leaving each.
+
+/** Writes the exported symbols' indexes (of the first `n`) to the front of `split` and the locals' to the back (last first); returns how many are exported. */
+function splitExported(info: Uint8Array, n: number, split: Int32Array): number {
+  let dynCount = 0;
+  let locals = n;
+  for (let i = 0; i < n; i++) {
+    if (info[i]! >> 4 !== STB_LOCAL) split[dynCount++] = i;
+    else split[--locals] = i;
+  }
+  return dynCount;
+}
+
+/** Counting sort of `exported` by GNU bucket (stable, linear) into `order`, with each one's hash in `sortedHashes`. */
+function gnuBucketOrder(hashes: Uint32Array, exported: Int32Array, nbuckets: number, order: Int32Array, sortedHashes: Uint32Array): void {
+  const count = exported.length;
+  const counts = new Uint32Array(nbuckets + 1);
+  for (let k = 0; k < count; k++) counts[(hashes[exported[k]!]! % nbuckets) + 1]!++;
+  for (let b = 0; b < nbuckets; b++) counts[b + 1]! += counts[b]!;
+  for (let k = 0; k < count; k++) {
+    const i = exported[k]!;
+    const h = hashes[i]!;
+    const at = counts[h % nbuckets]!++;
+    order[at] = i;
+    sortedHashes[at] = h;
+  }
+}
+
+/** For the k-th symbol of `order`: its name id `firstId + k` and, with `index`, its table index `firstIndex + k`. */
+function numberInOrder(order: Int32Array, ids: Int32Array, firstId: number, index: Int32Array | undefined, firstIndex: number): void {
+  const count = order.length;
+  for (let k = 0; k < count; k++) ids[order[k]!] = firstId + k;
+  if (index !== undefined) for (let k = 0; k < count; k++) index[order[k]!] = firstIndex + k;
+}
+
+/** Marks each section code that some symbol uses. */
+function markUsed(codes: Uint8Array, n: number, used: Uint8Array): void {
+  for (let i = 0; i < n; i++) used[codes[i]!] = 1;
+}
+
+/** The first symbol whose bytes do not lie inside its section, or -1. */
+function firstOutside(codes: Uint8Array, n: number, offsets: Float64Array, sizes: Float64Array, sectionSizes: readonly number[]): number {
+  for (let i = 0; i < n; i++) {
+    const o = offsets[i]!;
+    const z = sizes[i]!;
+    if (!(o >= 0 && z >= 0 && o + z <= sectionSizes[codes[i]!]!)) return i;
+  }
+  return -1;
+}
+
 /**
  * Reserves every table and offset for a plan. Call `writeObject` with the
  * result to produce the bytes; the layout alone is what the loader needs.
@@ -229,12 +282,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   // Exported symbols, and their GNU hash order when a GNU table is written.
   // One pass sorts exported from local: exported from the front, locals from the back (reversed, turned round below).
   const split = new Int32Array(n);
-  let dynCount = 0;
-  let locals = n;
-  for (let i = 0; i < n; i++) {
-    if (info[i]! >> 4 !== STB_LOCAL) split[dynCount++] = i;
-    else split[--locals] = i;
-  }
+  const dynCount = splitExported(info, n, split);
   const exported = split.subarray(0, dynCount);
   const useGnu = plan.hashStyle !== 'sysv';
   const useSysv = plan.hashStyle !== 'gnu';
@@ -242,20 +290,8 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const gnuHashes = new Uint32Array(dynCount);
   let dynOrder = exported;
   if (useGnu) {
-    const hashes = names.gnu;
-    // Counting sort by bucket: stable, linear, and allocation-light for millions of symbols.
-    const counts = new Uint32Array(gnuBuckets + 1);
-    for (let k = 0; k < dynCount; k++) counts[(hashes[exported[k]!]! % gnuBuckets) + 1]!++;
-    for (let b = 0; b < gnuBuckets; b++) counts[b + 1]! += counts[b]!;
-    const order = new Int32Array(dynCount);
-    for (let k = 0; k < dynCount; k++) {
-      const i = exported[k]!;
-      const h = hashes[i]!;
-      const at = counts[h % gnuBuckets]!++;
-      order[at] = i;
-      gnuHashes[at] = h;
-    }
-    dynOrder = order;
+    dynOrder = new Int32Array(dynCount);
+    gnuBucketOrder(names.gnu, exported, gnuBuckets, dynOrder, gnuHashes);
   }
 
   const dynstr = new StringTableBuilder();
@@ -266,11 +302,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const nameIds = new Int32Array(n).fill(-1);
   const firstName = dynstr.addColumn(names, dynOrder);
   const dynsymIndex = new Int32Array(n).fill(-1);
-  for (let k = 0; k < dynCount; k++) {
-    const i = dynOrder[k]!;
-    nameIds[i] = firstName + k;
-    dynsymIndex[i] = k + 1 + imported;
-  }
+  numberInOrder(dynOrder, nameIds, firstName, dynsymIndex, 1 + imported);
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
   const dynsymUsed = dynCount + 1 + imported;
@@ -290,7 +322,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     strtab = new StringTableBuilder();
     staticOrder = split.subarray(dynCount).reverse();
     const first = strtab.addColumn(names, staticOrder);
-    for (let k = 0; k < staticOrder.length; k++) staticNameIds[staticOrder[k]!] = first + k;
+    numberInOrder(staticOrder, staticNameIds, first, undefined, 0);
     staticLocals = staticOrder.length + 1;
     strtabSize = strtabLocalBase + strtab.finish();
   }
@@ -363,7 +395,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   // An empty content section gets a header only when a (zero-size) symbol needs its index.
   const referenced = new Uint8Array(CONTENT_SECTIONS.length);
   const sectionCodes = cols.section;
-  for (let i = 0; i < n; i++) referenced[sectionCodes[i]!] = 1;
+  markUsed(sectionCodes, n, referenced);
   const content = {} as LayoutRequest['content'];
   for (const name of CONTENT_SECTIONS) {
     const s = plan.sections[name];
@@ -410,12 +442,14 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const sectionSizes = CONTENT_SECTIONS.map((name) => plan.sections[name].size);
   const offsets = cols.offset;
   const sizes = cols.size;
-  for (let i = 0; i < n; i++) {
-    const o = offsets[i]!;
-    const z = sizes[i]!;
-    if (o >= 0 && z >= 0 && o + z <= sectionSizes[sectionCodes[i]!]!) continue;
+  const outside = firstOutside(sectionCodes, n, offsets, sizes, sectionSizes);
+  if (outside >= 0) {
+    const i = outside;
     const sym = symbolAt(cols, i);
-    throw new ElfBuildError(`symbol '${sym.name}' [${o}, +${z}) lies outside .${sym.section} (${sectionSizes[sectionCodes[i]!]} bytes)`, `symbols[${i}]`);
+    throw new ElfBuildError(
+      `symbol '${sym.name}' [${offsets[i]}, +${sizes[i]}) lies outside .${sym.section} (${sectionSizes[sectionCodes[i]!]} bytes)`,
+      `symbols[${i}]`,
+    );
   }
   const layout: ObjectLayout = {
     ...base,
@@ -515,6 +549,59 @@ function sectionIndexes(
   return { text: find('.text'), rodata: find('.rodata'), data: find('.data'), bss: find('.bss') };
 }
 
+/**
+ * Writes the Elf64_Sym of `order[k]` at entry `firstWord / 6 + k`, named at `nameBase` plus
+ * string `firstName + k` of `nameOffsets`. A function of its own, so that V8 optimizes the loop
+ * by itself while it runs (see splitExported).
+ */
+function writeSymbolEntries(
+  table: Uint32Array,
+  firstWord: number,
+  order: Int32Array,
+  nameOffsets: Uint32Array,
+  firstName: number,
+  nameBase: number,
+  cols: PlanColumns,
+  sectionShndx: readonly number[],
+  sectionAddr: readonly number[],
+): void {
+  const { section, offset, size, info, other } = cols;
+  for (let k = 0, word = firstWord; k < order.length; k++, word += 6) {
+    const i = order[k]!;
+    const code = section[i]!;
+    writeSymWords(table, word, nameBase + nameOffsets[firstName + k]!, info[i]!, other[i]!, sectionShndx[code]!, sectionAddr[code]! + offset[i]!, size[i]!);
+  }
+}
+
+/** Links symbols `first`, `first + 1`, ... (`order`'s, by their SysV hashes) at the head of their bucket's chain, in order: as the live binder does. */
+function chainSysv(sysv: Uint32Array, order: Int32Array, first: number, buckets: Uint32Array, chains: Uint32Array): void {
+  const nbucket = buckets.length;
+  for (let k = 0; k < order.length; k++) {
+    const symIndex = k + first;
+    const b = sysv[order[k]!]! % nbucket;
+    chains[symIndex] = buckets[b]!;
+    buckets[b] = symIndex;
+  }
+}
+
+/** The GNU table's bloom words, buckets and chain for symbols `first`, `first + 1`, ... with these hashes (sorted by bucket). */
+function fillGnuHash(hashes: Uint32Array, first: number, bloom: Uint32Array, bloomWords: number, buckets: Uint32Array, chain: Uint32Array): void {
+  const nbuckets = buckets.length;
+  const count = hashes.length;
+  for (let k = 0; k < count; k++) {
+    const h = hashes[k]!;
+    const word = (Math.floor(h / 64) % bloomWords) * 2;
+    const bit1 = h % 64;
+    const bit2 = (h >>> GNU_BLOOM_SHIFT) % 64;
+    bloom[word + (bit1 >>> 5)]! |= 1 << (bit1 & 31);
+    bloom[word + (bit2 >>> 5)]! |= 1 << (bit2 & 31);
+    const b = h % nbuckets;
+    if (buckets[b] === 0) buckets[b] = k + first;
+    const last = k + 1 === count || hashes[k + 1]! % nbuckets !== b;
+    chain[k] = last ? h | 1 : h & ~1;
+  }
+}
+
 /** Writes a prepared object into `out` (at least `layout.fileSize` bytes, zero-filled). */
 export function writeObject(p: PreparedObject, out: Uint8Array): void {
   const { plan, layout } = p;
@@ -564,23 +651,13 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
   const offsets = cols.offset;
   const sizes = cols.size;
   const addrOf = (i: number): number => sectionAddr[sectionCodes[i]!]! + offsets[i]!;
-  const writeSymbols = (table: Uint32Array, firstWord: number, order: Int32Array, nameOffset: (k: number) => number): void => {
-    const info = cols.info;
-    const other = cols.other;
-    for (let k = 0, word = firstWord; k < order.length; k++, word += 6) {
-      const i = order[k]!;
-      const code = sectionCodes[i]!;
-      writeSymWords(table, word, nameOffset(k), info[i]!, other[i]!, sectionShndx[code]!, sectionAddr[code]! + offsets[i]!, sizes[i]!);
-    }
-  };
-
   // .dynsym: slot 0 stays the null symbol; spare capacity stays zero.
   const dynCount = p.dynOrder.length;
   const imported = p.links?.importCount ?? 0;
   const dynsymWords = words(out, layout.dynsym.offset, (dynCount + 1 + imported) * (SYM64_SIZE / 4));
   const dynstr = p.dynstr;
   const firstName = dynCount > 0 ? p.nameIds[p.dynOrder[0]!]! : 0;
-  writeSymbols(dynsymWords, (1 + imported) * 6, p.dynOrder, (k) => dynstr.offsetOf(firstName + k));
+  writeSymbolEntries(dynsymWords, (1 + imported) * 6, p.dynOrder, dynstr.offsetList(), firstName, 0, cols, sectionShndx, sectionAddr);
   p.dynstr.write(out, layout.dynstr.offset);
   p.links?.writeImportSymbols(view, layout.dynsym.offset, p.dynstr);
 
@@ -597,14 +674,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
       chains[k + 1] = buckets[b]!;
       buckets[b] = k + 1;
     }
-    const sysv = cols.names.sysv;
-    const dynOrder = p.dynOrder;
-    for (let k = 0; k < dynCount; k++) {
-      const symIndex = k + 1 + imported;
-      const b = sysv[dynOrder[k]!]! % nbucket;
-      chains[symIndex] = buckets[b]!;
-      buckets[b] = symIndex;
-    }
+    chainSysv(cols.names.sysv, p.dynOrder, 1 + imported, buckets, chains);
   }
 
   if (layout.gnuHash) {
@@ -621,19 +691,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     const bloom = words(out, base + 16, bloomWords * 2);
     const buckets = words(out, base + 16 + bloomWords * 8, nbuckets);
     const chain = words(out, base + 16 + bloomWords * 8 + nbuckets * 4, dynCount);
-    const hashes = p.gnuHashes;
-    for (let k = 0; k < dynCount; k++) {
-      const h = hashes[k]!;
-      const word = (Math.floor(h / 64) % bloomWords) * 2;
-      const bit1 = h % 64;
-      const bit2 = (h >>> GNU_BLOOM_SHIFT) % 64;
-      bloom[word + (bit1 >>> 5)]! |= 1 << (bit1 & 31);
-      bloom[word + (bit2 >>> 5)]! |= 1 << (bit2 & 31);
-      const b = h % nbuckets;
-      if (buckets[b] === 0) buckets[b] = k + 1 + imported;
-      const last = k + 1 === dynCount || hashes[k + 1]! % nbuckets !== b;
-      chain[k] = last ? h | 1 : h & ~1;
-    }
+    fillGnuHash(p.gnuHashes, 1 + imported, bloom, bloomWords, buckets, chain);
   }
 
   for (const name of CONTENT_SECTIONS) {
@@ -680,7 +738,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     const localBase = layout.dynstrUsed - 1;
     const strtab = p.strtab;
     const firstLocal = p.staticOrder.length > 0 ? p.staticNameIds[p.staticOrder[0]!]! : 0;
-    writeSymbols(symtabWords, 6, p.staticOrder, (k) => localBase + strtab.offsetOf(firstLocal + k));
+    writeSymbolEntries(symtabWords, 6, p.staticOrder, strtab.offsetList(), firstLocal, localBase, cols, sectionShndx, sectionAddr);
     // The globals are .dynsym's entries byte for byte: .strtab starts with .dynstr's bytes.
     const globals = layout.dynsym.offset + SYM64_SIZE;
     out.copyWithin(layout.symtab.offset + p.staticLocals * SYM64_SIZE, globals, globals + (imported + dynCount) * SYM64_SIZE);
