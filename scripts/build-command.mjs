@@ -43,7 +43,7 @@ export async function buildCommand(root, outDir) {
 
   // Loading some of Node's own modules costs more than the work a short command does:
   // node:child_process (which commander requires for subcommands that are programs, and this
-  // command has none) and node:crypto (a temporary file's name, a build-id). In the command,
+  // command has none) and node:crypto (a build-id). In the command,
   // their functions are stand-ins that load the module on their first call; a name that is not
   // a function fails the build here (esbuild: no matching export).
   const lazyBuiltins = {

@@ -1,6 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { type SharedObjectSpec, buildSharedObject } from './builder.js';
 
 /**
@@ -10,8 +9,7 @@ import { type SharedObjectSpec, buildSharedObject } from './builder.js';
  * temporary file is removed and the target is left as it was.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o755): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), mode);
+  const { fd, tmp } = openTemporary(path, mode);
   try {
     try {
       let done = 0;
@@ -28,6 +26,26 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o755): 
       // already gone
     }
     throw err;
+  }
+}
+
+let temporaries = 0;
+
+/**
+ * Creates a new file beside `path` with a name no other file has (O_EXCL: never an existing
+ * file or symlink), trying other names while one is taken. The name need not be unpredictable,
+ * so it is not drawn from node:crypto, which took about 6 ms of a short command to load.
+ */
+function openTemporary(path: string, mode: number): { fd: number; tmp: string } {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+  for (let attempt = 0; ; attempt++) {
+    const unique = `${process.pid.toString(36)}${(temporaries++).toString(36)}${Math.floor(Math.random() * 0x1_0000_0000).toString(36)}`;
+    const tmp = join(dirname(path), `.${basename(path)}.${unique}.tmp`);
+    try {
+      return { fd: openSync(tmp, flags, mode), tmp };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 100) throw err;
+    }
   }
 }
 
