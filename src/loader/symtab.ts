@@ -165,8 +165,12 @@ export class LiveSymbolTable {
   private readonly weakMemoryOrder = process.arch === 'arm64' || process.env.DLBIND_FORCE_RELEASE_STORES === '1';
   /** The high-water mark: the next .dynsym index never handed out. */
   private nextFresh = 1;
-  /** performance.now() at the last release. */
-  private lastNow = 0;
+  /**
+   * performance.now() at the last release. A double from the start: a 0 here
+   * (a small integer) turned double at the first release, which changed the
+   * table's hidden class and deoptimized the bind path early in a process's first binds.
+   */
+  private lastNow = -0.5;
   /** Freed runs by capacity, each a FIFO of start indexes. */
   private readonly freeRuns = new Map<number, FifoQueue>();
   private stringsNext: number;
