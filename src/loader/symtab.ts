@@ -368,12 +368,20 @@ export class LiveSymbolTable {
     const start = runStart[b]!;
     const used = runUsed[b]!;
     const words = this.hashWords;
-    // The duplicate check, as find makes it: hash words first, then the name.
-    const half = hash >>> 1;
-    for (let i = start; i < start + used; i++) {
-      if (words[i - 1]! >>> 1 === half) {
-        const id = this.slotId[i]!;
-        if (id !== 0 && this.idName[id] === name) return 0;
+    // The duplicate check. The bloom filter holds the bits of every bound name, so a name
+    // whose two bits are not both set is not bound: most new names need no walk along the
+    // chain (some 500 entries in a full table of 2,048 buckets). Else as find: hash words, then the name.
+    const bloom = this.bloom;
+    const word = ((hash >>> 6) & this.bloomMask) * 2;
+    const b1 = hash & 63;
+    const b2 = (hash >>> this.bloomShift) & 63;
+    if ((bloom[word + (b1 >>> 5)]! & (1 << (b1 & 31))) !== 0 && (bloom[word + (b2 >>> 5)]! & (1 << (b2 & 31))) !== 0) {
+      const half = hash >>> 1;
+      for (let i = start; i < start + used; i++) {
+        if (words[i - 1]! >>> 1 === half) {
+          const id = this.slotId[i]!;
+          if (id !== 0 && this.idName[id] === name) return 0;
+        }
       }
     }
     let at: number;
