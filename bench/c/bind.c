@@ -10,7 +10,8 @@
  * Binds the first COUNT names of NAMES.txt (one a line) as 8-byte STT_OBJECT
  * symbols at VALUE, VALUE + 8, ... (object offsets in .data), each with what
  * a bind does to the tables: the GNU hash of the name, the duplicate check
- * along its bucket's chain (hash words, then the name's bytes), the name
+ * (the bloom filter's two bits, and only when both are set the walk along its
+ * bucket's chain: hash words, then the name's bytes), the name
  * copied into .dynstr, the Elf64_Sym entry, its hash word with the end bit,
  * the two bloom bits, and the publishing store (the previous last word's end
  * bit, or the bucket word); a full run is copied to a fresh one with room for
@@ -108,8 +109,11 @@ static void bind(const char *s, uint64_t value) {
   uint32_t h = gnu_hash(s, &len);
   uint32_t b = h % nbuckets;
   uint32_t start = run_start[b], used = run_used[b];
-  for (uint32_t i = start; i < start + used; i++)
-    if ((chain[i - 1] >> 1) == (h >> 1) && syms[i].st_info != TOMBSTONE_INFO && strcmp(strtab + syms[i].st_name, s) == 0) die("already bound", s);
+  /* As symtab.ts: only a name whose two bloom bits are both set can be bound already. */
+  uint64_t bits = (1ULL << (h & 63)) | (1ULL << ((h >> bloom_shift) & 63));
+  if ((bloom[(h >> 6) & bloom_mask] & bits) == bits)
+    for (uint32_t i = start; i < start + used; i++)
+      if ((chain[i - 1] >> 1) == (h >> 1) && syms[i].st_info != TOMBSTONE_INFO && strcmp(strtab + syms[i].st_name, s) == 0) die("already bound", s);
   if (str_next + len + 1 > str_capacity) die("the string table is full", s);
   uint32_t name = str_next;
   memcpy(strtab + name, s, len + 1);
