@@ -59,7 +59,8 @@ export class NameColumnBuilder {
   /** Appends a name; false (and nothing appended) when it contains NUL. */
   push(s: string): boolean {
     const len = s.length;
-    this.room(len * 3 + 1, 1);
+    // The room check inline: a call per name costs more than the check before V8 optimizes the caller.
+    if (this.used + len * 3 + 1 > this.bytes.length || this.count >= this.gnu.length) this.room(len * 3 + 1, 1);
     const bytes = this.bytes;
     const first = this.used;
     let p = first;

@@ -202,8 +202,10 @@ export interface PreparedObject {
   /** Plan indexes of the local symbols, in .symtab order (the globals follow, as in .dynsym). */
   staticOrder: Int32Array;
   staticLocals: number;
-  nameIds: Int32Array;
-  staticNameIds: Int32Array;
+  /** .dynstr's id of the first exported name; the others follow in .dynsym order. */
+  firstNameId: number;
+  /** The local table's id of the first local name; the others follow in .symtab order. */
+  firstStaticNameId: number;
   dynamic: DynamicEntry[];
   sonameId: number;
   gnuBloomWordsCount: number;
@@ -245,11 +247,9 @@ function gnuBucketOrder(hashes: Uint32Array, exported: Int32Array, nbuckets: num
   }
 }
 
-/** For the k-th symbol of `order`: its name id `firstId + k` and, with `index`, its table index `firstIndex + k`. */
-function numberInOrder(order: Int32Array, ids: Int32Array, firstId: number, index: Int32Array | undefined, firstIndex: number): void {
-  const count = order.length;
-  for (let k = 0; k < count; k++) ids[order[k]!] = firstId + k;
-  if (index !== undefined) for (let k = 0; k < count; k++) index[order[k]!] = firstIndex + k;
+/** Numbers the symbols of `order` from `first` in `index` (their table index). */
+function numberInOrder(order: Int32Array, index: Int32Array, first: number): void {
+  for (let k = 0; k < order.length; k++) index[order[k]!] = first + k;
 }
 
 /** Marks each section code that some symbol uses. */
@@ -299,10 +299,9 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const neededIds = plan.needed.map((s) => dynstr.add(s));
   const links = plan.links !== undefined ? new PreparedLinks(plan, plan.links, dynstr, cols) : undefined;
   const imported = links?.importCount ?? 0;
-  const nameIds = new Int32Array(n).fill(-1);
   const firstName = dynstr.addColumn(names, dynOrder);
   const dynsymIndex = new Int32Array(n).fill(-1);
-  numberInOrder(dynOrder, nameIds, firstName, dynsymIndex, 1 + imported);
+  numberInOrder(dynOrder, dynsymIndex, 1 + imported);
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
   const dynsymUsed = dynCount + 1 + imported;
@@ -315,14 +314,13 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   let strtab: StringTableBuilder | undefined;
   let staticOrder = new Int32Array(0);
   let staticLocals = 0;
-  const staticNameIds = new Int32Array(n).fill(-1);
+  let firstStaticName = 0;
   let strtabSize = 0;
   const strtabLocalBase = dynstrUsed - 1; // the local table's leading NUL lands on .dynstr's last terminator
   if (plan.staticSymbols) {
     strtab = new StringTableBuilder();
     staticOrder = split.subarray(dynCount).reverse();
-    const first = strtab.addColumn(names, staticOrder);
-    numberInOrder(staticOrder, staticNameIds, first, undefined, 0);
+    firstStaticName = strtab.addColumn(names, staticOrder);
     staticLocals = staticOrder.length + 1;
     strtabSize = strtabLocalBase + strtab.finish();
   }
@@ -475,8 +473,8 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
     gnuHashes,
     staticOrder,
     staticLocals,
-    nameIds,
-    staticNameIds,
+    firstNameId: firstName,
+    firstStaticNameId: firstStaticName,
     dynamic,
     sonameId,
     gnuBloomWordsCount: bloomWords,
@@ -656,8 +654,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
   const imported = p.links?.importCount ?? 0;
   const dynsymWords = words(out, layout.dynsym.offset, (dynCount + 1 + imported) * (SYM64_SIZE / 4));
   const dynstr = p.dynstr;
-  const firstName = dynCount > 0 ? p.nameIds[p.dynOrder[0]!]! : 0;
-  writeSymbolEntries(dynsymWords, (1 + imported) * 6, p.dynOrder, dynstr.offsetList(), firstName, 0, cols, sectionShndx, sectionAddr);
+  writeSymbolEntries(dynsymWords, (1 + imported) * 6, p.dynOrder, dynstr.offsetList(), p.firstNameId, 0, cols, sectionShndx, sectionAddr);
   p.dynstr.write(out, layout.dynstr.offset);
   p.links?.writeImportSymbols(view, layout.dynsym.offset, p.dynstr);
 
@@ -737,8 +734,7 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     const symtabWords = words(out, layout.symtab.offset, layout.symtab.size / 4);
     const localBase = layout.dynstrUsed - 1;
     const strtab = p.strtab;
-    const firstLocal = p.staticOrder.length > 0 ? p.staticNameIds[p.staticOrder[0]!]! : 0;
-    writeSymbolEntries(symtabWords, 6, p.staticOrder, strtab.offsetList(), firstLocal, localBase, cols, sectionShndx, sectionAddr);
+    writeSymbolEntries(symtabWords, 6, p.staticOrder, strtab.offsetList(), p.firstStaticNameId, localBase, cols, sectionShndx, sectionAddr);
     // The globals are .dynsym's entries byte for byte: .strtab starts with .dynstr's bytes.
     const globals = layout.dynsym.offset + SYM64_SIZE;
     out.copyWithin(layout.symtab.offset + p.staticLocals * SYM64_SIZE, globals, globals + (imported + dynCount) * SYM64_SIZE);
