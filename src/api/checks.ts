@@ -7,7 +7,16 @@ import { checkName, checkSize } from '../loader/values.js';
 import type { ImportOptions } from '../loader/imports.js';
 import type { LoadObjectOptions } from '../loader/object-loader.js';
 import { type Capacity, type CapacityOptions as ZygoteCapacityOptions, resolveCapacity } from '../loader/zygote.js';
-import type { AddDataOptions, AddDataSymbolsOptions, AddFunctionOptions, AddFunctionsOptions, BindManyOptions, BindOptions, DlcreateOptions } from './types.js';
+import type {
+  AddDataOptions,
+  AddDataSymbolsOptions,
+  AddFunctionOptions,
+  AddFunctionsOptions,
+  BindManyOptions,
+  BindOptions,
+  DlcreateOptions,
+  FlushOptions,
+} from './types.js';
 
 export { describeValue };
 export { checkAddress, checkName, checkSize } from '../loader/values.js';
@@ -19,6 +28,7 @@ export const BIND_OPTION_KEYS = keysOf<BindOptions>()(['replace', 'unwind']);
 export const ADD_FUNCTION_OPTION_KEYS = keysOf<AddFunctionOptions>()([...BIND_OPTION_KEYS, 'align']);
 export const ADD_DATA_OPTION_KEYS = keysOf<AddDataOptions>()([...BIND_OPTION_KEYS, 'align', 'writable']);
 export const BIND_MANY_OPTION_KEYS = keysOf<BindManyOptions>()(['type']);
+export const FLUSH_OPTION_KEYS = keysOf<FlushOptions>()(['settle']);
 export const ADD_FUNCTIONS_OPTION_KEYS = keysOf<AddFunctionsOptions>()(['align']);
 export const ADD_DATA_SYMBOLS_OPTION_KEYS = keysOf<AddDataSymbolsOptions>()(['align', 'writable']);
 export const IMPORT_OPTION_KEYS = keysOf<ImportOptions>()(['version', 'from']);

@@ -27,6 +27,7 @@ export {
   type AddFunctionOptions,
   type AddDataOptions,
   type BindManyOptions,
+  type FlushOptions,
   type AddFunctionsOptions,
   type AddDataSymbolsOptions,
   type Bytes,

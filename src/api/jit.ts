@@ -13,7 +13,7 @@ import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
-import { type DebugMode, flushAnnouncements, forget } from '../loader/debugger.js';
+import { type DebugMode, flushAnnouncements, forget, markChanged } from '../loader/debugger.js';
 import { type JitDump, acquireJitDump, backingFromEnvironment, perfFromEnvironment, releaseJitDump } from '../loader/jitdump.js';
 import { ImportTable, type ImportOptions } from '../loader/imports.js';
 import { savePlan } from '../loader/save.js';
@@ -32,6 +32,7 @@ import {
   BIND_MANY_OPTION_KEYS,
   BIND_OPTION_KEYS,
   DLCREATE_OPTION_KEYS,
+  FLUSH_OPTION_KEYS,
   checkAddress,
   checkBytes,
   checkCapacity,
@@ -54,6 +55,7 @@ import type {
   AddFunctionOptions,
   AddDataOptions,
   BindManyOptions,
+  FlushOptions,
   AddFunctionsOptions,
   AddDataSymbolsOptions,
   LiveSymbol,
@@ -151,6 +153,8 @@ export class JitLibrary {
       }
     }
     this.#symtab = new LiveSymbolTable(o.mem, o.layout, this.#capacity.maxSymbols, (start, end) => o.markUsed(start, end));
+    // Old copies of runs become tombstones after their quarantine: a debugger that read them reads the file again.
+    this.#symtab.onRetired = () => markChanged(this);
     this.#unwind = new LiveUnwindTable(o.mem, o.layout);
     this.#arenas = { text: new Arena(this.#capacity.text), rodata: new Arena(this.#capacity.rodata), data: new Arena(this.#capacity.data) };
     const c = o.layout.content;
@@ -385,10 +389,16 @@ export class JitLibrary {
   /**
    * Announces symbol changes to an attached debugger now, instead of at the
    * end of this event-loop turn (for synchronous callers about to stop or
-   * call into new code). Returns whether an announcement was made.
+   * call into new code). Old copies of symbol runs whose 50 ms quarantine
+   * has passed become tombstones first; with `{ settle: true }` it waits for
+   * all of them (see FlushOptions). Returns whether an announcement was made.
    */
-  flush(): boolean {
+  flush(options?: FlushOptions): boolean {
     this.live();
+    checkOptions(options, FLUSH_OPTION_KEYS, 'flush options');
+    const settle = options?.settle ?? false;
+    if (typeof settle !== 'boolean') throw new DlbindError('EINVAL', `flush's settle must be a boolean, got ${describeValue(settle)}`);
+    this.#symtab.retire(settle);
     return flushAnnouncements(this) > 0;
   }
 

@@ -85,6 +85,17 @@ export interface AddDataOptions extends BindOptions {
   align?: number;
 }
 
+/** Options of flush. Unknown keys are EINVAL. */
+export interface FlushOptions {
+  /**
+   * First wait (under 50 ms, blocking) until every old copy of a symbol run
+   * has waited out its quarantine, and retire them, so that tools reading the
+   * live file (nm, readelf, a debugger told now) list each bound symbol once.
+   * Default false.
+   */
+  settle?: boolean;
+}
+
 /** Options of bindMany. Unknown keys are EINVAL. */
 export interface BindManyOptions {
   /** STT_FUNC, STT_OBJECT or STT_NOTYPE for every symbol of the batch. Default by section: STT_FUNC in text, else STT_OBJECT. */

@@ -14,7 +14,8 @@
 //   The bucket word holds `start`. Fresh runs come from the high-water mark.
 // * The bloom filter holds exactly the bits of the reachable names: a bind
 //   sets its two (32-bit OR stores) before the symbol is reachable, an unbind
-//   clears those no other name uses after it is not (see bloom.ts).
+//   clears those no other name uses after it is not (see bloom.ts). Old runs
+//   (below) need no bits: a reader on one passed the filter before.
 // * Bind appends at `used`: the entry, its hash word with the end bit set,
 //   then one 4-byte store clears the end bit of the run's previous last word,
 //   which publishes it (for an empty bucket: the bucket word is that store).
@@ -26,12 +27,22 @@
 //   in place: glibc reads st_shndx and st_value again after check_match, so a
 //   dlsym that passed its checks just before would make a wrong address from
 //   an entry changed under it, and dladdr walks every entry a chain reaches.
-// * The old run then becomes tombstones: st_info = GLOBAL|STT_FILE, one byte
-//   (dlsym's check_match refuses STT_FILE; dladdr no longer reaches the run).
-//   The rest of each entry stays, for a reader still on it. nm, readelf and
+// * The old run stays intact for QUARANTINE_MS: a reader that loaded the
+//   bucket word before that store walks it and finds every name it held (at
+//   its previous address). Then it retires: its entries become tombstones,
+//   st_info = GLOBAL|STT_FILE, one byte (check_match refuses STT_FILE; dladdr
+//   no longer reaches the run), the rest of each entry kept. nm, readelf and
 //   gdb ignore STT_FILE symbols in .dynsym, and a GLOBAL one draws no readelf
-//   warning (a LOCAL one past sh_info would). The run waits in a quarantine
-//   before another bucket reuses it.
+//   warning (a LOCAL one past sh_info would). A run retires at the first
+//   table operation after its quarantine, on an unref'd timer that long after
+//   the copy, or by retire (JitLibrary.flush); until then tools
+//   that read .dynsym whole list its entries too (a name twice, or one
+//   unbound or replaced within the quarantine). Only a retired run is reused.
+//   A table with no fresh slots and no retired run that fits waits for the
+//   oldest quarantine to end (under QUARANTINE_MS), and throws ESYMFULL only
+//   when even all retired runs merged leave no room. Freed name bytes wait
+//   the same way (and QUARANTINE frees) and are reused only after the runs
+//   that name them retired.
 // * Every slot of a freshly taken run gets the hash word 1 (end of chain) and
 //   a tombstone's st_info first: a reader on a weakly ordered CPU that sees a
 //   new end-bit clear before the word after it still stops there, and tools
@@ -39,8 +50,11 @@
 // * .dynsym's section header sh_size follows the high-water mark, so that
 //   readelf, nm and gdb read only slots ever used.
 //
-// A lookup racing a bind, unbind, replace or run copy answers null or the
-// name's current or previous address, never a mix of two entries.
+// A lookup of a name that stays bound finds it, even racing a run copy (a
+// replace of it: the previous or the new address); one racing the name's bind
+// or unbind answers null or its address; none gets a mix of two entries. This
+// holds for a lookup that takes under QUARANTINE_MS (one descheduled longer on
+// an old run may miss after its retirement, and see its slots reused).
 import { grownTo } from '../elf/bytes.js';
 import { ELF64_ST_INFO, SHDR64_SIZE, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
@@ -51,11 +65,12 @@ import { LiveBloom } from './bloom.js';
 import { DlbindError, locatedError } from './errors.js';
 
 /**
- * Freed runs and string space wait in a FIFO for at least this many
- * milliseconds (strings: and this many frees) before reuse, so that a dlsym()
- * on another thread that was standing on a removed entry (it may have been
- * descheduled there for a whole time slice) has long moved on before the entry
- * holds another symbol. Only a table with no fresh room left reuses sooner.
+ * Old runs stay intact, and freed runs and string space wait, for at least
+ * this many milliseconds (strings: and this many frees) before they become
+ * tombstones and are reused, so that a dlsym() on another thread that was
+ * standing on an old entry (it may have been descheduled there for a whole
+ * time slice) has long moved on. A table with no fresh room waits rather than
+ * reuse sooner.
  */
 const QUARANTINE = 64;
 const QUARANTINE_MS = 50;
@@ -65,6 +80,8 @@ const TOMBSTONE_INFO = ELF64_ST_INFO(STB_GLOBAL, STT_FILE);
 /** Slots a bucket's first run holds. */
 const FIRST_RUN = 4;
 const WORDS_PER_SYM = SYM64_SIZE / 4;
+/** Atomics.wait's target for a blocking sleep (never notified). */
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 export interface BoundSymbol {
   /** A stable handle for the symbol while it is bound (not its .dynsym index, which moves when its run is copied). */
@@ -75,41 +92,51 @@ export interface BoundSymbol {
   size: number;
 }
 
-/** A FIFO of numbers, each with the time it was pushed. */
+/** A FIFO of numbers, each with the time it was pushed and a second number (a run's length). */
 class FifoQueue {
   private items: Int32Array;
+  private extras: Int32Array;
   private times: Float64Array;
   private head = 0;
   private tail = 0;
   constructor(capacity: number) {
     this.items = new Int32Array(Math.max(4, capacity));
+    this.extras = new Int32Array(this.items.length);
     this.times = new Float64Array(this.items.length);
   }
   get length(): number {
     return this.tail - this.head;
   }
-  push(v: number, time: number): void {
+  push(v: number, time: number, extra = 0): void {
     if (this.tail === this.items.length) {
       if (this.head > 0) {
         this.items.copyWithin(0, this.head, this.tail);
+        this.extras.copyWithin(0, this.head, this.tail);
         this.times.copyWithin(0, this.head, this.tail);
         this.tail -= this.head;
         this.head = 0;
       } else {
-        const bigger = new Int32Array(this.items.length * 2);
-        bigger.set(this.items);
-        this.items = bigger;
-        const later = new Float64Array(bigger.length);
-        later.set(this.times);
-        this.times = later;
+        const n = this.items.length * 2;
+        this.items = grownTo(this.items, n);
+        this.extras = grownTo(this.extras, n);
+        this.times = grownTo(this.times, n);
       }
     }
     this.times[this.tail] = time;
+    this.extras[this.tail] = extra;
     this.items[this.tail++] = v;
   }
   /** When the oldest item was pushed (the queue must not be empty). */
   oldest(): number {
     return this.times[this.head]!;
+  }
+  /** The second number of the oldest item. */
+  oldestExtra(): number {
+    return this.extras[this.head]!;
+  }
+  /** When the newest item was pushed (the queue must not be empty). */
+  newest(): number {
+    return this.times[this.tail - 1]!;
   }
   shift(): number {
     return this.items[this.head++]!;
@@ -171,7 +198,13 @@ export class LiveSymbolTable {
    * table's hidden class and deoptimized the bind path early in a process's first binds.
    */
   private lastNow = -0.5;
-  /** Freed runs by capacity, each a FIFO of start indexes. */
+  /** Runs no bucket reaches any more, oldest first (start, capacity): intact until the quarantine has passed. */
+  private readonly retiring = new FifoQueue(16);
+  /** Retires runs once their quarantine has passed, when no table operation does it first. */
+  private retireTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Called after old runs became tombstones, so that a debugger that read them can be told again. */
+  onRetired: (() => void) | undefined;
+  /** Retired runs by capacity, each a FIFO of start indexes: tombstones, past their quarantine, free to reuse. */
   private readonly freeRuns = new Map<number, FifoQueue>();
   private stringsNext: number;
   private stringsFreed = 0;
@@ -528,6 +561,9 @@ export class LiveSymbolTable {
     this.freeIds.length = 0;
     this.bound = 0;
     this.freeRuns.clear();
+    this.retiring.clear();
+    if (this.retireTimer !== undefined) clearTimeout(this.retireTimer);
+    this.retireTimer = undefined;
     this.freeStrings.clear();
     this.freeStringCount = 0;
     this.stringsFreed = 0;
@@ -627,11 +663,9 @@ export class LiveSymbolTable {
     // The publishing store: the bucket word points at the new run (or at nothing).
     this.store32(this.buckets, b, fresh);
     if (start !== 0) {
-      // The old run is unreachable for new lookups: its entries become tombstones, so that tools list each symbol once.
-      for (let from = start; from < start + used; from++) {
-        this.tombstone(from);
-        this.slotId[from] = 0;
-      }
+      // The old run is unreachable for new lookups but stays intact, for a reader that loaded the bucket word
+      // before: it becomes tombstones when its quarantine has passed (retireDue).
+      for (let from = start; from < start + used; from++) this.slotId[from] = 0;
       const now = performance.now();
       this.lastNow = now;
       this.freeRun(start, this.runCap![b]!, now);
@@ -671,20 +705,81 @@ export class LiveSymbolTable {
     else this.symBytes[at * SYM64_SIZE + 4] = TOMBSTONE_INFO;
   }
 
+  /** Queues an unreachable run for retirement; a timer retires it if no table operation does first. */
   private freeRun(start: number, cap: number, now: number): void {
-    let q = this.freeRuns.get(cap);
-    if (q === undefined) this.freeRuns.set(cap, (q = new FifoQueue(16)));
-    q.push(start, now);
+    this.retiring.push(start, now, cap);
+    if (this.retireTimer === undefined) this.armRetireTimer(QUARANTINE_MS + 1);
+  }
+
+  private armRetireTimer(ms: number): void {
+    const t = setTimeout(() => {
+      this.retireTimer = undefined;
+      const now = performance.now();
+      if (now > this.lastNow) this.lastNow = now;
+      this.retireDue(now);
+      if (this.retiring.length > 0) this.armRetireTimer(Math.max(1, this.retiring.oldest() + QUARANTINE_MS + 1 - now));
+    }, ms);
+    // Unref'd: retirement never keeps the process alive (an exiting process needs no tidy table).
+    t.unref?.();
+    this.retireTimer = t;
+  }
+
+  /** A retiring run's entries become tombstones: dlsym refuses them and tools no longer list them. */
+  private tombstoneRun(start: number, cap: number): void {
+    for (let i = start; i < start + cap; i++) this.tombstone(i);
+  }
+
+  /**
+   * Retires the runs unreachable for at least the quarantine by `now`: they
+   * become tombstones and free to reuse (a retired run has waited out its
+   * quarantine). Returns how many were retired.
+   */
+  private retireDue(now: number): number {
+    const q = this.retiring;
+    let n = 0;
+    while (q.length > 0 && now - q.oldest() >= QUARANTINE_MS) {
+      const time = q.oldest();
+      const cap = q.oldestExtra();
+      const start = q.shift();
+      this.tombstoneRun(start, cap);
+      this.addFree(start, cap, time);
+      n++;
+    }
+    if (n > 0 && this.onRetired !== undefined) this.onRetired();
+    return n;
+  }
+
+  /**
+   * Retires the old runs whose quarantine has passed; with `wait`, first
+   * blocks until every one's has (under QUARANTINE_MS), so that tools reading
+   * .dynsym then list each bound symbol once. Returns how many retired.
+   */
+  retire(wait: boolean): number {
+    const q = this.retiring;
+    if (q.length === 0) return 0;
+    const now = wait ? this.waitFor(q.newest() + QUARANTINE_MS) : performance.now();
+    if (now > this.lastNow) this.lastNow = now;
+    return this.retireDue(now);
+  }
+
+  /** Old runs not yet tombstones: while there are any, tools may list a bound symbol more than once. */
+  get copiesLingering(): number {
+    return this.retiring.length;
   }
 
   /** The capacity of the run takeRun returned last (a larger free run may stand in). */
   private lastRunCap = 0;
 
-  /** A run of `cap` slots: a freed one that has waited out the quarantine, else fresh ones, else any freed one that fits. */
+  /**
+   * A run of `cap` slots: a retired one, else fresh ones, else one cut from
+   * retired neighbours merged. With none, it waits (at most the quarantine)
+   * for runs still retiring, so that no slot a reader may stand on is reused.
+   */
   private takeRun(cap: number): number {
     this.lastRunCap = cap;
+    if (this.retiring.length > 0 && this.lastNow - this.retiring.oldest() >= QUARANTINE_MS) this.retireDue(this.lastNow);
     const q = this.freeRuns.get(cap);
-    if (q !== undefined && q.length > 0 && this.lastNow - q.oldest() >= QUARANTINE_MS) return q.shift();
+    if (q !== undefined && q.length > 0) return q.shift();
     if (this.nextFresh + cap <= this.slotCapacity) {
       const at = this.nextFresh;
       this.nextFresh += cap;
@@ -698,21 +793,56 @@ export class LiveSymbolTable {
       }
       return at;
     }
-    // No fresh room: any freed run, aged or not, merged with its free neighbours and cut to size.
-    if (q !== undefined && q.length > 0) return q.shift();
-    const cut = this.coalescedRun(cap);
-    if (cut !== 0) return cut;
+    // No fresh room: a larger retired run cut to size, else retired runs merged with their retired neighbours.
+    for (;;) {
+      const cut = this.largerRun(cap) || this.coalescedRun(cap);
+      if (cut !== 0) return cut;
+      if (this.retiring.length === 0) break;
+      // Only runs still in their quarantine are left: wait for the oldest (under QUARANTINE_MS), retire it, try again.
+      const now = this.waitFor(this.retiring.oldest() + QUARANTINE_MS);
+      this.retireDue(now);
+    }
     throw new DlbindError(
       'ESYMFULL',
-      `the symbol table has no room for another run of ${cap} slots: ${this.bound} of maxSymbols ${this.capacity} bound, ${this.nextFresh - 1} of ${this.slotCapacity - 1} slots used (names hash unevenly; raise maxSymbols or scale at dlcreate)`,
+      `the symbol table has no room for another run of ${cap} slots: ${this.bound} of maxSymbols ${this.capacity} bound, ${this.nextFresh - 1} of ${this.slotCapacity - 1} slots used and none free (names hash unevenly; freed slots are reused ${QUARANTINE_MS} ms after they are freed; raise maxSymbols or scale at dlcreate)`,
     );
+  }
+
+  /** Blocks this thread until performance.now() reaches `until` (a quarantine's end, so at most QUARANTINE_MS); returns the time. */
+  private waitFor(until: number): number {
+    let now = performance.now();
+    while (now < until) {
+      Atomics.wait(sleeper, 0, 0, until - now);
+      now = performance.now();
+    }
+    this.lastNow = now;
+    return now;
+  }
+
+  /** The start of `cap` slots cut from a larger retired run (the rest stays free), or 0. */
+  private largerRun(cap: number): number {
+    for (const [len, q] of this.freeRuns) {
+      if (len <= cap || q.length === 0) continue;
+      const time = q.oldest();
+      const start = q.shift();
+      this.addFree(start + cap, len - cap, time);
+      return start;
+    }
+    return 0;
+  }
+
+  /** Puts a retired run (or piece) among the free ones. */
+  private addFree(start: number, len: number, time: number): void {
+    let q = this.freeRuns.get(len);
+    if (q === undefined) this.freeRuns.set(len, (q = new FifoQueue(16)));
+    q.push(start, time);
   }
 
   /**
    * Merges every freed run with the freed runs next to it and returns the
    * start of `cap` slots cut from the first piece large enough (the rest
-   * stays free), or 0. Freed runs are tombstones already, so a piece needs no
-   * rewriting. Rare: only a table with no fresh slots left gets here.
+   * stays free), or 0. Retired runs are tombstones already, so a piece needs
+   * no rewriting. Rare: only a table with no fresh slots left gets here.
    */
   private coalescedRun(cap: number): number {
     const pieces: [number, number, number][] = [];
@@ -732,7 +862,7 @@ export class LiveSymbolTable {
         start += cap;
         len -= cap;
       }
-      if (len > 0) this.freeRun(start, len, time);
+      if (len > 0) this.addFree(start, len, time);
       i = j;
     }
     return found;
@@ -771,10 +901,16 @@ export class LiveSymbolTable {
   private takeString(bytes: number, name: string): number {
     const q = this.freeStrings.get(bytes);
     const exhausted = this.stringsNext + bytes > this.stringCapacity;
-    if (q !== undefined && q.length > 0 && (exhausted || (this.freeStringCount > QUARANTINE && this.aged(q)))) {
-      this.freeStringCount--;
-      this.stringsFreed -= bytes;
-      return q.shift();
+    if (q !== undefined && q.length > 0 && (exhausted || this.freeStringCount > QUARANTINE)) {
+      // No fresh room: wait (at most the quarantine) for the oldest freed name of this length rather than reuse it early.
+      if (exhausted && !this.aged(q)) this.waitFor(q.oldest() + QUARANTINE_MS);
+      if (this.aged(q)) {
+        // Old runs may name the string: they were unpublished before it was freed, so they retire first.
+        if (this.retiring.length > 0) this.retireDue(this.lastNow);
+        this.freeStringCount--;
+        this.stringsFreed -= bytes;
+        return q.shift();
+      }
     }
     if (exhausted) {
       throw new DlbindError(

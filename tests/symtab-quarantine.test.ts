@@ -1,0 +1,207 @@
+// arch: aarch64
+// The quarantine of old runs, seen by libc's own dlsym. A reader that loaded a bucket word just
+// before the run was copied walks the old run: it must still find every name that stays bound
+// (the old run stays intact until its quarantine has passed), and no slot of it may hold
+// anything else before then, even in a small table whose fresh slots are all used.
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Worker } from 'node:worker_threads';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SYM64_SIZE } from '../src/elf/constants.js';
+import { gnuHashString } from '../src/elf/hash.js';
+import { type JitLibrary, SHF_WRITE, dlcreate } from '../src/index.js';
+import { getLibc } from '../src/loader/libc.js';
+import { tsWorker } from './fixtures/robust-children.js';
+import type { LookupData, LookupReport } from './fixtures/robust-thread-worker.js';
+import { assertNoWX } from './helpers/wx.js';
+
+const WORKER = new URL('./fixtures/robust-thread-worker.ts', import.meta.url);
+const emulated = process.env.DLBIND_EMULATOR !== undefined;
+/** src/loader/symtab.ts's QUARANTINE_MS. */
+const QUARANTINE_MS = 50;
+
+test.after.each(() => assertNoWX('after the test'));
+
+/** The live table's words through the writable alias, as ld.so reads them. */
+function tableOf(lib: JitLibrary) {
+  const o = lib.liveObject;
+  const mem = new Uint8Array(getLibc().view(o.aliasBase, o.fileSize));
+  const gnu = o.layout.gnuHash!;
+  const words = new Uint32Array(mem.buffer, mem.byteOffset + gnu.offset, 4);
+  const nbuckets = words[0]!;
+  const bucketsAt = gnu.offset + 16 + words[2]! * 8;
+  const buckets = new Uint32Array(mem.buffer, mem.byteOffset + bucketsAt, nbuckets);
+  const chain = new Uint32Array(mem.buffer, mem.byteOffset + bucketsAt + nbuckets * 4, o.layout.dynsymCapacity - 1);
+  const dynsym = o.layout.dynsym.offset;
+  const dynstr = o.layout.dynstr.offset;
+  return {
+    nbuckets,
+    buckets,
+    bucketOf: (name: string) => gnuHashString(name) % nbuckets,
+    /** What a reader on the run at `start` can read, per entry: its 24 bytes (st_info at 4), its hash word, its name's bytes. */
+    runBytes(start: number): number[][] {
+      const out: number[][] = [];
+      for (let i = start; ; i++) {
+        const e = [...mem.subarray(dynsym + i * SYM64_SIZE, dynsym + (i + 1) * SYM64_SIZE), chain[i - 1]!];
+        const name = dynstr + (e[0]! | (e[1]! << 8) | (e[2]! << 16) | (e[3]! << 24));
+        for (let k = name; mem[k] !== 0 && k < name + 256; k++) e.push(mem[k]!);
+        out.push(e);
+        if ((chain[i - 1]! & 1) !== 0) return out;
+      }
+    },
+  };
+}
+
+test('a reader standing on the old run of a copied bucket still finds the names that stay bound, until the copy retires (libc dlsym on the old bucket word)', async () => {
+  const c = getLibc();
+  const lib = dlcreate();
+  try {
+    const t = tableOf(lib);
+    const block = lib.alloc(64, SHF_WRITE);
+    const keep = 'kept_symbol';
+    let other = '';
+    for (let k = 0; other === ''; k++) if (t.bucketOf(`other_${k}`) === t.bucketOf(keep)) other = `other_${k}`;
+    lib.bind(keep, block, 8);
+    lib.bind(other, block + 8n, 8);
+    const b = t.bucketOf(keep);
+    for (const copy of ['timer', 'flush'] as const) {
+      const old = t.buckets[b]!;
+      const before = t.runBytes(old);
+      // Repointing the other name copies the bucket's run: keep's entry moves to a new run.
+      lib.bind(other, copy === 'timer' ? block + 16n : block + 8n, 8, undefined, { replace: true });
+      const current = t.buckets[b]!;
+      assert.is.not(current, old, 'the run was copied');
+      // A reader that loaded the bucket word before the copy: ld.so walks the old run.
+      t.buckets[b] = old;
+      try {
+        assert.is(c.dlsym(lib.handle, keep), block, `${keep} is found in the old run during the quarantine`);
+        assert.ok(c.dlsym(lib.handle, other) !== 0n, `${other} (its previous address) too`);
+        assert.equal(t.runBytes(old), before, 'the old run is intact');
+        if (copy === 'timer') await untilRetired(lib);
+        else lib.flush({ settle: true });
+        // The failing case: once the old run's entries are tombstones (STT_FILE), a reader on it misses
+        // a name that is bound, which is what every run copy did at once before.
+        assert.is(c.dlsym(lib.handle, keep), 0n, `after retirement (${copy}) the old run no longer answers`);
+      } finally {
+        t.buckets[b] = current;
+      }
+      assert.is(c.dlsym(lib.handle, keep), block);
+    }
+  } finally {
+    lib.delete();
+  }
+});
+
+async function untilRetired(lib: JitLibrary): Promise<void> {
+  for (let t = 0; lib.symbolTable.copiesLingering > 0; t++) {
+    if (t > 3000) assert.unreachable('old copies did not retire within 30 s');
+    await sleep(10);
+  }
+}
+
+function message<T>(w: Worker): Promise<T> {
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+}
+
+test('a small table with no fresh slots left reuses no run before its quarantine, while a thread calls dlsym: names that stay bound are always found', async () => {
+  // 16 symbols: 129 slots, all used after a few dozen copies; from then on only retired runs come back.
+  const lib = dlcreate(undefined, { maxSymbols: 16 });
+  const control = new Int32Array(new SharedArrayBuffer(4));
+  let worker: Worker | undefined;
+  try {
+    const t = tableOf(lib);
+    const table = lib.symbolTable;
+    const names = Array.from({ length: 12 }, (_, i) => (i < 4 ? `stays_${i}` : `churns_${i}`));
+    const stable = 4;
+    const block = lib.alloc(names.length * 8, SHF_WRITE);
+    const expected = new BigInt64Array(new SharedArrayBuffer(names.length * 8));
+    names.forEach((_, i) => (expected[i] = BigInt.asIntN(64, block + BigInt(i * 8))));
+    names.forEach((n, i) => lib.bind(n, block + BigInt(i * 8), 8));
+    const bound = names.map(() => true);
+    const counts = new Float64Array(new SharedArrayBuffer(8));
+    worker = tsWorker(WORKER, {
+      role: 'lookup',
+      handle: lib.handle,
+      names,
+      expected: expected.buffer as SharedArrayBuffer,
+      control: control.buffer as SharedArrayBuffer,
+      counts: counts.buffer as SharedArrayBuffer,
+      index: 0,
+      mustFind: stable,
+    } satisfies LookupData);
+    const report = message<LookupReport>(worker);
+    const exit = once(worker, 'exit');
+    for (let k = 0; counts[0] === 0; k++) {
+      if (k > 600) assert.unreachable('the worker did not start within 30 s');
+      await sleep(50);
+    }
+    // Old runs as a reader standing on one sees them, with the time just before they became unreachable.
+    let watched: { start: number; bytes: number[][]; since: number }[] = [];
+    /** How two views of a run differ: not at all, in st_info only (tombstones), or otherwise (the slots were reused). */
+    const diff = (a: number[][], b: number[][]) =>
+      a.length === b.length && a.every((e, k) => e.length === b[k]!.length && e.every((x, j) => x === b[k]![j]))
+        ? 'same'
+        : a.length === b.length && a.every((e, k) => e.length === b[k]!.length && e.every((x, j) => j === 4 || x === b[k]![j]))
+          ? 'tombstoned'
+          : 'reused';
+    let checks = 0;
+    let reusedAfter = 0;
+    let seed = 99;
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const ops = emulated ? 300 : 1000;
+    let full = false;
+    for (let k = 0; k < ops || !full; k++) {
+      if (k > 20 * ops) break;
+      const i = stable + Math.floor(random() * (names.length - stable));
+      const b = t.bucketOf(names[i]!);
+      const since = performance.now();
+      const old = t.buckets[b]!;
+      const bytes = old === 0 ? [] : t.runBytes(old);
+      const addr = block + BigInt(i * 8);
+      if (!bound[i]) {
+        lib.bind(names[i]!, addr, 8);
+        bound[i] = true;
+      } else if (random() < 0.5) {
+        lib.unbind(names[i]!);
+        bound[i] = false;
+      } else lib.bind(names[i]!, addr, 8, undefined, { replace: true });
+      if (old !== 0 && t.buckets[b] !== old) watched.push({ start: old, bytes, since });
+      // Measured after the operation, so later than any reuse it made: a run changed while this is
+      // under the quarantine since it became unreachable was reused too soon.
+      const now = performance.now();
+      watched = watched.filter((w) => {
+        const how = diff(t.runBytes(w.start), w.bytes);
+        if (now - w.since < QUARANTINE_MS) {
+          checks++;
+          if (how !== 'same') assert.unreachable(`the run at ${w.start} was ${how} ${(now - w.since).toFixed(1)} ms after it became unreachable`);
+          return true;
+        }
+        if (how === 'reused') reusedAfter++;
+        return false;
+      });
+      if (table.highWater + 4 > table.slotCapacity) full = true;
+    }
+    Atomics.store(control, 0, 1);
+    const r = await report;
+    await exit;
+    console.log(
+      `  ${r.lookups.toLocaleString('en')} lookups (${r.nulls} null), ${checks} checks of old runs in their quarantine, ${reusedAfter} seen reused after it`,
+    );
+    assert.equal(r.wrong, [], 'answers that were wrong, or null for a name that stays bound');
+    assert.ok(full, 'the table used up its fresh slots');
+    assert.ok(checks > 0, 'old runs were checked during their quarantine');
+    // The failing case: the check sees a run change once it is reused, and runs are reused here.
+    assert.ok(reusedAfter > 0, 'old runs were reused after their quarantine');
+    for (let i = 0; i < names.length; i++) assert.is(getLibc().dlsym(lib.handle, names[i]!), bound[i] ? block + BigInt(i * 8) : 0n, names[i]);
+  } finally {
+    Atomics.store(control, 0, 1);
+    await worker?.terminate();
+    lib.delete();
+  }
+});
+
+test.run();
