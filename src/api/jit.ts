@@ -92,8 +92,14 @@ export class JitLibrary {
   // The internals below are private (#) fields, which a structured clone does not see, so
   // that it carries only the brand above. They cost a dlcreate some 80 ns in all; adding them
   // as non-enumerable properties cost about 0.5 µs each (one Object.defineProperty apiece).
-  /** @internal Declared, not defined: the constructor adds it non-enumerable (the debugger hooks set it). */
-  declare announceQueued: boolean;
+  #announceQueued = false;
+  /** @internal For the debugger hooks: an accessor, so that it is no own property a clone would carry. */
+  get announceQueued(): boolean {
+    return this.#announceQueued;
+  }
+  set announceQueued(queued: boolean) {
+    this.#announceQueued = queued;
+  }
   #object: LiveObject | undefined;
   readonly #symtab: LiveSymbolTable;
   readonly #imports: ImportTable;
@@ -114,7 +120,6 @@ export class JitLibrary {
 
   /** Use `dlcreate()`. */
   constructor(name: string | undefined, options: DlcreateOptions = {}) {
-    Object.defineProperty(this, 'announceQueued', { value: false, writable: true, enumerable: false, configurable: true });
     this.#pointerWords = new Set<number>();
     this.#arch = requireSupportedPlatform();
     checkOptions(options, DLCREATE_OPTION_KEYS, 'dlcreate options');
