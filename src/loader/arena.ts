@@ -21,7 +21,8 @@ export class Arena {
   private readonly freeByStart = new Map<number, number>();
   private readonly freeByEnd = new Map<number, number>();
   /** Free block offsets binned by floor(log2(size)); a bin's set is made when first needed. */
-  private readonly bins: (Set<number> | undefined)[] = new Array(54).fill(undefined);
+  // Grown as bins are first used (no bin past its end holds anything): a fresh arena allocates no 54-slot array.
+  private readonly bins: (Set<number> | undefined)[] = [];
   private usedBytes = 0;
   private retiredBytes = 0;
 
