@@ -68,6 +68,17 @@ function tooBig(what: string, detail: string): DlbindError {
  * Sections round up to whole pages.
  */
 export function resolveCapacity(options: CapacityOptions, page: number): Capacity {
+  if (options.scale === undefined && CAPACITY_KEYS.every((key) => options[key] === undefined)) {
+    let d = resolvedDefaults.get(page);
+    if (d === undefined) resolvedDefaults.set(page, (d = resolveGivenCapacity({ scale: 1 }, page)));
+    return { ...d };
+  }
+  return resolveGivenCapacity(options, page);
+}
+/** The default capacity resolved, per page size: most libraries ask for nothing else. */
+const resolvedDefaults = new Map<number, Capacity>();
+
+function resolveGivenCapacity(options: CapacityOptions, page: number): Capacity {
   const scale = options.scale ?? 1;
   if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0)
     throw new DlbindError('EINVAL', `option scale must be a positive number, got ${String(scale)}`);
@@ -160,6 +171,15 @@ const prepared = new Map<string, PreparedObject>();
  */
 export function preparedZygote(arch: LoaderArch, soname: string, capacity: Capacity, dynamicWritable: boolean): PreparedObject {
   const length = utf8Length(soname);
+  const last = lastPrepared;
+  if (
+    last !== undefined &&
+    last.length === length &&
+    last.arch === arch &&
+    last.dynamicWritable === dynamicWritable &&
+    CAPACITY_KEYS.every((key) => last.capacity[key] === capacity[key])
+  )
+    return last.p;
   const key = `${arch}|${capacity.text}|${capacity.rodata}|${capacity.data}|${capacity.maxSymbols}|${capacity.stringTableSize}|${dynamicWritable}|${length}`;
   let p = prepared.get(key);
   if (p === undefined) {
@@ -174,8 +194,11 @@ export function preparedZygote(arch: LoaderArch, soname: string, capacity: Capac
     if (prepared.size >= 16) prepared.delete(prepared.keys().next().value!);
     prepared.set(key, p);
   }
+  lastPrepared = { arch, capacity: { ...capacity }, dynamicWritable, length, p };
   return p;
 }
+/** The shape asked for last, for a library like the one before it (the key need not be built). */
+let lastPrepared: { arch: LoaderArch; capacity: Capacity; dynamicWritable: boolean; length: number; p: PreparedObject } | undefined;
 
 /** Writes a prepared zygote named `soname` into `out`, the zero-filled mapping of its file. */
 export function writeZygote(out: Uint8Array, p: PreparedObject, soname: string): void {
@@ -222,10 +245,20 @@ export function writeZygoteInto(
   }
   const nameAt = p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId);
   for (const [at, bytes] of image) {
-    if (nameAt >= at && nameAt < at + bytes.length) {
-      const named = bytes.slice();
-      writeString(named, nameAt - at, soname);
-      pwrite(named, at);
-    } else pwrite(bytes, at);
+    // The name is written over the last one in the kept page itself: every name of a shape has the same length.
+    if (nameAt >= at && nameAt < at + bytes.length) writeString(bytes, nameAt - at, soname);
+    pwrite(bytes, at);
   }
+}
+
+/**
+ * Whether the kept pages of this shape reach the end of the file (the section
+ * headers come last): then their pwrites give the file its size, and no
+ * ftruncate is needed first.
+ */
+export function imageFillsFile(p: PreparedObject): boolean {
+  const image = images.get(p);
+  if (image === undefined || image === null || image.length === 0) return false;
+  const [at, bytes] = image[image.length - 1]!;
+  return at + bytes.length === p.layout.fileSize;
 }
