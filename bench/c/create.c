@@ -4,15 +4,13 @@
  *
  * SPEC (written by bench/figures/4-dlcreate.ts from a live library) names the
  * zygote and what dlbind does with it, one item a line:
- *   file PATH SIZE         a live library's backing file (/proc/<pid>/fd/<n>) and its size
- *   shared OFFSET ADDR LEN the data segment, mapped again MAP_SHARED over ld.so's private copy
- *   alias OFFSET LEN       MADV_DONTDUMP on the writable alias, at an object offset
- *   loaded OFFSET LEN      MADV_DONTDUMP on the loaded object, at an offset from its load base
+ *   file PATH SIZE    a live library's backing file (/proc/<pid>/fd/<n>) and its size
+ *   alias OFFSET LEN  MADV_DONTDUMP on the writable alias, at an object offset
  * The zygote's written pages are read from the file once (SEEK_DATA/SEEK_HOLE), then each of
- * COUNT libraries is: memfd_create, ftruncate, the alias mapped MAP_FIXED into address space
- * reserved PROT_NONE, the pages pwritten, dlopen of /proc/<pid>/fd/<n>, dlinfo, the shared
- * data mmap, the madvise calls; then dlclose, mincore of the load base, the alias back to
- * PROT_NONE, close. Prints {"createNs":[...],"deleteNs":[...]}, one pair of numbers a library,
+ * COUNT libraries is: memfd_create, the alias mapped MAP_FIXED into address space reserved
+ * PROT_NONE, the pages pwritten (the last one, the section headers, sets the file's size),
+ * dlopen of /proc/<pid>/fd/<n>, dlinfo, the madvise calls; then dlclose, mincore of the load
+ * base, the alias back to PROT_NONE, close. Prints {"createNs":[...],"deleteNs":[...]}, one pair of numbers a library,
  * after 20 untimed ones. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -22,7 +20,7 @@
 #include <unistd.h>
 #include "bench.h"
 
-struct range { long offset, length, addr; };
+struct range { long offset, length; };
 
 int main(int argc, char **argv) {
   if (argc != 3) die("usage", "create SPEC COUNT");
@@ -31,19 +29,14 @@ int main(int argc, char **argv) {
   if (spec == NULL) die("cannot open", argv[1]);
   char path[4096], kind[16];
   long size = 0;
-  struct range shared = {0, 0, 0}, alias[32], loaded[32], data[64];
-  int nalias = 0, nloaded = 0, ndata = 0;
+  struct range alias[32], data[64];
+  int nalias = 0, ndata = 0;
   while (fscanf(spec, "%15s", kind) == 1) {
     if (strcmp(kind, "file") == 0) {
       if (fscanf(spec, "%4095s %ld", path, &size) != 2) die("bad spec line", kind);
-    } else if (strcmp(kind, "shared") == 0) {
-      if (fscanf(spec, "%ld %ld %ld", &shared.offset, &shared.addr, &shared.length) != 3) die("bad spec line", kind);
     } else if (strcmp(kind, "alias") == 0 && nalias < 32) {
       if (fscanf(spec, "%ld %ld", &alias[nalias].offset, &alias[nalias].length) != 2) die("bad spec line", kind);
       nalias++;
-    } else if (strcmp(kind, "loaded") == 0 && nloaded < 32) {
-      if (fscanf(spec, "%ld %ld", &loaded[nloaded].offset, &loaded[nloaded].length) != 2) die("bad spec line", kind);
-      nloaded++;
     } else die("bad spec item", kind);
   }
   fclose(spec);
@@ -65,7 +58,7 @@ int main(int argc, char **argv) {
     at = end;
   }
   close(src);
-  if (ndata == 0) die("no written pages in", path);
+  if (ndata == 0 || data[ndata - 1].offset + data[ndata - 1].length != size) die("the written pages do not end the file", path);
 
   long page = sysconf(_SC_PAGESIZE);
   long span = (size + page - 1) / page * page;
@@ -77,7 +70,7 @@ int main(int argc, char **argv) {
   for (long i = -20; i < count; i++) {
     long long t0 = now_ns();
     int fd = memfd_create("libcreate-floor.so", MFD_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, size) != 0) die("memfd", strerror(errno));
+    if (fd < 0) die("memfd_create", strerror(errno));
     if (mmap(space, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != space) die("mmap alias", strerror(errno));
     for (int k = 0; k < ndata; k++)
       if (pwrite(fd, bytes[k], data[k].length, data[k].offset) != data[k].length) die("pwrite", strerror(errno));
@@ -88,10 +81,7 @@ int main(int argc, char **argv) {
     struct link_map *map;
     if (dlinfo(h, RTLD_DI_LINKMAP, &map) != 0) die("dlinfo", dlerror());
     char *base = (char *)map->l_addr;
-    if (shared.length > 0 && mmap(base + shared.addr, shared.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, shared.offset) != base + shared.addr)
-      die("mmap shared data", strerror(errno));
     for (int k = 0; k < nalias; k++) madvise(space + alias[k].offset, alias[k].length, MADV_DONTDUMP);
-    for (int k = 0; k < nloaded; k++) madvise(base + loaded[k].offset, loaded[k].length, MADV_DONTDUMP);
     long long t1 = now_ns();
     if (dlclose(h) != 0) die("dlclose", dlerror());
     if (mincore(base, 1, vec) == 0 || errno != ENOMEM) die("still mapped after dlclose", name);

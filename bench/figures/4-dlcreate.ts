@@ -5,7 +5,7 @@
 // made from C (bench/c/create.c) on the same zygote.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CAPACITY, buildSharedObject, corePlan, dlcreate, dldelete, getLibc, sharedDataRange } from '../lib/dlbind.js';
+import { DEFAULT_CAPACITY, buildSharedObject, corePlan, dlcreate, dldelete, getLibc } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { dlcloseAll, dlopenOrThrow } from '../lib/native.js';
 import { collect, now } from '../lib/stats.js';
@@ -32,18 +32,9 @@ export function run(ctx: Context) {
   // The floor's zygote is a live library's own file, read by the C driver while the library lives.
   const model = dlcreate();
   const layout = model.liveObject.layout;
-  const shared = sharedDataRange(layout);
   const plan = corePlan(layout);
   const spec = join(dir, 'create-floor.spec');
-  writeFileSync(
-    spec,
-    [
-      `file ${model.path} ${layout.fileSize}`,
-      ...(shared === undefined ? [] : [`shared ${shared.offset} ${shared.addr} ${shared.length}`]),
-      ...plan.alias.map(([at, n]) => `alias ${at} ${n}`),
-      ...plan.loaded.map(([at, n]) => `loaded ${at} ${n}`),
-    ].join('\n'),
-  );
+  writeFileSync(spec, [`file ${model.path} ${layout.fileSize}`, ...plan.alias.map(([at, n]) => `alias ${at} ${n}`)].join('\n'));
   const cCreate = cHelper(ctx.binDir, 'create', ['-ldl']);
 
   for (let r = 0; r < RUNS; r++) {
@@ -91,7 +82,7 @@ export function run(ctx: Context) {
     `Every library or object is one sample (${RUNS} runs of ${perRun.dlcreate} libraries, ${perRun.floor} C floor libraries, ${perRun.gcc} gcc objects and ${perRun.writer} written objects, interleaved by run), after 20 untimed libraries. Default capacity: ${cap.text / 1024} KiB text, ${cap.rodata / 1024} KiB rodata, ${cap.data / 1024} KiB data, ${cap.maxSymbols} symbols, ${cap.stringTableSize / 1024} KiB of names.`,
   );
   f.note(
-    `The floor (bench/c/create.c) makes dlcreate's and dldelete's system calls on a live library's own zygote pages (${plan.alias.length} MADV_DONTDUMP ranges on the alias, ${plan.loaded.length} on the loaded data): memfd_create, ftruncate, the alias mmap into reserved space, a pwrite per written range, dlopen, dlinfo, the shared data mmap, the madvise calls; dlclose, mincore, the alias back to PROT_NONE, close. The ratio to it is one of medians; what lies above it is dlbind's JavaScript and koffi.`,
+    `The floor (bench/c/create.c) makes dlcreate's and dldelete's system calls on a live library's own zygote pages: memfd_create, the alias mmap into reserved space, a pwrite per written range (the last sets the file's size), dlopen, dlinfo, ${plan.alias.length} MADV_DONTDUMP calls on the alias; dlclose, mincore, the alias back to PROT_NONE, close. (The data segment's MAP_SHARED remap waits for the first data block.) The ratio to it is one of medians; what lies above it is dlbind's JavaScript and koffi.`,
   );
   return f.result();
 }

@@ -2,4 +2,4 @@
 // The runner compiles this file (and all of src/ behind it) into one ESM bundle.
 export * from '../../src/index.js';
 export { RTLD_LOCAL, RTLD_NOW, getLibc } from '../../src/loader/libc.js';
-export { corePlan, sharedDataRange } from '../../src/loader/live-object.js';
+export { corePlan } from '../../src/loader/live-object.js';

@@ -30,7 +30,7 @@ import {
 } from './libc.js';
 import { keepAliasInCores } from './debugger.js';
 import { requireSupportedPlatform } from './platform.js';
-import { type Capacity, MAX_OBJECT_BYTES, preparedZygote, writeZygoteInto } from './zygote.js';
+import { type Capacity, MAX_OBJECT_BYTES, imageFillsFile, preparedZygote, writeZygoteInto } from './zygote.js';
 
 export type Backing = { kind: 'memfd' } | { kind: 'file'; directory: string };
 
@@ -186,8 +186,6 @@ export interface CorePlan {
   regions: DumpRegion[];
   /** madvise(MADV_DONTDUMP) ranges of the alias, [object offset, length]: regions that meet go in one call. */
   alias: [number, number][];
-  /** The same for the loaded (shared) data mapping, [offset from the load base, length]. */
-  loaded: [number, number][];
 }
 const corePlans = new WeakMap<ObjectLayout, CorePlan>();
 
@@ -195,7 +193,7 @@ const corePlans = new WeakMap<ObjectLayout, CorePlan>();
 export function corePlan(l: ObjectLayout): CorePlan {
   let plan = corePlans.get(l);
   if (plan !== undefined) return plan;
-  plan = { regions: [], alias: [], loaded: [] };
+  plan = { regions: [], alias: [] };
   const page = l.pageSize;
   const shared = sharedDataRange(l);
   const spans: [number, number, number][] = [
@@ -216,7 +214,6 @@ export function corePlan(l: ObjectLayout): CorePlan {
     const prev = plan.alias[plan.alias.length - 1];
     if (prev !== undefined && prev[0] + prev[1] === r.dumped) prev[1] = last - prev[0];
     else plan.alias.push([r.dumped, last - r.dumped]);
-    if (r.loaded) plan.loaded.push([shared!.addr + r.dumped - start, last - r.dumped]);
     plan.regions.push(r);
   }
   corePlans.set(l, plan);
@@ -323,6 +320,8 @@ export class LiveObject {
    * are MADV_DONTDUMP, and markUsed lets them in as use grows.
    */
   private dumpedTo: number[] | undefined;
+  /** Whether the data pages are mapped MAP_SHARED at the loaded address yet (shareData). */
+  private dataShared = false;
   private closed = false;
 
   constructor(options: LiveObjectOptions) {
@@ -352,7 +351,8 @@ export class LiveObject {
     let handle = 0n;
     let range: { space: AliasSpace; offset: number } | undefined;
     try {
-      if (c.ftruncate(fd, this.fileSize) !== 0) throw libcFailure('ftruncate of the backing file');
+      // Nothing reads the alias before the zygote's pages are in, and the last of them sets the size.
+      if (!imageFillsFile(prepared) && c.ftruncate(fd, this.fileSize) !== 0) throw libcFailure('ftruncate of the backing file');
       range = takeAliasRange(this.fileSize, page);
       const want = range.space.base + BigInt(range.offset);
       alias = c.mmap(want, this.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
@@ -380,14 +380,8 @@ export class LiveObject {
       this.handle = handle;
       this.linkMap = c.linkMapOf(handle);
       this.loadBase = c.readPointer(this.linkMap);
-      // ld.so mapped the data segment MAP_PRIVATE: the first store through the
-      // loaded address would copy the page and hide later writes made through
-      // the alias. A shared mapping of the same file range makes both one page.
-      const shared = sharedDataRange(this.layout);
-      if (shared !== undefined) {
-        const at = c.mmap(this.loadBase + BigInt(shared.addr), shared.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, shared.offset);
-        if (at !== this.loadBase + BigInt(shared.addr)) throw libcFailure('mmap of the shared data segment');
-      }
+      // Checked now, though mapped at the first data block (shareData).
+      sharedDataRange(this.layout);
       this.excludeUnusedFromCores();
     } catch (err) {
       if (handle !== 0n) c.dlclose(handle);
@@ -399,11 +393,39 @@ export class LiveObject {
     }
   }
 
-  /** Leaves the unused part of every big reserved region out of core dumps (see corePlan). */
+  /** Leaves the unused part of every big reserved region of the alias out of core dumps (see corePlan). */
   private excludeUnusedFromCores(): void {
-    const plan = corePlan(this.layout);
-    for (const [offset, length] of plan.alias) madvise(this.aliasBase + BigInt(offset), length, MADV_DONTDUMP);
-    for (const [offset, length] of plan.loaded) madvise(this.loadBase + BigInt(offset), length, MADV_DONTDUMP);
+    for (const [offset, length] of corePlan(this.layout).alias) madvise(this.aliasBase + BigInt(offset), length, MADV_DONTDUMP);
+  }
+
+  /**
+   * ld.so mapped the data segment MAP_PRIVATE: the first store through the
+   * loaded address would copy the page and hide later writes made through
+   * the alias. A shared mapping of the same file range makes both one page.
+   * Made when the first data block is handed out (markUsed), before anything
+   * can store through the loaded address: no store reaches data outside a
+   * block, and until then the private mapping shows the file's pages, is
+   * never written, and is left out of core dumps as any unwritten private
+   * file mapping is. An idle library saves the mmap and its madvise.
+   */
+  private shareData(): void {
+    this.dataShared = true;
+    const shared = sharedDataRange(this.layout);
+    if (shared === undefined) return;
+    const c = getLibc();
+    const at = this.loadBase + BigInt(shared.addr);
+    if (c.mmap(at, shared.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, this.fd, shared.offset) !== at) {
+      this.dataShared = false;
+      throw libcFailure('mmap of the shared data segment');
+    }
+    const regions = corePlan(this.layout).regions;
+    for (let i = 0; i < regions.length; i++) {
+      const r = regions[i]!;
+      if (!r.loaded) continue;
+      const dumped = this.dumpedTo?.[i] ?? r.dumped;
+      const last = Math.floor(r.end / this.layout.pageSize) * this.layout.pageSize;
+      if (last > dumped) madvise(at + BigInt(dumped - r.start), last - dumped, MADV_DONTDUMP);
+    }
   }
 
   /**
@@ -413,6 +435,8 @@ export class LiveObject {
    * no further has nothing to do (Infinity when no region holds `offset`).
    */
   markUsed(offset: number, end: number): number {
+    const data = this.layout.content.data;
+    if (!this.dataShared && offset >= data.offset && offset < data.offset + data.size) this.shareData();
     const regions = corePlan(this.layout).regions;
     for (let i = 0; i < regions.length; i++) {
       const r = regions[i]!;
@@ -424,7 +448,7 @@ export class LiveObject {
       const page = this.layout.pageSize;
       const to = Math.min(Math.ceil(r.end / page) * page, Math.ceil(Math.max(end, r.start + 2 * (dumped - r.start), dumped + (1 << 16)) / page) * page);
       madvise(this.aliasBase + BigInt(dumped), to - dumped, MADV_DODUMP);
-      if (r.loaded) madvise(this.loadBase + BigInt(sharedDataRange(this.layout)!.addr + dumped - r.start), to - dumped, MADV_DODUMP);
+      if (r.loaded && this.dataShared) madvise(this.loadBase + BigInt(sharedDataRange(this.layout)!.addr + dumped - r.start), to - dumped, MADV_DODUMP);
       dumpedTo[i] = to;
       return to;
     }
