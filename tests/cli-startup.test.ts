@@ -146,4 +146,48 @@ test('from the sources: build loads the writer but not the reader, inspect the r
   for (const m of ['src/elf/reader.ts', 'src/elf/writer.ts', 'src/cli/build.ts', 'src/cli/inspect.ts']) assert.not.ok(version.has(m), `--version loads ${m}`);
 });
 
+test('`build SPEC -o OUT` runs without commander and does what every other spelling does; the others load it', async () => {
+  const specPath = join(dir, 'forms.json');
+  writeFileSync(specPath, JSON.stringify({ symbols: many(12) }));
+  const out = join(dir, 'forms.so');
+  const forms: string[][] = [
+    ['build', specPath, '-o', out],
+    ['build', specPath, '--output', out],
+    ['build', '-o', out, specPath],
+    ['build', '--output', out, specPath],
+    ['build', specPath, `--output=${out}`],
+    ['build', `-o${out}`, specPath],
+    ['build', '--debug', specPath, '-o', out],
+  ];
+  const printed: string[] = [];
+  const files: string[] = [];
+  for (const argv of forms) {
+    rmSync(out, { force: true });
+    let text = '';
+    const code = await runCli(argv, { out: (t) => (text += t), err: (t) => (text += t) });
+    assert.is(code, 0, argv.join(' '));
+    printed.push(text);
+    files.push(readFileSync(out).toString('hex'));
+  }
+  for (let k = 1; k < forms.length; k++) {
+    assert.is(printed[k], printed[0], forms[k]!.join(' '));
+    assert.is(files[k], files[0], forms[k]!.join(' '));
+  }
+  // The same errors and exit codes, with or without commander.
+  const missing = join(dir, 'no-such-spec.json');
+  for (const argv of [
+    ['build', missing, '-o', out],
+    ['build', missing, `--output=${out}`],
+  ]) {
+    let err = '';
+    assert.is(await runCli(argv, { out: () => {}, err: (t) => (err += t) }), 1);
+    assert.is(err, `dlbind: cannot read ${missing}: no such file or directory\n`);
+  }
+  const commander = (mods: Set<string>) => [...mods].some((m) => m.includes('/commander/'));
+  const cli = ['--import', 'tsx', 'src/cli/main.ts'];
+  assert.not.ok(commander(loaded([...cli, 'build', specPath, '-o', out])), 'build SPEC -o OUT loads commander');
+  assert.ok(commander(loaded([...cli, 'build', specPath, `--output=${out}`])), 'the recorder sees commander load');
+  assert.ok(commander(loaded([...cli, '--version'])));
+});
+
 test.run();
