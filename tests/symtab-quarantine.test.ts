@@ -107,21 +107,35 @@ function message<T>(w: Worker): Promise<T> {
   });
 }
 
-test('a small table with no fresh slots left reuses no run before its quarantine, while a thread calls dlsym: names that stay bound are always found', async () => {
-  // 16 symbols: 129 slots, all used after a few dozen copies; from then on only retired runs come back.
-  const lib = dlcreate(undefined, { maxSymbols: 16 });
+interface Churn {
+  /** The first `stable` names stay bound; the others are bound, unbound and repointed at random, at most `most` at once. */
+  names: string[];
+  stable: number;
+  most: number;
+  ops: number;
+  /** Whether the room under test (slots, string bytes) is used up. */
+  exhausted: () => boolean;
+  /** Whether old runs must also be seen with their names' bytes reused (after the quarantine). */
+  renames?: boolean;
+}
+
+/**
+ * Churns a library's names while a thread calls libc dlsym on all of them, and watches every old
+ * run as a reader standing on it sees it (entries, hash words, name bytes): none may change while
+ * it is under the quarantine since it became unreachable.
+ */
+async function churnUnderReader(lib: JitLibrary, c: Churn): Promise<void> {
+  const { names, stable } = c;
   const control = new Int32Array(new SharedArrayBuffer(4));
   let worker: Worker | undefined;
   try {
     const t = tableOf(lib);
-    const table = lib.symbolTable;
-    const names = Array.from({ length: 12 }, (_, i) => (i < 4 ? `stays_${i}` : `churns_${i}`));
-    const stable = 4;
     const block = lib.alloc(names.length * 8, SHF_WRITE);
     const expected = new BigInt64Array(new SharedArrayBuffer(names.length * 8));
     names.forEach((_, i) => (expected[i] = BigInt.asIntN(64, block + BigInt(i * 8))));
-    names.forEach((n, i) => lib.bind(n, block + BigInt(i * 8), 8));
-    const bound = names.map(() => true);
+    const bound = names.map((_, i) => i < stable + c.most);
+    names.forEach((n, i) => bound[i] && lib.bind(n, block + BigInt(i * 8), 8));
+    let boundCount = stable + c.most;
     const counts = new Float64Array(new SharedArrayBuffer(8));
     worker = tsWorker(WORKER, {
       role: 'lookup',
@@ -141,33 +155,46 @@ test('a small table with no fresh slots left reuses no run before its quarantine
     }
     // Old runs as a reader standing on one sees them, with the time just before they became unreachable.
     let watched: { start: number; bytes: number[][]; since: number }[] = [];
-    /** How two views of a run differ: not at all, in st_info only (tombstones), or otherwise (the slots were reused). */
-    const diff = (a: number[][], b: number[][]) =>
-      a.length === b.length && a.every((e, k) => e.length === b[k]!.length && e.every((x, j) => x === b[k]![j]))
-        ? 'same'
-        : a.length === b.length && a.every((e, k) => e.length === b[k]!.length && e.every((x, j) => j === 4 || x === b[k]![j]))
-          ? 'tombstoned'
-          : 'reused';
+    /**
+     * How a run differs from what a reader saw on it: not at all, in st_info only (tombstones), in its
+     * names' bytes only (their string space was reused), or otherwise (its slots were reused).
+     */
+    const diff = (now: number[][], then: number[][]) => {
+      const alike = (from: number, to: number, skipInfo: boolean) =>
+        now.length === then.length &&
+        now.every((e, k) => {
+          const f = then[k]!;
+          if (to === Number.POSITIVE_INFINITY && e.length !== f.length) return false;
+          for (let j = from; j < Math.min(to, Math.max(e.length, f.length)); j++) if (e[j] !== f[j] && !(skipInfo && j === 4)) return false;
+          return true;
+        });
+      if (alike(0, Number.POSITIVE_INFINITY, false)) return 'same';
+      if (alike(0, Number.POSITIVE_INFINITY, true)) return 'tombstoned';
+      return alike(0, SYM64_SIZE + 1, true) ? 'renamed' : 'reused';
+    };
     let checks = 0;
     let reusedAfter = 0;
+    let renamedAfter = 0;
     let seed = 99;
     const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    const ops = emulated ? 300 : 1000;
-    let full = false;
-    for (let k = 0; k < ops || !full || reusedAfter === 0; k++) {
-      if (k > 20 * ops) break;
+    let exhausted = false;
+    for (let k = 0; k < c.ops || !exhausted || reusedAfter === 0 || (c.renames === true && renamedAfter === 0); k++) {
+      if (k > 20 * c.ops) break;
       const i = stable + Math.floor(random() * (names.length - stable));
+      if (!bound[i] && boundCount >= stable + c.most) continue;
       const b = t.bucketOf(names[i]!);
       const since = performance.now();
       const old = t.buckets[b]!;
       const bytes = old === 0 ? [] : t.runBytes(old);
       const addr = block + BigInt(i * 8);
       if (!bound[i]) {
-        lib.bind(names[i]!, addr, 8);
+        lib.bind(names[i]!, addr, 8, undefined, { replace: true });
         bound[i] = true;
+        boundCount++;
       } else if (random() < 0.5) {
         lib.unbind(names[i]!);
         bound[i] = false;
+        boundCount--;
       } else lib.bind(names[i]!, addr, 8, undefined, { replace: true });
       if (old !== 0 && t.buckets[b] !== old) watched.push({ start: old, bytes, since });
       // Measured after the operation, so later than any reuse it made: a run changed while this is
@@ -182,25 +209,62 @@ test('a small table with no fresh slots left reuses no run before its quarantine
         }
         // Past its quarantine: watched until it is seen reused (the few not reused yet are dropped).
         if (how === 'reused') reusedAfter++;
-        return how !== 'reused' && watched.length < 200;
+        if (how === 'renamed') renamedAfter++;
+        return how !== 'reused' && how !== 'renamed' && watched.length < 200;
       });
-      if (table.highWater + 4 > table.slotCapacity) full = true;
+      if (c.exhausted()) exhausted = true;
     }
     Atomics.store(control, 0, 1);
     const r = await report;
     await exit;
     console.log(
-      `  ${r.lookups.toLocaleString('en')} lookups (${r.nulls} null), ${checks} checks of old runs in their quarantine, ${reusedAfter} seen reused after it`,
+      `  ${r.lookups.toLocaleString('en')} lookups (${r.nulls} null), ${checks} checks of old runs in their quarantine, ${reusedAfter} seen reused after it, ${renamedAfter} with only their names' bytes reused`,
     );
     assert.equal(r.wrong, [], 'answers that were wrong, or null for a name that stays bound');
-    assert.ok(full, 'the table used up its fresh slots');
+    assert.ok(exhausted, 'the table used up its fresh room');
     assert.ok(checks > 0, 'old runs were checked during their quarantine');
     // The failing case: the check sees a run change once it is reused, and runs are reused here.
     assert.ok(reusedAfter > 0, 'old runs were reused after their quarantine');
+    if (c.renames === true) assert.ok(renamedAfter > 0, "old runs' name bytes were reused after their quarantine");
     for (let i = 0; i < names.length; i++) assert.is(getLibc().dlsym(lib.handle, names[i]!), bound[i] ? block + BigInt(i * 8) : 0n, names[i]);
   } finally {
     Atomics.store(control, 0, 1);
     await worker?.terminate();
+  }
+}
+
+test('a small table with no fresh slots left reuses no run before its quarantine, while a thread calls dlsym: names that stay bound are always found', async () => {
+  // 16 symbols: 129 slots, all used after a few dozen copies; from then on only retired runs come back.
+  const lib = dlcreate(undefined, { maxSymbols: 16 });
+  try {
+    const table = lib.symbolTable;
+    await churnUnderReader(lib, {
+      names: Array.from({ length: 12 }, (_, i) => (i < 4 ? `stays_${i}` : `churns_${i}`)),
+      stable: 4,
+      most: 8,
+      ops: emulated ? 300 : 1000,
+      exhausted: () => table.highWater + 4 > table.slotCapacity,
+    });
+  } finally {
+    lib.delete();
+  }
+});
+
+test('long names replaced and unbound under string-space pressure: no name bytes are reused before their quarantine, while a thread calls dlsym', async () => {
+  // 4 KiB of strings hold some 20 names of 200 bytes: churning 24 of them (at most 12 bound) uses the
+  // fresh room up, and from then on a name's bytes come only from a name freed at least 50 ms before.
+  const lib = dlcreate(undefined, { maxSymbols: 16, stringTableSize: 4096 });
+  try {
+    const long = (prefix: string, i: number) => `${prefix}_${String(i).padStart(3, '0')}_`.padEnd(200, 'x');
+    await churnUnderReader(lib, {
+      names: Array.from({ length: 28 }, (_, i) => (i < 4 ? long('stays', i) : long('churns', i))),
+      stable: 4,
+      most: 8,
+      ops: emulated ? 300 : 1000,
+      exhausted: () => lib.stats().stringBytesLeft < 201,
+      renames: true,
+    });
+  } finally {
     lib.delete();
   }
 });
