@@ -27,17 +27,19 @@
 //   in place: glibc reads st_shndx and st_value again after check_match, so a
 //   dlsym that passed its checks just before would make a wrong address from
 //   an entry changed under it, and dladdr walks every entry a chain reaches.
-// * The old run stays intact for QUARANTINE_MS: a reader that loaded the
-//   bucket word before that store walks it and finds every name it held (at
-//   its previous address). Then it retires: its entries become tombstones,
-//   st_info = GLOBAL|STT_FILE, one byte (check_match refuses STT_FILE; dladdr
-//   no longer reaches the run), the rest of each entry kept. nm, readelf and
-//   gdb ignore STT_FILE symbols in .dynsym, and a GLOBAL one draws no readelf
-//   warning (a LOCAL one past sh_info would). A run retires at the first
-//   table operation after its quarantine, on an unref'd timer that long after
-//   the copy, or by retire (JitLibrary.flush); until then tools
-//   that read .dynsym whole list its entries too (a name twice, or one
-//   unbound or replaced within the quarantine). Only a retired run is reused.
+// * The old run stays intact for QUARANTINE_MS, but for the removed or
+//   replaced entry: a reader that loaded the bucket word before that store
+//   walks it and finds every other name it held. The removed or replaced
+//   entry, and the old copies of that symbol still retiring, become
+//   tombstones at once: st_info = GLOBAL|STT_FILE, one byte (check_match
+//   refuses STT_FILE; the rest of the entry stays, for a reader past that
+//   check). So tools never list an unbound name or a replaced address. nm,
+//   readelf and gdb ignore STT_FILE symbols in .dynsym, and a GLOBAL one draws
+//   no readelf warning (a LOCAL one past sh_info would). After its
+//   quarantine the run retires (all tombstones) at the next run copy or
+//   string reuse, on an unref'd timer, or by retire (JitLibrary.flush);
+//   until then tools that read .dynsym whole list exact copies of bound
+//   symbols twice (same name, value, size). Only a retired run is reused.
 //   A table with no fresh slots and no retired run that fits waits for the
 //   oldest quarantine to end (under QUARANTINE_MS), and throws ESYMFULL only
 //   when even all retired runs merged leave no room. Freed name bytes wait
@@ -50,9 +52,10 @@
 // * .dynsym's section header sh_size follows the high-water mark, so that
 //   readelf, nm and gdb read only slots ever used.
 //
-// A lookup of a name that stays bound finds it, even racing a run copy (a
-// replace of it: the previous or the new address); one racing the name's bind
-// or unbind answers null or its address; none gets a mix of two entries. This
+// A lookup of a name that stays bound (not unbound or replaced during it)
+// finds it, even racing a copy of its run; one racing the name's bind, unbind
+// or replace answers null or its previous or current address; none gets a mix
+// of two entries. This
 // holds for a lookup that takes under QUARANTINE_MS (one descheduled longer on
 // an old run may miss after its retirement, and see its slots reused).
 import { grownTo } from '../elf/bytes.js';
@@ -184,6 +187,16 @@ export class LiveSymbolTable {
   /** Per id: its name (undefined when free) and its .dynsym index. */
   private readonly idName: (string | undefined)[] = [undefined];
   private idSlot: Int32Array<ArrayBuffer> = new Int32Array(64);
+  /**
+   * Old copies not yet retired, per symbol: lingerOf[i] is the id whose old
+   * copy is at .dynsym index i (0: none), lingerPrev[i] the next older one of
+   * that id, idLinger[id] its newest. An unbind or replace makes them
+   * tombstones at once, so that tools never list a name unbound or an address
+   * replaced; only exact copies of bound symbols wait out the quarantine.
+   */
+  private lingerOf: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private lingerPrev: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private idLinger: Int32Array<ArrayBuffer> = new Int32Array(64);
   private readonly freeIds: number[] = [];
   private bound = 0;
   /** .dynsym indexes bindLocal filled (runs of one that no bucket reaches), with their names. */
@@ -562,6 +575,8 @@ export class LiveSymbolTable {
     this.bound = 0;
     this.freeRuns.clear();
     this.retiring.clear();
+    this.lingerOf.fill(0);
+    this.idLinger.fill(0);
     if (this.retireTimer !== undefined) clearTimeout(this.retireTimer);
     this.retireTimer = undefined;
     this.freeStrings.clear();
@@ -575,7 +590,10 @@ export class LiveSymbolTable {
       id = this.idName.length;
       // Growing by push keeps idName a packed array.
       this.idName.push(name);
-      if (id >= this.idSlot.length) this.idSlot = grownInt32(this.idSlot, id);
+      if (id >= this.idSlot.length) {
+        this.idSlot = grownInt32(this.idSlot, id);
+        this.idLinger = grownInt32(this.idLinger, id);
+      }
     } else this.idName[id] = name;
     return id;
   }
@@ -648,6 +666,11 @@ export class LiveSymbolTable {
           words[to - 1] = words[from - 1]! & ~1;
           this.slotId[to] = id;
           this.idSlot[id] = to;
+          // The entry left behind is an old copy of the symbol (the newer one still retiring, if any, before it).
+          const newest = this.idLinger[id]!;
+          this.lingerPrev[from] = this.lingerOf[newest] === id ? newest : 0;
+          this.lingerOf[from] = id;
+          this.idLinger[id] = from;
         }
         to++;
       }
@@ -664,7 +687,9 @@ export class LiveSymbolTable {
     this.store32(this.buckets, b, fresh);
     if (start !== 0) {
       // The old run is unreachable for new lookups but stays intact, for a reader that loaded the bucket word
-      // before: it becomes tombstones when its quarantine has passed (retireDue).
+      // before: it becomes tombstones when its quarantine has passed (retireDue). Not so the removed or
+      // replaced entry and its older copies: a lookup of that name racing this may answer null.
+      if (drop !== 0) this.tombstoneCopies(drop);
       for (let from = start; from < start + used; from++) this.slotId[from] = 0;
       const now = performance.now();
       this.lastNow = now;
@@ -726,7 +751,24 @@ export class LiveSymbolTable {
 
   /** A retiring run's entries become tombstones: dlsym refuses them and tools no longer list them. */
   private tombstoneRun(start: number, cap: number): void {
-    for (let i = start; i < start + cap; i++) this.tombstone(i);
+    const lingerOf = this.lingerOf;
+    for (let i = start; i < start + cap; i++) {
+      this.tombstone(i);
+      lingerOf[i] = 0;
+    }
+  }
+
+  /** The entry at `at`, just made unreachable, and every old copy of its symbol not yet retired become tombstones. */
+  private tombstoneCopies(at: number): void {
+    const id = this.slotId[at]!;
+    this.tombstone(at);
+    const lingerOf = this.lingerOf;
+    // Newest to oldest; a slot retired (or walked already) ends it, as every older one retired before it.
+    for (let i = this.idLinger[id]!; i !== 0 && lingerOf[i] === id; i = this.lingerPrev[i]!) {
+      this.tombstone(i);
+      lingerOf[i] = 0;
+    }
+    this.idLinger[id] = 0;
   }
 
   /**
@@ -783,7 +825,11 @@ export class LiveSymbolTable {
     if (this.nextFresh + cap <= this.slotCapacity) {
       const at = this.nextFresh;
       this.nextFresh += cap;
-      if (this.nextFresh > this.slotId.length) this.slotId = grownInt32(this.slotId, this.nextFresh);
+      if (this.nextFresh > this.slotId.length) {
+        this.slotId = grownInt32(this.slotId, this.nextFresh);
+        this.lingerOf = grownInt32(this.lingerOf, this.nextFresh);
+        this.lingerPrev = grownInt32(this.lingerPrev, this.nextFresh);
+      }
       this.publishHighWater();
       if (this.onGrow !== undefined) {
         const symsEnd = this.dynsymOffset + this.nextFresh * SYM64_SIZE;
