@@ -679,7 +679,8 @@ export function dlalias(library: JitLibrary, addr: bigint): bigint {
 
 /** Binds a symbol (STT_FUNC or STT_OBJECT; default by section). Visible to libc dlsym/dladdr on return. */
 export function dlbind(library: JitLibrary, name: SymbolName, addr: bigint, size: number | bigint, type?: number, options?: BindOptions): void {
-  lib(library).bind(name, addr, size, type, options);
+  // The instanceof test in line: a call less per bind in the interpreter, which runs a process's first binds.
+  (library instanceof JitLibrary ? library : lib(library)).bind(name, addr, size, type, options);
 }
 
 /** Binds many symbols at once (columns of names, addresses and sizes), all or nothing: JitLibrary.bindMany. */

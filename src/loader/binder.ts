@@ -102,11 +102,12 @@ export class SymbolBinder {
   private readonly blocks = new BlockSymbols();
   private readonly base: bigint;
   private readonly baseNumber: number;
-  /** The last block inBlock found: [lastStart, lastEnd) in lastArena, whose section index is lastShndx. */
+  /** The last block inBlock found: [lastStart, lastEnd) in lastArena, whose section index is lastShndx and default symbol type lastType. */
   private lastStart = -1;
   private lastEnd = -1;
   private lastArena: ArenaName = 'text';
   private lastShndx = 0;
+  private lastType = STT_FUNC;
 
   constructor(private readonly parts: BinderParts) {
     this.base = parts.object.loadBase;
@@ -121,8 +122,9 @@ export class SymbolBinder {
   bindFast(name: string, addr: bigint, size: number, type: number | undefined): boolean {
     addressWord[0] = addr;
     const objectOffset = addressHalves[0]! + addressHalves[1]! * 4294967296 - this.baseNumber;
-    if (objectOffset >= this.lastStart && objectOffset + size <= this.lastEnd && size > 0 && Number.isInteger(size) && addr < ADDRESS_LIMIT && addr >= 0n) {
-      const stt = type ?? (this.lastArena === 'text' ? STT_FUNC : STT_OBJECT);
+    // Sizes below 2^31 only ((size | 0) === size: no call in the interpreter); larger ones take the checked path.
+    if (objectOffset >= this.lastStart && objectOffset + size <= this.lastEnd && (size | 0) === size && size > 0 && addr < ADDRESS_LIMIT && addr >= 0n) {
+      const stt = type === undefined ? this.lastType : type;
       if (stt === STT_FUNC || stt === STT_OBJECT || stt === STT_NOTYPE) {
         const slot = this.parts.symtab.bindNew(name, objectOffset, size, STB_GLOBAL_INFO + stt, this.lastShndx);
         if (slot !== 0) {
@@ -274,6 +276,7 @@ export class SymbolBinder {
     this.lastEnd = start + block.size;
     this.lastArena = arena;
     this.lastShndx = this.parts.object.layout.sectionIndex[arena];
+    this.lastType = arena === 'text' ? STT_FUNC : STT_OBJECT;
     this.atOffset = sectionStart[arena] + offset;
     this.atArena = arena;
     this.atBlock = start;

@@ -149,6 +149,26 @@ class FifoQueue {
   }
 }
 
+/**
+ * The GNU hash of a name that is ASCII without NUL, its bytes copied to
+ * `out` from `at` on the way; -1 for any other name. A function of its own:
+ * V8 optimizes it some 500 binds into a fresh process, long before the
+ * larger bindNew, which until then runs in the interpreter and the baseline
+ * tier, where this loop was most of a bind's bytecodes.
+ */
+function hashCopyAscii(name: string, out: Uint8Array, at: number): number {
+  let h = 5381;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    // NUL and non-ASCII (0 and >= 0x80) in one test.
+    if ((c - 1) >>> 0 >= 0x7f) return -1;
+    // h * 33 + c without Math.imul, a call in the interpreter and the baseline tier.
+    h = ((h << 5) + h + c) | 0;
+    out[at + i] = c;
+  }
+  return h >>> 0;
+}
+
 function grownInt32(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
   let n = a.length;
   while (n <= need) n *= 2;
@@ -398,16 +418,9 @@ export class LiveSymbolTable {
     const str = this.stringsNext;
     if (n === 0 || str + n + 1 > this.stringCapacity || this.freeStringCount > QUARANTINE || this.bound >= this.capacity) return 0;
     const strings = this.strings;
-    let h = 5381;
-    for (let i = 0; i < n; i++) {
-      const c = name.charCodeAt(i);
-      // NUL and non-ASCII (0 and >= 0x80) in one test.
-      if ((c - 1) >>> 0 >= 0x7f) return 0;
-      h = (Math.imul(h, 33) + c) | 0;
-      strings[str + i] = c;
-    }
+    const hash = hashCopyAscii(name, strings, str);
+    if (hash < 0) return 0;
     strings[str + n] = 0;
-    const hash = h >>> 0;
     const b = hash % this.nbuckets;
     const runStart = this.runStart ?? this.makeRuns();
     const runUsed = this.runUsed!;
@@ -416,20 +429,13 @@ export class LiveSymbolTable {
     const words = this.hashWords;
     // The duplicate check. The bloom filter holds the bits of every bound name, so a name
     // whose two bits are not both set is not bound: most new names need no walk along the
-    // chain (some 500 entries in a full table of 2,048 buckets). Else as find: hash words, then the name.
+    // chain (some 500 entries in a full table of 2,048 buckets).
     const bloom = this.bloom;
     const word = ((hash >>> 6) & this.bloomMask) * 2;
     const b1 = hash & 63;
     const b2 = (hash >>> this.bloomShift) & 63;
-    if ((bloom[word + (b1 >>> 5)]! & (1 << (b1 & 31))) !== 0 && (bloom[word + (b2 >>> 5)]! & (1 << (b2 & 31))) !== 0) {
-      const half = hash >>> 1;
-      for (let i = start; i < start + used; i++) {
-        if (words[i - 1]! >>> 1 === half) {
-          const id = this.slotId[i]!;
-          if (id !== 0 && this.idName[id] === name) return 0;
-        }
-      }
-    }
+    if ((bloom[word + (b1 >>> 5)]! & (1 << (b1 & 31))) !== 0 && (bloom[word + (b2 >>> 5)]! & (1 << (b2 & 31))) !== 0 && this.find(name, hash, b) !== 0)
+      return 0;
     let at: number;
     // A run copy can fail (no slots left): the name's bytes are then not taken yet.
     if (start === 0 || used === this.runCap![b]!) at = this.copyRun(b, 0, str, info, 0, shndx, value, size, hash);
@@ -585,7 +591,7 @@ export class LiveSymbolTable {
   }
 
   private takeId(name: string): number {
-    let id = this.freeIds.pop();
+    let id = this.freeIds.length > 0 ? this.freeIds.pop() : undefined;
     if (id === undefined) {
       id = this.idName.length;
       // Growing by push keeps idName a packed array.
