@@ -192,93 +192,122 @@ function grownBytes(c: Uint8Array, length: number): Uint8Array {
 function placeListed(list: readonly SymbolSpec[], count: number, st: Placing): void {
   const { names, section: sectionCodes, offset: offsets, size: symbolSizes, info, other, sizes, aligns, contents } = st;
   const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
-  for (let i = 0; i < count; i++) {
-    const s = list[i]!;
-    if (s === null || typeof s !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(s)}`, field(i));
-    // SYMBOL_SPEC_KEYS as string compares (cheaper than a Set lookup before V8 optimizes this loop);
-    // a key missed here is looked up in the list itself.
-    for (const key in s) {
-      switch (key) {
-        case 'name':
-        case 'section':
-        case 'bytes':
-        case 'size':
-        case 'align':
-        case 'kind':
-        case 'binding':
-        case 'visibility':
-        case 'version':
-        case 'defaultVersion':
-        case 'unwind':
-          continue;
+  // Names go into the column a batch at a time, joined into one string (see pushJoined).
+  const pending = new Array<string>(NAME_BATCH);
+  const lengths = new Uint32Array(NAME_BATCH);
+  let waiting = 0;
+  let firstWaiting = 0;
+  let i = 0;
+  try {
+    for (; i < count; i++) {
+      const s = list[i]!;
+      if (s === null || typeof s !== 'object') throw new ElfBuildError(`must be an object, got ${describeValue(s)}`, field(i));
+      // SYMBOL_SPEC_KEYS as string compares (cheaper than a Set lookup before V8 optimizes this loop);
+      // a key missed here is looked up in the list itself.
+      for (const key in s) {
+        switch (key) {
+          case 'name':
+          case 'section':
+          case 'bytes':
+          case 'size':
+          case 'align':
+          case 'kind':
+          case 'binding':
+          case 'visibility':
+          case 'version':
+          case 'defaultVersion':
+          case 'unwind':
+            continue;
+        }
+        if (Object.hasOwn(s, key)) checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
       }
-      if (Object.hasOwn(s, key)) checkKeys(s, SYMBOL_SPEC_KEYS, field(i));
-    }
-    const name = s.name;
-    if (typeof name !== 'string' || name.length === 0) checkSymbolName(name, field(i, 'name'));
-    if (!names.push(name)) throw new ElfBuildError('must not contain NUL', field(i, 'name'));
-    const rawSection: unknown = s.section;
-    // Section codes as SECTION_CODE numbers them.
-    const code = rawSection === 'text' ? 0 : rawSection === 'rodata' ? 1 : rawSection === 'data' ? 2 : rawSection === 'bss' ? 3 : -1;
-    if (code < 0) {
-      if (rawSection === undefined) throw new ElfBuildError('is required', field(i, 'section'));
-      oneOf(rawSection, SECTIONS, field(i, 'section'), 'text');
-    }
-    const kind = s.kind;
-    const binding = s.binding;
-    const visibility = s.visibility;
-    const type = kind === undefined ? (code === 0 ? STT_FUNC : STT_OBJECT) : KINDS[oneOf<SymbolKind>(kind, KIND_NAMES, field(i, 'kind'), 'func')];
-    const bind = binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(binding, BINDING_NAMES, field(i, 'binding'), 'global')];
-    const stOther =
-      visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
-    const align = s.align ?? (code === 0 ? 16 : 8);
-    if (align !== 16 && align !== 8 && !isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
-    const rawBytes = s.bytes;
-    const rawSize = s.size;
-    let bytes: Uint8Array | undefined;
-    let size: number;
-    if (code === 3) {
-      if (rawBytes !== undefined) throw new ElfBuildError("is not allowed in 'bss' (use 'data')", field(i, 'bytes'));
-      size = checkSize(rawSize, field(i, 'size'));
-    } else {
-      if (rawBytes === undefined && rawSize === undefined) throw new ElfBuildError("needs 'bytes' or 'size'", field(i));
-      bytes = rawBytes === undefined ? undefined : rawBytes instanceof Uint8Array ? rawBytes : toBytes(rawBytes, field(i, 'bytes'));
-      const length = bytes === undefined ? 0 : bytes.length;
-      size = rawSize === undefined ? length : checkSize(rawSize, field(i, 'size'));
-      if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
-    }
-    const end = sizes[code]!;
-    // Remainders, not a division: no fractional intermediate (a boxed number before the loop is optimized).
-    const offset = end % align === 0 ? end : end + align - (end % align);
-    sizes[code] = offset + size;
-    if (align > aligns[code]!) aligns[code] = align;
-    if (bytes !== undefined) {
-      const length = bytes.length;
-      if (length > 0) {
-        let content = contents[code];
-        if (content === undefined || offset + length > content.length)
-          content = contents[code] = roomFor(content, offset + length, count - i - 1, size % align === 0 ? size : size + align - (size % align));
-        if (length <= 16) for (let k = 0; k < length; k++) content[offset + k] = bytes[k]!;
-        else content.set(bytes, offset);
+      const name = s.name;
+      if (typeof name !== 'string' || name.length === 0) checkSymbolName(name, field(i, 'name'));
+      pending[waiting] = name;
+      lengths[waiting] = name.length;
+      if (++waiting === NAME_BATCH) {
+        addNames(names, pending, lengths, waiting, firstWaiting);
+        waiting = 0;
+        firstWaiting = i + 1;
+      }
+      const rawSection: unknown = s.section;
+      // Section codes as SECTION_CODE numbers them.
+      const code = rawSection === 'text' ? 0 : rawSection === 'rodata' ? 1 : rawSection === 'data' ? 2 : rawSection === 'bss' ? 3 : -1;
+      if (code < 0) {
+        if (rawSection === undefined) throw new ElfBuildError('is required', field(i, 'section'));
+        oneOf(rawSection, SECTIONS, field(i, 'section'), 'text');
+      }
+      const kind = s.kind;
+      const binding = s.binding;
+      const visibility = s.visibility;
+      const type = kind === undefined ? (code === 0 ? STT_FUNC : STT_OBJECT) : KINDS[oneOf<SymbolKind>(kind, KIND_NAMES, field(i, 'kind'), 'func')];
+      const bind = binding === undefined ? STB_GLOBAL : BINDINGS[oneOf<SymbolBinding>(binding, BINDING_NAMES, field(i, 'binding'), 'global')];
+      const stOther =
+        visibility === undefined ? STV_DEFAULT : VISIBILITIES[oneOf<SymbolVisibility>(visibility, VISIBILITY_NAMES, field(i, 'visibility'), 'default')];
+      const align = s.align ?? (code === 0 ? 16 : 8);
+      if (align !== 16 && align !== 8 && !isPowerOfTwo(align)) throw new ElfBuildError(`must be a power of two, got ${String(align)}`, field(i, 'align'));
+      const rawBytes = s.bytes;
+      const rawSize = s.size;
+      let bytes: Uint8Array | undefined;
+      let size: number;
+      if (code === 3) {
+        if (rawBytes !== undefined) throw new ElfBuildError("is not allowed in 'bss' (use 'data')", field(i, 'bytes'));
+        size = checkSize(rawSize, field(i, 'size'));
+      } else {
+        if (rawBytes === undefined && rawSize === undefined) throw new ElfBuildError("needs 'bytes' or 'size'", field(i));
+        bytes = rawBytes === undefined ? undefined : rawBytes instanceof Uint8Array ? rawBytes : toBytes(rawBytes, field(i, 'bytes'));
+        const length = bytes === undefined ? 0 : bytes.length;
+        size = rawSize === undefined ? length : checkSize(rawSize, field(i, 'size'));
+        if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
+      }
+      const end = sizes[code]!;
+      // Remainders, not a division: no fractional intermediate (a boxed number before the loop is optimized).
+      const offset = end % align === 0 ? end : end + align - (end % align);
+      sizes[code] = offset + size;
+      if (align > aligns[code]!) aligns[code] = align;
+      if (bytes !== undefined) {
+        const length = bytes.length;
+        if (length > 0) {
+          let content = contents[code];
+          if (content === undefined || offset + length > content.length)
+            content = contents[code] = roomFor(content, offset + length, count - i - 1, size % align === 0 ? size : size + align - (size % align));
+          if (length <= 16) for (let k = 0; k < length; k++) content[offset + k] = bytes[k]!;
+          else content.set(bytes, offset);
+        }
+      }
+      const hidden = stOther === STV_HIDDEN || stOther === STV_INTERNAL;
+      sectionCodes[i] = code;
+      offsets[i] = offset;
+      symbolSizes[i] = size;
+      info[i] = ((hidden ? STB_LOCAL : bind) << 4) | type;
+      other[i] = stOther;
+      if (s.unwind !== undefined) {
+        if (code !== 0) throw new ElfBuildError('unwind rules are for functions in text', field(i, 'unwind'));
+        (st.unwind ??= [])[i] = unwindInstructions(st.machine, s.unwind, field(i, 'unwind'));
+      }
+      if (s.version !== undefined || s.defaultVersion !== undefined) {
+        const version = checkSymbolName(s.version, field(i, 'version'));
+        if (hidden) throw new ElfBuildError('a hidden symbol has no version', field(i, 'version'));
+        if (s.defaultVersion !== undefined && typeof s.defaultVersion !== 'boolean') throw new ElfBuildError('must be a boolean', field(i, 'defaultVersion'));
+        (st.versions ??= [])[i] = { version, hidden: s.defaultVersion === false };
       }
     }
-    const hidden = stOther === STV_HIDDEN || stOther === STV_INTERNAL;
-    sectionCodes[i] = code;
-    offsets[i] = offset;
-    symbolSizes[i] = size;
-    info[i] = ((hidden ? STB_LOCAL : bind) << 4) | type;
-    other[i] = stOther;
-    if (s.unwind !== undefined) {
-      if (code !== 0) throw new ElfBuildError('unwind rules are for functions in text', field(i, 'unwind'));
-      (st.unwind ??= [])[i] = unwindInstructions(st.machine, s.unwind, field(i, 'unwind'));
-    }
-    if (s.version !== undefined || s.defaultVersion !== undefined) {
-      const version = checkSymbolName(s.version, field(i, 'version'));
-      if (hidden) throw new ElfBuildError('a hidden symbol has no version', field(i, 'version'));
-      if (s.defaultVersion !== undefined && typeof s.defaultVersion !== 'boolean') throw new ElfBuildError('must be a boolean', field(i, 'defaultVersion'));
-      (st.versions ??= [])[i] = { version, hidden: s.defaultVersion === false };
-    }
+  } catch (err) {
+    // A name with a NUL before the symbol that failed is the first error, as when names went in one by one.
+    addNames(names, pending, lengths, waiting, firstWaiting);
+    throw err;
   }
+  addNames(names, pending, lengths, waiting, firstWaiting);
+}
+
+/** How many names placeListed joins into one string. */
+const NAME_BATCH = 2048;
+
+/** Adds the first `waiting` of `pending` (symbols `first`, `first + 1`, ...) to the name column; throws naming the first with a NUL. */
+function addNames(names: NameColumnBuilder, pending: string[], lengths: Uint32Array, waiting: number, first: number): void {
+  if (waiting === 0) return;
+  const bad = names.pushJoined((waiting === pending.length ? pending : pending.slice(0, waiting)).join(''), lengths, waiting);
+  if (bad >= 0) throw new ElfBuildError('must not contain NUL', `symbols[${first + bad}].name`);
 }
 
 /**

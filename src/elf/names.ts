@@ -85,6 +85,48 @@ export class NameColumnBuilder {
     return this.close(first, p, h, e);
   }
 
+  /**
+   * Appends `count` names written back to back in `joined` (name k is `lengths[k]` UTF-16 units
+   * long); returns the index of the first one holding a NUL (that one and those after it are not
+   * appended), or -1. One string for many names: reading a name's characters makes V8 flatten
+   * it first when it was made by concatenation (a `${prefix}${i}` of 13 characters or more),
+   * an allocation and a runtime call per name, where `Array.prototype.join` copies such names
+   * into one flat string natively.
+   */
+  pushJoined(joined: string, lengths: Uint32Array, count: number): number {
+    // Room for ASCII names (nearly every name); a name that is not gets its own room in push.
+    this.room(joined.length + count, count);
+    let bytes = this.bytes;
+    let at = 0;
+    for (let k = 0; k < count; k++) {
+      const len = lengths[k]!;
+      const first = this.used;
+      let p = first;
+      let h = 5381;
+      let e = 0;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = joined.charCodeAt(at + i);
+        if (c === 0) return k;
+        if (c >= 0x80) break;
+        bytes[p++] = c;
+        h = (Math.imul(h, 33) + c) | 0;
+        e = ((e << 4) + c) | 0;
+        const g = e & 0xf0000000;
+        if (g !== 0) e ^= g >>> 24;
+        e &= ~g;
+      }
+      if (i < len) {
+        if (!this.push(joined.slice(at, at + len))) return k;
+        // push took room for this name's UTF-8 only: the rest's room again.
+        this.room(joined.length - at - len + count - k - 1, count - k - 1);
+        bytes = this.bytes;
+      } else this.close(first, p, h, e);
+      at += len;
+    }
+    return -1;
+  }
+
   private close(first: number, end: number, gnu: number, sysv: number): boolean {
     this.bytes[end] = 0;
     this.gnu[this.count] = gnu;
