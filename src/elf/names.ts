@@ -21,6 +21,8 @@ export interface NameColumn {
 }
 
 const encoder = new TextEncoder();
+/** push's one length, for pushJoined. */
+const one = new Uint32Array(1);
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 /**
@@ -58,31 +60,18 @@ export class NameColumnBuilder {
 
   /** Appends a name; false (and nothing appended) when it contains NUL. */
   push(s: string): boolean {
-    const len = s.length;
-    // The room check inline: a call per name costs more than the check before V8 optimizes the caller.
-    if (this.used + len * 3 + 1 > this.bytes.length || this.count >= this.gnu.length) this.room(len * 3 + 1, 1);
+    one[0] = s.length;
+    return this.pushJoined(s, one, 1) < 0;
+  }
+
+  /** Appends a name that is not all ASCII: its UTF-8 bytes, then the hashes over them; false when it contains NUL. */
+  private pushEncoded(s: string): boolean {
+    this.room(s.length * 3 + 1, 1);
     const bytes = this.bytes;
     const first = this.used;
-    let p = first;
-    // int32 arithmetic throughout (| 0): small integers stay unboxed even before the loop is optimized.
-    let h = 5381;
-    let e = 0;
-    for (let i = 0; i < len; i++) {
-      const c = s.charCodeAt(i);
-      if (c === 0) return false;
-      if (c >= 0x80) {
-        p = first + encoder.encodeInto(s, bytes.subarray(first, first + len * 3)).written;
-        for (let k = first; k < p; k++) if (bytes[k] === 0) return false;
-        return this.close(first, p, hashRange(bytes, first, p, true), hashRange(bytes, first, p, false));
-      }
-      bytes[p++] = c;
-      h = (Math.imul(h, 33) + c) | 0;
-      e = ((e << 4) + c) | 0;
-      const g = e & 0xf0000000;
-      if (g !== 0) e ^= g >>> 24;
-      e &= ~g;
-    }
-    return this.close(first, p, h, e);
+    const end = first + encoder.encodeInto(s, bytes.subarray(first, first + s.length * 3)).written;
+    for (let k = first; k < end; k++) if (bytes[k] === 0) return false;
+    return this.close(first, end, hashRange(bytes, first, end, true), hashRange(bytes, first, end, false));
   }
 
   /**
@@ -105,6 +94,7 @@ export class NameColumnBuilder {
       let h = 5381;
       let e = 0;
       let i = 0;
+      // int32 arithmetic throughout (| 0): small integers stay unboxed even before the loop is optimized.
       for (; i < len; i++) {
         const c = joined.charCodeAt(at + i);
         if (c === 0) return k;
@@ -117,8 +107,8 @@ export class NameColumnBuilder {
         e &= ~g;
       }
       if (i < len) {
-        if (!this.push(joined.slice(at, at + len))) return k;
-        // push took room for this name's UTF-8 only: the rest's room again.
+        if (!this.pushEncoded(joined.slice(at, at + len))) return k;
+        // pushEncoded took room for this name's UTF-8 only: the rest's room again.
         this.room(joined.length - at - len + count - k - 1, count - k - 1);
         bytes = this.bytes;
       } else this.close(first, p, h, e);
