@@ -1,5 +1,5 @@
 /*
- * bind FILE NAMES.txt COUNT VALUE
+ * bind FILE NAMES.txt COUNT VALUE [walk]
  * The C reference of a bind: the table stores dlbind's LiveSymbolTable makes
  * (src/loader/symtab.ts), made in C into a live library's own tables. FILE is
  * the library's backing file (/proc/<pid>/fd/<n> of a fresh library of the
@@ -16,7 +16,9 @@
  * the two bloom bits, and the publishing store (the previous last word's end
  * bit, or the bucket word); a full run is copied to a fresh one with room for
  * half as many again and its old slots made tombstones, .dynsym's sh_size
- * follows the high-water mark. Only the loop is timed (clock_gettime); the
+ * follows the high-water mark. With `walk`, every bind walks its chain, bloom
+ * bits or not (the duplicate check as dlbind made it when issue 16 was filed).
+ * Only the loop is timed (clock_gettime); the
  * names are read and the file mapped before. Prints one JSON line.
  * The bench then finds every name through libc's dlsym in the library.
  */
@@ -46,6 +48,7 @@ static char *strtab;
 static uint64_t *dynsym_size; /* .dynsym's sh_size */
 static uint32_t *run_start, *run_cap, *run_used;
 static uint16_t data_shndx;
+static int always_walk;
 
 static inline void store_release(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
@@ -111,7 +114,7 @@ static void bind(const char *s, uint64_t value) {
   uint32_t start = run_start[b], used = run_used[b];
   /* As symtab.ts: only a name whose two bloom bits are both set can be bound already. */
   uint64_t bits = (1ULL << (h & 63)) | (1ULL << ((h >> bloom_shift) & 63));
-  if ((bloom[(h >> 6) & bloom_mask] & bits) == bits)
+  if (always_walk || (bloom[(h >> 6) & bloom_mask] & bits) == bits)
     for (uint32_t i = start; i < start + used; i++)
       if ((chain[i - 1] >> 1) == (h >> 1) && syms[i].st_info != TOMBSTONE_INFO && strcmp(strtab + syms[i].st_name, s) == 0) die("already bound", s);
   if (str_next + len + 1 > str_capacity) die("the string table is full", s);
@@ -131,7 +134,8 @@ static void bind(const char *s, uint64_t value) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) die("usage", "bind FILE NAMES.txt COUNT VALUE");
+  if (argc != 5 && !(argc == 6 && strcmp(argv[5], "walk") == 0)) die("usage", "bind FILE NAMES.txt COUNT VALUE [walk]");
+  always_walk = argc == 6;
   long count = atol(argv[3]);
   uint64_t value = strtoull(argv[4], NULL, 0);
 
