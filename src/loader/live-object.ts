@@ -290,7 +290,7 @@ function giveBackAliasRange(space: AliasSpace, offset: number, size: number, pag
   }
   space.users--;
   // Keep one empty space for the next library; give the others back.
-  if (space.users === 0 && aliasSpaces.filter((s) => s.users === 0).length > 1) {
+  if (space.users === 0 && aliasSpaces.some((s) => s !== space && s.users === 0)) {
     aliasSpaces.splice(aliasSpaces.indexOf(space), 1);
     c.munmap(space.base, MAX_OBJECT_BYTES);
   }
