@@ -97,6 +97,7 @@ export class JitLibrary {
   get announceQueued(): boolean {
     return this.#announceQueued;
   }
+  /** @internal Set by the debugger hooks while the library waits to be announced. */
   set announceQueued(queued: boolean) {
     this.#announceQueued = queued;
   }
