@@ -138,16 +138,12 @@ export class StringTableBuilder {
   private reversedOrder(): Uint32Array {
     const n = this.n;
     const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
+    identity(order);
     if (n < 2) return order;
     const keys = new BigUint64Array(n);
     const words = new Uint32Array(keys.buffer);
     const littleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
     const [lo, hi] = littleEndian ? [0, 1] : [1, 0];
-    const sources = this.sources;
-    const src = this.src;
-    const begin = this.begin;
-    const length = this.length;
     // Ranges still to sort, with the depth (bytes from the end) they are sorted on; ids fit in 24 bits of a key.
     if (n >= 1 << 24) throw new Error('StringTableBuilder: too many strings to share suffixes');
     const stack: number[] = [0, n, 0];
@@ -155,33 +151,11 @@ export class StringTableBuilder {
       const depth = stack.pop()!;
       const to = stack.pop()!;
       const from = stack.pop()!;
-      let longer = false;
-      for (let r = from; r < to; r++) {
-        const i = order[r]!;
-        // Five bytes from `depth` bytes before the end, last first; 0 past the start (no name holds a NUL).
-        const bytes = sources[src[i]!]!;
-        const len = length[i]!;
-        const last = begin[i]! + len - 1 - depth;
-        const left = len - depth;
-        const b0 = left > 0 ? bytes[last]! : 0;
-        const b1 = left > 1 ? bytes[last - 1]! : 0;
-        const b2 = left > 2 ? bytes[last - 2]! : 0;
-        const b3 = left > 3 ? bytes[last - 3]! : 0;
-        const b4 = left > 4 ? bytes[last - 4]! : 0;
-        words[2 * r + hi] = ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
-        words[2 * r + lo] = ((b4 << 24) | i) >>> 0;
-        if (left > 5) longer = true;
-      }
+      const longer = sortKeys(order, from, to, depth, this.sources, this.src, this.begin, this.length, words, lo, hi);
       keys.subarray(from, to).sort();
-      for (let r = from; r < to; r++) order[r] = words[2 * r + lo]! & 0xffffff;
-      if (!longer) continue;
+      sortedIds(order, from, to, words, lo);
       // Runs that agree on these five bytes are ordered by the next five.
-      let runStart = from;
-      for (let r = from + 1; r <= to; r++) {
-        if (r < to && words[2 * r + hi] === words[2 * runStart + hi] && words[2 * r + lo]! >>> 24 === words[2 * runStart + lo]! >>> 24) continue;
-        if (r - runStart > 1) stack.push(runStart, r, depth + 5);
-        runStart = r;
-      }
+      if (longer) pushRuns(stack, from, to, depth, words, lo, hi);
     }
     return order;
   }
@@ -226,6 +200,65 @@ export class StringTableBuilder {
       if (len <= 32) for (let k = 0; k < len; k++) out[o + k] = bytes[a + k]!;
       else out.set(bytes.subarray(a, a + len), o);
     }
+  }
+}
+
+// reversedOrder's loops, one a function: V8 optimizes each while it runs without deoptimizing
+// where the next one starts (no type feedback yet), as one function with four loops did.
+
+function identity(order: Uint32Array): void {
+  for (let i = 0; i < order.length; i++) order[i] = i;
+}
+
+/**
+ * Writes the key of `order[r]` for r in [from, to): five bytes from `depth` bytes before the end,
+ * last first (0 past the start: no name holds a NUL), then the id. Returns whether a string is
+ * longer than depth + 5.
+ */
+function sortKeys(
+  order: Uint32Array,
+  from: number,
+  to: number,
+  depth: number,
+  sources: readonly Uint8Array[],
+  src: Uint16Array,
+  begin: Uint32Array,
+  length: Uint32Array,
+  words: Uint32Array,
+  lo: number,
+  hi: number,
+): boolean {
+  let longer = false;
+  for (let r = from; r < to; r++) {
+    const i = order[r]!;
+    const bytes = sources[src[i]!]!;
+    const len = length[i]!;
+    const last = begin[i]! + len - 1 - depth;
+    const left = len - depth;
+    const b0 = left > 0 ? bytes[last]! : 0;
+    const b1 = left > 1 ? bytes[last - 1]! : 0;
+    const b2 = left > 2 ? bytes[last - 2]! : 0;
+    const b3 = left > 3 ? bytes[last - 3]! : 0;
+    const b4 = left > 4 ? bytes[last - 4]! : 0;
+    // Stored as int32 bits (no >>> 0): a word past 2^31 would be a heap number before V8 optimizes this.
+    words[2 * r + hi] = (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    words[2 * r + lo] = (b4 << 24) | i;
+    if (left > 5) longer = true;
+  }
+  return longer;
+}
+
+function sortedIds(order: Uint32Array, from: number, to: number, words: Uint32Array, lo: number): void {
+  for (let r = from; r < to; r++) order[r] = words[2 * r + lo]! & 0xffffff;
+}
+
+/** Pushes each run of keys in [from, to) that agree on their five bytes, to be sorted on the next five. */
+function pushRuns(stack: number[], from: number, to: number, depth: number, words: Uint32Array, lo: number, hi: number): void {
+  let runStart = from;
+  for (let r = from + 1; r <= to; r++) {
+    if (r < to && words[2 * r + hi] === words[2 * runStart + hi] && words[2 * r + lo]! >>> 24 === words[2 * runStart + lo]! >>> 24) continue;
+    if (r - runStart > 1) stack.push(runStart, r, depth + 5);
+    runStart = r;
   }
 }
 

@@ -234,11 +234,24 @@ function splitExported(info: Uint8Array, n: number, split: Int32Array): number {
 
 /** Counting sort of `exported` by GNU bucket (stable, linear) into `order`, with each one's hash in `sortedHashes`. */
 function gnuBucketOrder(hashes: Uint32Array, exported: Int32Array, nbuckets: number, order: Int32Array, sortedHashes: Uint32Array): void {
-  const count = exported.length;
+  // One loop a function (see splitExported): a loop that follows another in the same function
+  // has no type feedback when the first one's optimized code reaches it, and deoptimizes there.
   const counts = new Uint32Array(nbuckets + 1);
-  for (let k = 0; k < count; k++) counts[(hashes[exported[k]!]! % nbuckets) + 1]!++;
+  countBuckets(hashes, exported, nbuckets, counts);
+  prefixSums(counts, nbuckets);
+  scatterByBucket(hashes, exported, nbuckets, counts, order, sortedHashes);
+}
+
+function countBuckets(hashes: Uint32Array, exported: Int32Array, nbuckets: number, counts: Uint32Array): void {
+  for (let k = 0; k < exported.length; k++) counts[(hashes[exported[k]!]! % nbuckets) + 1]!++;
+}
+
+function prefixSums(counts: Uint32Array, nbuckets: number): void {
   for (let b = 0; b < nbuckets; b++) counts[b + 1]! += counts[b]!;
-  for (let k = 0; k < count; k++) {
+}
+
+function scatterByBucket(hashes: Uint32Array, exported: Int32Array, nbuckets: number, counts: Uint32Array, order: Int32Array, sortedHashes: Uint32Array): void {
+  for (let k = 0; k < exported.length; k++) {
     const i = exported[k]!;
     const h = hashes[i]!;
     const at = counts[h % nbuckets]!++;
