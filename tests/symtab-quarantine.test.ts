@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SYM64_SIZE } from '../src/elf/constants.js';
+import { ELF64_ST_INFO, STB_LOCAL, STT_OBJECT, SYM64_SIZE } from '../src/elf/constants.js';
 import { gnuHashString } from '../src/elf/hash.js';
 import { type JitLibrary, SHF_WRITE, dlcreate } from '../src/index.js';
 import { getLibc } from '../src/loader/libc.js';
@@ -280,6 +280,45 @@ test('long names replaced and unbound under string-space pressure: no name bytes
       exhausted: () => lib.stats().stringBytesLeft < 201,
       renames: true,
     });
+  } finally {
+    lib.delete();
+  }
+});
+
+test('a table whose slots are all in use throws ESYMFULL naming the limit, the use and the option; slots freed a moment ago come back only once their quarantine has passed (the bind waits for it)', () => {
+  const lib = dlcreate(undefined, { maxSymbols: 16 });
+  try {
+    const table = lib.symbolTable;
+    const block = lib.alloc(64, SHF_WRITE);
+    const value = Number(block - lib.liveObject.loadBase);
+    const shndx = lib.liveObject.layout.sectionIndex.data;
+    // Local entries (a loaded object's static functions) take a slot each and count against no name limit.
+    const locals: number[] = [];
+    let full: unknown;
+    try {
+      for (;;) locals.push(table.bindLocal(`local_${locals.length}`, value, 8, ELF64_ST_INFO(STB_LOCAL, STT_OBJECT), shndx));
+    } catch (err) {
+      full = err;
+    }
+    assert.is((full as { code?: string }).code, 'ESYMFULL', String(full));
+    assert.is(locals.length, table.slotCapacity - 1, 'every slot but the null symbol was used');
+    assert.throws(
+      () => lib.bind('global_one', block, 8),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /ESYMFULL: the symbol table has no room for another run of 4 slots: 0 of maxSymbols 16 bound, 128 of 128 slots used and none free/,
+        );
+        assert.match(err.message, /freed slots are reused 50 ms after they are freed; raise maxSymbols or scale at dlcreate/);
+        return true;
+      },
+    );
+    const before = performance.now();
+    for (const at of locals) table.unbindLocal(at);
+    // The freed slots are still in their quarantine: the bind waits for it rather than fail or reuse them now.
+    lib.bind('global_one', block, 8);
+    assert.ok(performance.now() - before >= QUARANTINE_MS, 'the bind took a slot only after its quarantine');
+    assert.is(getLibc().dlsym(lib.handle, 'global_one'), block);
   } finally {
     lib.delete();
   }
