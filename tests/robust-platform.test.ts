@@ -4,6 +4,8 @@
 // nothing native: koffi is loaded by the first live library, not before.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { libcInMaps } from '../src/loader/platform.js';
 import { pool, runNode } from './fixtures/robust-children.js';
 
 const FIXTURE = 'tests/fixtures/robust-platform.ts';
@@ -64,6 +66,15 @@ test('on this machine the import and the offline tools load nothing native; the 
   assert.equal(r.offline, notLoaded, 'koffi loaded by buildSharedObject or readElf');
   assert.is(r.created, 'ok');
   assert.equal(r.end, { module: true, native: true }, 'the check sees koffi once it is loaded');
+});
+
+test('the C library is read from /proc/self/maps: glibc here (as process.report says), musl from its loader, neither otherwise', () => {
+  const report = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header;
+  assert.is(typeof report.glibcVersionRuntime, 'string', 'this machine runs glibc');
+  assert.is(libcInMaps(readFileSync('/proc/self/maps', 'latin1')), 'glibc');
+  const musl = '7f0000000000-7f0000001000 r-xp 00000000 08:01 123 /lib/ld-musl-x86_64.so.1\n';
+  assert.is(libcInMaps(musl), 'musl');
+  assert.is(libcInMaps('7f0000000000-7f0000001000 r-xp 00000000 08:01 123 /usr/lib/libc.so.6.bak\n[heap]\n'), undefined);
 });
 
 test.run();
