@@ -155,7 +155,7 @@ async function churnUnderReader(lib: JitLibrary, c: Churn): Promise<void> {
     const report = message<LookupReport>(worker);
     const exit = once(worker, 'exit');
     for (let k = 0; counts[0] === 0; k++) {
-      if (k > 600) assert.unreachable('the worker did not start within 30 s');
+      if (k > 600 * (emulated ? 10 : 1)) assert.unreachable(`the worker did not start within ${emulated ? 300 : 30} s`);
       await sleep(50);
     }
     // Old runs as a reader standing on one sees them, with the time just before they became unreachable.
