@@ -55,9 +55,9 @@
 // A lookup of a name that stays bound (not unbound or replaced during it)
 // finds it, even racing a copy of its run; one racing the name's bind, unbind
 // or replace answers null or its previous or current address; none gets a mix
-// of two entries. This
-// holds for a lookup that takes under QUARANTINE_MS (one descheduled longer on
-// an old run may miss after its retirement, and see its slots reused).
+// of two entries. This holds for a lookup that takes under QUARANTINE_MS (one
+// descheduled longer on an old run may miss after its retirement, and see its
+// slots reused).
 import { grownTo } from '../elf/bytes.js';
 import { ELF64_ST_INFO, SHDR64_SIZE, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
