@@ -119,6 +119,24 @@ test('columns: every section, alignment, kind, binding and visibility, non-ASCII
   sameBytes(buildSharedObject(asColumns), buildSharedObject(asObjects), 'mixed sections');
 });
 
+test("a plan's section bytes are their section's size, in a buffer of about that size, whatever came first", () => {
+  // The text buffer is first sized for the symbols after the first one; here they all go to data.
+  const symbols = [
+    { name: 't', section: 'text' as const, bytes: [0xc3] },
+    ...Array.from({ length: 10_000 }, (_, i) => ({ name: `d${i}`, section: 'data' as const, bytes: [i & 0xff] })),
+    { name: 'r', section: 'rodata' as const, bytes: [1, 2, 3], align: 4 },
+  ];
+  const plan = planSharedObject({ symbols });
+  for (const name of ['text', 'data', 'rodata'] as const) {
+    const c = plan.sections[name].content!;
+    assert.is(c.length, plan.sections[name].size, name);
+    assert.ok(c.buffer.byteLength <= 2 * c.length + 64, `${name}: a ${c.buffer.byteLength}-byte buffer for ${c.length} bytes`);
+  }
+  assert.equal([...plan.sections.text.content!], [0xc3]);
+  assert.is(plan.sections.data.content![8 * 9_999], 9_999 & 0xff);
+  assert.equal([...plan.sections.rodata.content!], [1, 2, 3]);
+});
+
 test('the object form of a plan (PlanSymbol[]) and the columnar form write the same bytes', () => {
   const f = functions(2000, (i) => (i % 3 === 0 ? `größe_${i}` : `f${i}`));
   const specs: SymbolSpec[] = f.specs.map((s, i) => ({

@@ -476,7 +476,9 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const c = contents[code];
     if (c === undefined) continue;
     const size = sizes[code]!;
-    const content = c.length === size ? c : c.length > size ? c.subarray(0, size) : grownBytes(c, size);
+    // A view when the buffer is about the section's size; a copy when its first guess left it
+    // mostly unused (one text symbol before a million data ones), so that the plan keeps no waste.
+    const content = c.length === size ? c : c.length > size ? (c.length - size > size ? c.slice(0, size) : c.subarray(0, size)) : grownBytes(c, size);
     contents[code] = content;
     sections[name].content = content;
   }
