@@ -249,7 +249,13 @@ export class JitLibrary {
       );
     }
     const objectOffset = this.#sectionStart[arena] + offset;
-    this.#object!.markUsed(objectOffset, objectOffset + n);
+    try {
+      this.#object!.markUsed(objectOffset, objectOffset + n);
+    } catch (e) {
+      // The first data block maps the shared data segment; if that fails, the block was never handed out.
+      this.#arenas[arena].free(offset);
+      throw e;
+    }
     this.#states.allocated(objectOffset);
     return this.#base + BigInt(objectOffset);
   }
