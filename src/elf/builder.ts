@@ -1,6 +1,6 @@
 // The offline builder: a user-facing spec (symbols with their bytes) becomes
 // an ObjectPlan (sections packed, symbols at offsets), then bytes.
-import { isPowerOfTwo } from './bytes.js';
+import { grownTo, isPowerOfTwo } from './bytes.js';
 import {
   ELF64_ST_INFO,
   STB_GLOBAL,
@@ -177,13 +177,6 @@ interface Placing {
   versions: ({ version: string; hidden?: boolean } | undefined)[] | undefined;
 }
 
-/** `c`'s bytes at the start of a zero-filled buffer of `length`. */
-function grownBytes(c: Uint8Array, length: number): Uint8Array {
-  const b = new Uint8Array(length);
-  b.set(c);
-  return b;
-}
-
 /**
  * Checks and places `list[0, count)`, writing each symbol's bytes straight into its section's
  * buffer. A function of its own, and the one loop in it: V8 optimizes it while it runs (on-stack
@@ -316,10 +309,7 @@ function addNames(names: NameColumnBuilder, pending: string[], lengths: Uint32Ar
  * counted each), so that a list of like symbols fills it without growing it; after that, it doubles.
  */
 function roomFor(c: Uint8Array | undefined, need: number, rest: number, step: number): Uint8Array {
-  const length = c === undefined ? need + Math.min(step, 64) * rest : Math.max(need, c.length * 2);
-  const b = new Uint8Array(length);
-  if (c !== undefined) b.set(c);
-  return b;
+  return c === undefined ? new Uint8Array(need + Math.min(step, 64) * rest) : grownTo(c, Math.max(need, c.length * 2));
 }
 
 /** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
@@ -478,7 +468,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const size = sizes[code]!;
     // A view when the buffer is about the section's size; a copy when its first guess left it
     // mostly unused (one text symbol before a million data ones), so that the plan keeps no waste.
-    const content = c.length === size ? c : c.length > size ? (c.length - size > size ? c.slice(0, size) : c.subarray(0, size)) : grownBytes(c, size);
+    const content = c.length === size ? c : c.length > size ? (c.length - size > size ? c.slice(0, size) : c.subarray(0, size)) : grownTo(c, size);
     contents[code] = content;
     sections[name].content = content;
   }

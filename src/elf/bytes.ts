@@ -16,7 +16,7 @@ export function isPowerOfTwo(value: number): boolean {
 }
 
 /** A typed array of the same kind, `length` long (at least `a`'s), starting with a copy of `a`. */
-export function grownTo<T extends Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, length: number): T {
+export function grownTo<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, length: number): T {
   const b = new (a.constructor as new (n: number) => T)(length);
   b.set(a);
   return b;

@@ -46,9 +46,7 @@ export class NameColumnBuilder {
 
   private room(bytes: number, names: number): void {
     if (this.used + bytes > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.used + bytes));
-      grown.set(this.bytes.subarray(0, this.used));
-      this.bytes = grown;
+      this.bytes = grownTo(this.bytes, Math.max(this.bytes.length * 2, this.used + bytes));
     }
     if (this.count + names > this.gnu.length) {
       const cap = Math.max(this.gnu.length * 2, this.count + names);

@@ -48,9 +48,7 @@ export class StringTableBuilder {
     this.open();
     let pool = this.sources[0]!;
     if (this.poolUsed + s.length * 3 > pool.length) {
-      const grown = new Uint8Array(Math.max(pool.length * 2, this.poolUsed + s.length * 3));
-      grown.set(pool.subarray(0, this.poolUsed));
-      this.sources[0] = pool = grown;
+      this.sources[0] = pool = grownTo(pool, Math.max(pool.length * 2, this.poolUsed + s.length * 3));
     }
     const written = writeString(pool, this.poolUsed, s);
     const id = this.reserve(1);

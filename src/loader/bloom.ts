@@ -24,6 +24,8 @@
 // a small table). The map is made at the first unbind, from the names bound
 // then (sorted bit indexes, counted in runs): a table that never unbinds pays
 // nothing, and the memory follows the names bound, not the capacity.
+import { grownTo } from '../elf/bytes.js';
+
 export class LiveBloom {
   /** Bits set by more than one reachable name: global bit index -> how many names beyond the first. */
   private shared: Map<number, number> | undefined;
@@ -105,11 +107,7 @@ export class LiveBloom {
       let bits = new Uint32Array(2 * Math.max(16, count));
       let n = 0;
       for (const h of live()) {
-        if (n + 2 > bits.length) {
-          const more = new Uint32Array(bits.length * 2);
-          more.set(bits);
-          bits = more;
-        }
+        if (n + 2 > bits.length) bits = grownTo(bits, bits.length * 2);
         bits[n++] = this.bit1(h);
         bits[n++] = this.bit2(h);
       }
