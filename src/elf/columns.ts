@@ -1,7 +1,7 @@
 // The writer's symbols as columns: one typed array per field and one name
 // buffer, instead of one object per symbol. This is what the writer's core
 // reads; the object form (PlanSymbol) is turned into it once.
-import { ELF64_ST_INFO, STB_LOCAL } from './constants.js';
+import { ELF64_ST_INFO } from './constants.js';
 import { ElfBuildError } from './errors.js';
 import { CONTENT_SECTIONS, type ContentSectionName } from './layout.js';
 import { type NameColumn, encodeNames, nameAt } from './names.js';
@@ -54,11 +54,6 @@ export function columnsOf(symbols: readonly PlanSymbol[]): PlanColumns {
     if (s.unwind !== undefined) (unwind ??= [])[i] = s.unwind;
   }
   return { count: n, names: encodeNames(names, (i) => `symbols[${i}].name`, true), section, offset, size, info, other, unwind };
-}
-
-/** Whether symbol i is local (kept out of .dynsym). */
-export function isLocal(c: PlanColumns, i: number): boolean {
-  return c.info[i]! >> 4 === STB_LOCAL;
 }
 
 /** Symbol i as an object (for the rare paths that want one: links, messages). */

@@ -5,6 +5,7 @@
 // for each table.
 import { grownTo } from './bytes.js';
 import { ElfBuildError } from './errors.js';
+import { elfHash, gnuHash } from './hash.js';
 
 /** Names as one NUL-separated byte buffer: name i is `bytes[start[i], start[i + 1] - 1)`. */
 export interface NameColumn {
@@ -69,7 +70,8 @@ export class NameColumnBuilder {
     const first = this.used;
     const end = first + encoder.encodeInto(s, bytes.subarray(first, first + s.length * 3)).written;
     for (let k = first; k < end; k++) if (bytes[k] === 0) return false;
-    return this.close(first, end, hashRange(bytes, first, end, true), hashRange(bytes, first, end, false));
+    const name = bytes.subarray(first, end);
+    return this.close(first, end, gnuHash(name), elfHash(name));
   }
 
   /**
@@ -142,22 +144,6 @@ export class NameColumnBuilder {
     const n = this.count;
     return { count: n, bytes: this.bytes, start: this.start.subarray(0, n + 1), gnu: this.gnu.subarray(0, n), sysv: this.sysv.subarray(0, n) };
   }
-}
-
-/** gnuHash (gnu) or elfHash of bytes[a, b). */
-function hashRange(bytes: Uint8Array, a: number, b: number, gnu: boolean): number {
-  let h = gnu ? 5381 : 0;
-  for (let p = a; p < b; p++) {
-    const c = bytes[p]!;
-    if (gnu) h = (Math.imul(h, 33) + c) | 0;
-    else {
-      h = ((h << 4) + c) | 0;
-      const g = h & 0xf0000000;
-      if (g !== 0) h ^= g >>> 24;
-      h &= ~g;
-    }
-  }
-  return h;
 }
 
 /**
@@ -306,8 +292,7 @@ export class NameLookup {
       this.table = table;
     }
     const bytes = encoder.encode(name);
-    let h = 5381;
-    for (let k = 0; k < bytes.length; k++) h = (Math.imul(h, 33) + bytes[k]!) >>> 0;
+    const h = gnuHash(bytes);
     let at = h & this.mask;
     for (;;) {
       const j = this.table[at]!;
