@@ -59,13 +59,14 @@
 // descheduled longer on an old run may miss after its retirement, and see its
 // slots reused).
 import { grownTo } from '../elf/bytes.js';
-import { ELF64_ST_INFO, SHDR64_SIZE, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
+import { ELF64_ST_INFO, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
 import { gnuHashString, gnuHashWithLength, hashedLength } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { LiveBloom } from './bloom.js';
 import { DlbindError, locatedError } from './errors.js';
+import { shSizeOffset } from './section-size.js';
 
 /**
  * Old runs stay intact, and freed runs and string space wait, for at least
@@ -285,7 +286,7 @@ export class LiveSymbolTable {
     this.buckets = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8, this.nbuckets);
     this.chainOffset = gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4;
     this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
-    const sizeAt = dynsymSizeOffset(mem, layout);
+    const sizeAt = shSizeOffset(mem, layout, layout.dynsym, SHT_DYNSYM);
     this.shSize = sizeAt === undefined ? undefined : new Uint32Array(buf, base + sizeAt, 2);
     this.stringsNext = layout.dynstrUsed;
     // sh_size already covers the null symbol: the zygote holds it (writeInitialDynsymSize).
@@ -983,31 +984,12 @@ export class LiveSymbolTable {
   }
 }
 
-/** The sh_size field of the object's .dynsym section header, found through e_shoff as a reader finds it. */
-const sizeOffsets = new WeakMap<ObjectLayout, number | undefined>();
-
-/** The object offset of .dynsym's sh_size field, found in `mem`'s section headers once per layout. */
-export function dynsymSizeOffset(mem: Uint8Array, layout: ObjectLayout): number | undefined {
-  if (sizeOffsets.has(layout)) return sizeOffsets.get(layout);
-  const u32 = new Uint32Array(mem.buffer, mem.byteOffset, 16);
-  const shoff = u32[10]! + u32[11]! * 4294967296; // e_shoff
-  const shnum = new Uint16Array(mem.buffer, mem.byteOffset, 32)[30]!; // e_shnum
-  let found: number | undefined;
-  for (let i = 0; i < shnum && found === undefined; i++) {
-    const at = shoff + i * SHDR64_SIZE;
-    const sh = new Uint32Array(mem.buffer, mem.byteOffset + at, SHDR64_SIZE / 4);
-    if (sh[1] === SHT_DYNSYM) found = at + 32;
-  }
-  sizeOffsets.set(layout, found);
-  return found;
-}
-
 /**
  * Sets .dynsym's sh_size in a freshly written zygote to what an empty table
  * publishes (the null symbol), so that a new library's table need not store it.
  */
 export function writeInitialDynsymSize(out: Uint8Array, layout: ObjectLayout): void {
-  const at = dynsymSizeOffset(out, layout);
+  const at = shSizeOffset(out, layout, layout.dynsym, SHT_DYNSYM);
   if (at !== undefined) new DataView(out.buffer, out.byteOffset + at, 8).setBigUint64(0, BigInt(SYM64_SIZE), true);
 }
 

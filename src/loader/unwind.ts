@@ -57,7 +57,9 @@ import { ElfFormatError } from '../elf/errors.js';
 import type { Placement } from '../elf/layout.js';
 import type { Machine } from '../elf/types.js';
 import type { ObjectLayout } from '../elf/writer.js';
+import { SHT_PROGBITS } from '../elf/constants.js';
 import { DlbindError } from './errors.js';
+import { shSizeOffset } from './section-size.js';
 
 const QUARANTINE = 64;
 const QUARANTINE_MS = 50;
@@ -115,24 +117,12 @@ function initialEhEnd(layout: ObjectLayout): number {
   return layout.ehFrame!.offset + cieLength(layout.machine) + fdeSize(0);
 }
 
-const sizeOffsets = new WeakMap<ObjectLayout, number | undefined>();
-/** The object offset of .eh_frame's sh_size field, found in `mem`'s section headers once per layout. */
+/** The object offset of .eh_frame's sh_size field. */
 function ehFrameSizeOffset(mem: Uint8Array, layout: ObjectLayout): number | undefined {
-  if (!sizeOffsets.has(layout)) sizeOffsets.set(layout, sectionSizeField(mem, layout.shoff, layout.ehFrame!));
-  return sizeOffsets.get(layout);
+  return shSizeOffset(mem, layout, layout.ehFrame!, SHT_PROGBITS);
 }
 
 /** Where dead FDEs and the sentinel point: the end of the text, where no code is. */
-/** The file offset of the sh_size field of the section header that places `section`, if there is one. */
-function sectionSizeField(mem: Uint8Array, shoff: number, section: Placement): number | undefined {
-  const v = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
-  for (let at = shoff; at + 64 <= mem.length; at += 64) {
-    if (v.getBigUint64(at + 16, true) === BigInt(section.addr) && v.getBigUint64(at + 24, true) === BigInt(section.offset) && v.getUint32(at + 4, true) === 1)
-      return at + 32;
-  }
-  return undefined;
-}
-
 function sentinelAddress(layout: ObjectLayout): number {
   return layout.content.text.addr + layout.content.text.size;
 }
