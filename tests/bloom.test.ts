@@ -10,11 +10,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHF_WRITE, dlcreate, dlsave, dlsym, readElf } from '../src/index.js';
 import { gnuHashString } from '../src/elf/hash.js';
-import { tsWorker } from './fixtures/robust-children.js';
-import type { LookupData, LookupReport } from './fixtures/robust-thread-worker.js';
+import { lookupThreads } from './fixtures/robust-children.js';
 import { have, run, skipBecause, tempDir } from './helpers/tools.js';
 
-const WORKER = new URL('./fixtures/robust-thread-worker.ts', import.meta.url);
+const _WORKER = new URL('./fixtures/robust-thread-worker.ts', import.meta.url);
 const emulated = process.env.DLBIND_EMULATOR !== undefined;
 
 const OPTIONS = { scale: 1 / 64 };
@@ -145,27 +144,10 @@ test('names that stay bound keep their bloom bits while names sharing them are b
     assert.ok(shared.length >= 24, 'churned names share bloom bits with names that stay');
     const expected = new BigInt64Array(new SharedArrayBuffer(stable.length * 8));
     stable.forEach((_, i) => (expected[i] = BigInt.asIntN(64, at(i))));
-    const counts = new Float64Array(new SharedArrayBuffer(2 * 8));
-    workers = [0, 1].map((index) =>
-      tsWorker(WORKER, {
-        role: 'lookup',
-        handle: lib.handle,
-        names: stable,
-        expected: expected.buffer as SharedArrayBuffer,
-        control: control.buffer as SharedArrayBuffer,
-        counts: counts.buffer as SharedArrayBuffer,
-        index,
-        // Every name looked up stays bound: null is wrong too (an old run stays intact while a lookup may be on it).
-        mustFind: stable.length,
-      } satisfies LookupData),
-    );
-    const reports = workers.map(
-      (w) =>
-        new Promise<LookupReport>((resolve, reject) => {
-          w.once('message', resolve);
-          w.once('error', reject);
-        }),
-    );
+    // Every name looked up stays bound: null is wrong too (an old run stays intact while a lookup may be on it).
+    const started = lookupThreads(lib.handle, stable, expected, control, 2, stable.length);
+    workers = started.workers;
+    const { reports, counts } = started;
     for (let t = 0; counts.some((c) => c === 0); t++) {
       if (t > 600 * (emulated ? 10 : 1)) assert.unreachable('the workers did not start');
       await sleep(50);

@@ -9,8 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gnuHashString } from '../src/elf/hash.js';
 import { SHF_WRITE, dladdr, dlcreate, dlsym } from '../src/index.js';
-import { tsWorker } from './fixtures/robust-children.js';
-import type { LookupData, LookupReport, OwnerData, OwnerMessage, PerfData } from './fixtures/robust-thread-worker.js';
+import { lookupThreads, message, tsWorker } from './fixtures/robust-children.js';
+import type { OwnerData, OwnerMessage, PerfData } from './fixtures/robust-thread-worker.js';
 import { tempDir } from './helpers/tools.js';
 import { assertNoWX } from './helpers/wx.js';
 
@@ -22,13 +22,6 @@ const LOOKUPS = emulated ? 200_000 : 1_000_000;
 const SLOW = emulated ? 10 : 1;
 
 test.after.each(() => assertNoWX('after the test'));
-
-function message<T>(w: Worker): Promise<T> {
-  return new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-}
 
 test(`four threads call libc dlsym ${LOOKUPS.toLocaleString('en')}+ times while the main thread binds, unbinds and repoints the names: every answer is null or the right address, and never null for a name that stays bound`, async () => {
   const hot = Array.from({ length: 48 }, (_, i) => `hot_${i}`);
@@ -52,20 +45,9 @@ test(`four threads call libc dlsym ${LOOKUPS.toLocaleString('en')}+ times while 
     names.forEach((_, i) => (expected[i] = BigInt.asIntN(64, block + BigInt(i * 8))));
     const bound = names.map((_, i) => i < STAYS || i % 2 === 0);
     names.forEach((n, i) => bound[i] && lib.bind(n, block + BigInt(i * 8), 8));
-    const counts = new Float64Array(new SharedArrayBuffer(4 * 8));
-    workers = [0, 1, 2, 3].map((index) =>
-      tsWorker(WORKER, {
-        role: 'lookup',
-        handle: lib.handle,
-        names,
-        expected: expected.buffer as SharedArrayBuffer,
-        control: control.buffer as SharedArrayBuffer,
-        counts: counts.buffer as SharedArrayBuffer,
-        index,
-        mustFind: STAYS,
-      } satisfies LookupData),
-    );
-    const reports = workers.map((w) => message<LookupReport>(w));
+    const lookups = lookupThreads(lib.handle, names, expected, control, 4, STAYS);
+    workers = lookups.workers;
+    const { reports, counts } = lookups;
     const total = () => counts.reduce((a, b) => a + b, 0);
     // Wait until every worker is looking names up, so that the churn below overlaps them.
     for (let t = 0; counts.some((c) => c === 0); t++) {
@@ -130,17 +112,10 @@ test('a thread looks up absent names with dlsym(RTLD_DEFAULT) while a global lib
     const n = 20_000;
     const block = lib.alloc(n * 8, SHF_WRITE);
     const control = new Int32Array(new SharedArrayBuffer(4));
-    const counts = new Float64Array(new SharedArrayBuffer(8));
-    const worker = tsWorker(WORKER, {
-      role: 'lookup',
-      handle: 0n,
-      names: misses,
-      expected: new SharedArrayBuffer(misses.length * 8),
-      control: control.buffer as SharedArrayBuffer,
-      counts: counts.buffer as SharedArrayBuffer,
-      index: 0,
-    } satisfies LookupData);
-    const report = message<LookupReport>(worker);
+    const started = lookupThreads(0n, misses, new BigInt64Array(new SharedArrayBuffer(misses.length * 8)), control, 1);
+    const worker = started.workers[0]!;
+    const report = started.reports[0]!;
+    const counts = started.counts;
     for (let t = 0; counts[0] === 0; t++) {
       if (t > 600) assert.unreachable('the worker did not start within 30 s');
       await sleep(50);

@@ -12,11 +12,10 @@ import { ELF64_ST_INFO, STB_LOCAL, STT_OBJECT, SYM64_SIZE } from '../src/elf/con
 import { gnuHashString } from '../src/elf/hash.js';
 import { type JitLibrary, SHF_WRITE, dlcreate } from '../src/index.js';
 import { getLibc } from '../src/loader/libc.js';
-import { tsWorker } from './fixtures/robust-children.js';
-import type { LookupData, LookupReport } from './fixtures/robust-thread-worker.js';
+import { lookupThreads } from './fixtures/robust-children.js';
 import { assertNoWX } from './helpers/wx.js';
 
-const WORKER = new URL('./fixtures/robust-thread-worker.ts', import.meta.url);
+const _WORKER = new URL('./fixtures/robust-thread-worker.ts', import.meta.url);
 const emulated = process.env.DLBIND_EMULATOR !== undefined;
 /** src/loader/symtab.ts's QUARANTINE_MS. */
 const QUARANTINE_MS = 50;
@@ -105,13 +104,6 @@ async function untilRetired(lib: JitLibrary): Promise<void> {
   }
 }
 
-function message<T>(w: Worker): Promise<T> {
-  return new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-}
-
 interface Churn {
   /** The first `stable` names stay bound; the others are bound, unbound and repointed at random, at most `most` at once. */
   names: string[];
@@ -141,18 +133,10 @@ async function churnUnderReader(lib: JitLibrary, c: Churn): Promise<void> {
     const bound = names.map((_, i) => i < stable + c.most);
     names.forEach((n, i) => bound[i] && lib.bind(n, block + BigInt(i * 8), 8));
     let boundCount = stable + c.most;
-    const counts = new Float64Array(new SharedArrayBuffer(8));
-    worker = tsWorker(WORKER, {
-      role: 'lookup',
-      handle: lib.handle,
-      names,
-      expected: expected.buffer as SharedArrayBuffer,
-      control: control.buffer as SharedArrayBuffer,
-      counts: counts.buffer as SharedArrayBuffer,
-      index: 0,
-      mustFind: stable,
-    } satisfies LookupData);
-    const report = message<LookupReport>(worker);
+    const started = lookupThreads(lib.handle, names, expected, control, 1, stable);
+    worker = started.workers[0]!;
+    const report = started.reports[0]!;
+    const counts = started.counts;
     const exit = once(worker, 'exit');
     for (let k = 0; counts[0] === 0; k++) {
       if (k > 600 * (emulated ? 10 : 1)) assert.unreachable(`the worker did not start within ${emulated ? 300 : 30} s`);
