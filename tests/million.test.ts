@@ -7,35 +7,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHF_EXECINSTR, STT_FUNC, dladdr, dlcreate } from '../src/index.js';
 import { getLibc } from '../src/loader/libc.js';
+import { findAllSource } from './fixtures/find-all.js';
 import { compileC, have, mustRun, skipBecause, tempDir } from './helpers/tools.js';
 
 const N = 1_000_000;
 const STRIDE = 16;
 const dir = tempDir('dlbind-million-');
 
-const FIND_ALL = `
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-int main(int argc, char **argv) {
-  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-  if (!h) { fprintf(stderr, "%s\\n", dlerror()); return 2; }
-  FILE *f = fopen(argv[2], "r");
-  static char line[256];
-  long i = 0, wrong = 0;
-  char *first = NULL;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\\n")] = 0;
-    char *p = dlsym(h, line);
-    if (i == 0) first = p;
-    if (p == NULL || p - first != i * ${STRIDE}) { if (wrong++ < 5) fprintf(stderr, "wrong: %s\\n", line); }
-    i++;
-  }
-  printf("%ld names, %ld wrong\\n", i, wrong);
-  return wrong != 0;
-}
-`;
+const FIND_ALL = findAllSource(STRIDE);
 
 test(`${N.toLocaleString('en')} functions named module_<m>.function_<i> in a default library: libc finds them all, dladdr names them, dlsave keeps them for a C program`, () => {
   const started = performance.now();

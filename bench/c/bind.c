@@ -163,13 +163,19 @@ int main(int argc, char **argv) {
   Elf64_Shdr *dynstr = &sh[dynsym->sh_link];
   uint32_t *header = (uint32_t *)(mem + gnu->sh_offset);
   nbuckets = header[0];
-  if (header[1] != 1) die("not a fresh live library", "symoffset is not 1");
+  /* A table that can grow starts at symoffset 1; one made with DLBIND_FIXED_BUCKETS=1 keeps the count
+     ld.so took at load, whose buckets cover the hash words of .dynsym 1 ... symoffset - 1 (never used). */
+  uint32_t symoffset = header[1];
+  if (symoffset < 1 || symoffset > nbuckets) die("not a fresh live library", "symoffset out of range");
   bloom_mask = header[2] - 1;
   bloom_shift = header[3];
   bloom = (uint64_t *)(header + 4);
   buckets = (uint32_t *)(bloom + header[2]);
-  chain = buckets + nbuckets;
-  slot_capacity = (uint32_t)((gnu->sh_size - 16 - 8ULL * header[2] - 4ULL * nbuckets) / 4 + 1);
+  /* chain[i - 1]: the hash word of .dynsym index i, from the origin ld.so computes (buckets + nbuckets - symoffset). */
+  uint32_t chain_at = nbuckets - symoffset + 1;
+  chain = buckets + chain_at;
+  slot_capacity = (uint32_t)((gnu->sh_size - 16 - 8ULL * header[2]) / 4 - chain_at + 1);
+  next_fresh = symoffset;
   syms = (Elf64_Sym *)(mem + dynsym->sh_offset);
   dynsym_size = &dynsym->sh_size;
   if (dynsym->sh_size != sizeof(Elf64_Sym)) die("not a fresh live library", "symbols are bound already");

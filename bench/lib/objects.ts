@@ -37,6 +37,10 @@ export function lookupObjects(ctx: Context, n: number): LookupObjects {
     dlbind(live, name, addr, 8);
     liveAddress.set(name, addr);
   });
+  // Done binding, as a program is before it hands the library to other processes: the bucket count has finished
+  // growing (each step waits out a 50 ms quarantine, and this process runs no timers while it binds) and shared runs
+  // are split. What a library looks like before that is in figure 2's note.
+  live.flush({ settle: true });
   const savedPath = join(ctx.workDir, `saved-${n}.so`);
   dlsave(live, savedPath);
   const gccPath = join(ctx.workDir, `gcc-${n}.so`);

@@ -158,7 +158,7 @@ export class JitLibrary {
         throw err instanceof DlbindError ? err : new DlbindError('EINVAL', `cannot write the jitdump in ${dir}: ${(err as Error).message}`);
       }
     }
-    this.#symtab = new LiveSymbolTable(o.mem, o.layout, this.#capacity.maxSymbols, (start, end) => o.markUsed(start, end));
+    this.#symtab = new LiveSymbolTable(o.mem, o.layout, this.#capacity.maxSymbols, (start, end) => o.markUsed(start, end), o);
     // Old copies of runs become tombstones after their quarantine: a debugger that read them reads the file again.
     this.#symtab.onRetired = () => markChanged(this);
     this.#unwind = new LiveUnwindTable(o.mem, o.layout);

@@ -72,17 +72,49 @@ export function gnuBloomWords(count: number): number {
 export const GNU_BLOOM_SHIFT = 26;
 
 /**
- * nbuckets of a live GNU table that may hold `maxSymbols`. glibc fixes it at
- * load, and it prices two calls against each other: dladdr visits every
+ * nbuckets of a live GNU table whose bucket count cannot grow (ld.so's cached
+ * copy of it was not found, see src/loader/link-map-buckets.ts): glibc fixes it
+ * at load, and it prices two calls against each other: dladdr visits every
  * bucket (cost ~ nbuckets even with one symbol bound), and a dlsym hit walks
  * half a chain of hash words (cost ~ symbols / nbuckets). A power of two near
  * 2·sqrt(maxSymbols) balances them: 2,048 buckets for a million symbols. At
- * most 8,192, so that the binder's per-bucket books stay small.
+ * most 8,192, so that the binder's per-bucket books stay small. A live
+ * library's header says this many at load either way.
  */
 export function gnuLiveBucketCount(maxSymbols: number): number {
-  let b = 1;
+  let b = GNU_LIVE_FIRST_BUCKETS;
   while (b < 8192 && b * b < 4 * maxSymbols) b *= 2;
   return b;
+}
+
+/**
+ * The buckets a live GNU table starts with when it can grow: dladdr then
+ * walks 16 bucket words, not thousands, in a library with a few symbols.
+ */
+export const GNU_LIVE_FIRST_BUCKETS = 16;
+
+/**
+ * The most buckets a growing live GNU table reaches: a power of two of at
+ * least half of maxSymbols (two symbols a bucket at full capacity, as lld
+ * sizes a table), at most 131,072 (each step of growth leaves that many
+ * .dynsym slots behind, see gnuGrownShape).
+ */
+export function gnuLiveMaxBuckets(maxSymbols: number): number {
+  let b = GNU_LIVE_FIRST_BUCKETS;
+  while (b < 131072 && 2 * b < maxSymbols) b *= 2;
+  return Math.max(b, gnuLiveBucketCount(maxSymbols));
+}
+
+/**
+ * The header words (nbuckets, symoffset) of a live GNU table laid out with
+ * `first` buckets and symoffset 1 whose bucket array has grown, in place, to
+ * `nbuckets`. The buckets then cover the hash words of .dynsym indexes
+ * 1 … nbuckets - first, which stop being hashed: symoffset moves past them by
+ * as much as nbuckets grew, so that the chain's origin (buckets + nbuckets -
+ * symoffset, what ld.so computes at load) never moves.
+ */
+export function gnuGrownShape(first: number, nbuckets: number): [nbuckets: number, symoffset: number] {
+  return [nbuckets, 1 + nbuckets - first];
 }
 
 /**

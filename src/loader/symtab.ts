@@ -52,6 +52,29 @@
 // * .dynsym's section header sh_size follows the high-water mark, so that
 //   readelf, nm and gdb read only slots ever used.
 //
+// The bucket count grows (when ld.so's cached copy of it is found, see
+// link-map-buckets.ts), so that dladdr, which walks every bucket word, costs
+// what the bound symbols need, and chains stay about two symbols long:
+// * The table is laid out for GNU_LIVE_FIRST_BUCKETS buckets with symoffset
+//   1; its header says more at load (writeLoadShape), with symoffset moved
+//   on by as many, so that ld.so's chain origin is the same. Then l_nbuckets
+//   and the header go down to the first count, before anything is bound.
+// * The buckets grow from M to T (a multiple) over the hash words of slots
+//   1 + M - first … 1 + T - first. Those slots are emptied first: their runs
+//   are copied away, and nothing takes a slot below the new floor. Once their
+//   quarantine has passed, bucket c in M … T gets bucket c % M's word: the
+//   chain of c % M holds every name of c (hash % T = c implies hash % M =
+//   c % M), so a lookup dividing by M or by T finds every name. Then one
+//   32-bit store raises l_nbuckets, and one 64-bit store the header's
+//   nbuckets and symoffset, for tools and other processes loading it.
+// * Buckets that share a run so form a class, owned by its first bucket
+//   (runOwner). A bind appends to the shared run; the next copy of it splits
+//   the class, each bucket republished with its own names only. dladdr walks
+//   a shared run once per bucket that holds it (finding the same answer).
+// * A process that dlopened the file before a growth keeps its old count:
+//   once classes split, it can miss names (a lookup dividing by the old
+//   count, on a bucket whose chain now holds fewer names).
+//
 // A lookup of a name that stays bound (not unbound or replaced during it)
 // finds it, even racing a copy of its run; one racing the name's bind, unbind
 // or replace answers null or its previous or current address; none gets a mix
@@ -61,11 +84,12 @@
 import { grownTo } from '../elf/bytes.js';
 import { ELF64_ST_INFO, SHT_DYNSYM, STB_GLOBAL, STT_FILE, SYM64_SIZE } from '../elf/constants.js';
 import { writeSymWords } from '../elf/encode.js';
-import { gnuHashString, gnuHashWithLength, hashedLength } from '../elf/hash.js';
+import { gnuGrownShape, gnuHashString, gnuHashWithLength, gnuLiveMaxBuckets, hashedLength } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { LiveBloom } from './bloom.js';
 import { DlbindError, locatedError } from './errors.js';
+import { findCachedBucketCount } from './link-map-buckets.js';
 import { shSizeOffset } from './section-size.js';
 
 /**
@@ -170,6 +194,13 @@ function hashCopyAscii(name: string, out: Uint8Array, at: number): number {
   return h >>> 0;
 }
 
+/** The slots of a run copied for `live` entries: room for half as many again. */
+function runCapacityFor(live: number): number {
+  let cap = FIRST_RUN;
+  while (2 * cap < 3 * live + 2) cap *= 2;
+  return cap;
+}
+
 function grownInt32(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
   let n = a.length;
   while (n <= need) n *= 2;
@@ -192,17 +223,39 @@ export class LiveSymbolTable {
   private readonly shSize: Uint32Array | undefined;
   /** The byte count sh_size holds now. */
   private publishedBytes = SYM64_SIZE;
-  readonly nbuckets: number;
+  /** The bucket count lookups divide by now (ld.so's l_nbuckets). */
+  nbuckets: number;
+  /** The bucket count the table is laid out for (its chain starts after that many). */
+  private readonly firstBuckets: number;
+  /** The most buckets it grows to (the size of the buckets view). */
+  private readonly maxBuckets: number;
+  /** ld.so's l_nbuckets for this library, when found: the table grows through it. */
+  private readonly cachedBuckets: Uint32Array | undefined;
+  /** The header's nbuckets and symoffset, as one 64-bit word. */
+  private readonly headerShape: BigUint64Array;
+  /** Slots below this are lost to the growing bucket array (or about to be): no run is taken there. */
+  private floor = 1;
+  /** Growth starts when more than this many symbols are bound (Infinity: never, or under way). */
+  private growAt = Number.POSITIVE_INFINITY;
+  /** The bucket count a growth under way reaches (0: none under way). */
+  private growTarget = 0;
+  /** When the slots a growth under way emptied have waited out their quarantine (performance.now()). */
+  private growReadyAt = 0;
   /** Symbols that can be bound at once (maxSymbols). */
   readonly capacity: number;
   /** .dynsym slots, the null symbol included. */
   readonly slotCapacity: number;
   readonly stringCapacity: number;
 
-  // Per bucket: its run (start 0: none), allocated lazily.
-  private runStart: Int32Array | undefined;
-  private runCap: Int32Array | undefined;
-  private runUsed: Int32Array | undefined;
+  // Per bucket: its run (start 0: none), allocated lazily. Of a class (buckets sharing one run since a growth),
+  // runStart holds the run for every bucket, runCap and runUsed only for its owner.
+  private runStart: Int32Array<ArrayBuffer> | undefined;
+  private runCap: Int32Array<ArrayBuffer> | undefined;
+  private runUsed: Int32Array<ArrayBuffer> | undefined;
+  /** Per bucket: the bucket whose run it shares (itself, unless a growth made it part of a class). */
+  private runOwner: Int32Array<ArrayBuffer> | undefined;
+  /** Per owner: the bucket count its run was made exact for (less than nbuckets: the owner of a class). */
+  private runLevel: Int32Array<ArrayBuffer> | undefined;
   /** Per .dynsym index: the id of the live symbol there, 0 for none or a tombstone. Grows with the high-water mark. */
   private slotId: Int32Array<ArrayBuffer> = new Int32Array(64);
   /** Per id: its name (undefined when free) and its .dynsym index. */
@@ -260,7 +313,18 @@ export class LiveSymbolTable {
   private readonly chainOffset: number;
   private readonly dynstrOffset: number;
 
-  constructor(mem: Uint8Array, layout: ObjectLayout, maxSymbols: number, onGrow?: (start: number, end: number) => number) {
+  /**
+   * `linkMap` and `loadBase` (the library as ld.so loaded it) let the bucket
+   * count grow; without them, or when ld.so's copy of it is not found, it
+   * stays at what the header said at load.
+   */
+  constructor(
+    mem: Uint8Array,
+    layout: ObjectLayout,
+    maxSymbols: number,
+    onGrow?: (start: number, end: number) => number,
+    loaded?: { linkMap: bigint; loadBase: bigint },
+  ) {
     this.onGrow = onGrow;
     this.dynsymOffset = layout.dynsym.offset;
     this.dynstrOffset = layout.dynstr.offset;
@@ -277,14 +341,41 @@ export class LiveSymbolTable {
     this.strings = new Uint8Array(buf, base + layout.dynstr.offset, layout.dynstrCapacity);
     // The shape as the writer laid it out, read back from the table's header as ld.so reads it
     // (once per layout: a library's creation touches none of its pages).
-    const [nbuckets, bloomWords, bloomShift] = tableShape(mem, layout, gnu.offset);
-    this.nbuckets = nbuckets;
+    const [loadBuckets, bloomWords, bloomShift] = tableShape(mem, layout, gnu.offset);
+    const first = layout.gnuBuckets;
+    this.firstBuckets = first;
+    this.maxBuckets = Math.max(loadBuckets, gnuLiveMaxBuckets(maxSymbols));
     this.bloomShift = bloomShift;
     this.bloomMask = bloomWords - 1;
     this.bloom = new Uint32Array(buf, base + gnu.offset + 16, bloomWords * 2);
     this.bloomFilter = new LiveBloom(this.bloom, this.bloomMask, this.bloomShift, this.weakMemoryOrder);
-    this.buckets = new Uint32Array(buf, base + gnu.offset + 16 + bloomWords * 8, this.nbuckets);
-    this.chainOffset = gnu.offset + 16 + bloomWords * 8 + this.nbuckets * 4;
+    const bucketsOffset = gnu.offset + 16 + bloomWords * 8;
+    // Over the chain's first words too: the buckets grow into them.
+    this.buckets = new Uint32Array(buf, base + bucketsOffset, Math.max(this.maxBuckets, loadBuckets));
+    this.chainOffset = bucketsOffset + first * 4;
+    this.headerShape = new BigUint64Array(buf, base + gnu.offset, 1);
+    this.cachedBuckets =
+      loaded === undefined || first === loadBuckets
+        ? undefined
+        : findCachedBucketCount(loaded.linkMap, {
+            nbuckets: loadBuckets,
+            bloomIdxBits: bloomWords - 1,
+            bloomShift,
+            bitmask: loaded.loadBase + BigInt(gnu.addr + 16),
+            buckets: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8),
+            chainZero: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8 + (first - 1) * 4),
+          });
+    if (this.cachedBuckets !== undefined) {
+      // Nothing is bound: every bucket is empty, which is right for any count. ld.so first, then tools.
+      this.nbuckets = first;
+      this.store32(this.cachedBuckets, 0, first);
+      this.publishShape();
+      this.growAt = 2 * first;
+    } else {
+      // Stuck at the load count: the slots under its buckets are lost from the start (made tombstones at the first run).
+      this.nbuckets = loadBuckets;
+      this.floor = gnuGrownShape(first, loadBuckets)[1];
+    }
     this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
     const sizeAt = shSizeOffset(mem, layout, layout.dynsym, SHT_DYNSYM);
     this.shSize = sizeAt === undefined ? undefined : new Uint32Array(buf, base + sizeAt, 2);
@@ -310,9 +401,10 @@ export class LiveSymbolTable {
   private find(name: string, hash: number, b: number): number {
     const runStart = this.runStart;
     if (runStart === undefined) return 0;
-    const start = runStart[b]!;
+    const owner = this.runOwner![b]!;
+    const start = runStart[owner]!;
     if (start === 0) return 0;
-    const end = start + this.runUsed![b]!;
+    const end = start + this.runUsed![owner]!;
     const words = this.hashWords;
     const half = hash >>> 1;
     for (let i = start; i < end; i++) {
@@ -402,6 +494,7 @@ export class LiveSymbolTable {
     this.bound++;
     this.slotId[at] = id;
     this.idSlot[id] = at;
+    if (this.bound > this.growAt || this.growTarget !== 0) this.advanceGrowth();
     return id;
   }
 
@@ -425,8 +518,9 @@ export class LiveSymbolTable {
     const b = hash % this.nbuckets;
     const runStart = this.runStart ?? this.makeRuns();
     const runUsed = this.runUsed!;
-    const start = runStart[b]!;
-    const used = runUsed[b]!;
+    const owner = this.runOwner![b]!;
+    const start = runStart[owner]!;
+    const used = runUsed[owner]!;
     const words = this.hashWords;
     // The duplicate check. The bloom filter holds the bits of every bound name, so a name
     // whose two bits are not both set is not bound: most new names need no walk along the
@@ -439,7 +533,7 @@ export class LiveSymbolTable {
       return 0;
     let at: number;
     // A run copy can fail (no slots left): the name's bytes are then not taken yet.
-    if (start === 0 || used === this.runCap![b]!) at = this.copyRun(b, 0, str, info, 0, shndx, value, size, hash);
+    if (start === 0 || used === this.runCap![owner]!) at = this.copyRun(b, 0, str, info, 0, shndx, value, size, hash);
     else {
       // append's stores, in line: the entry, its hash word with the end bit, its bloom bits, then the publishing store.
       at = start + used;
@@ -456,7 +550,7 @@ export class LiveSymbolTable {
       this.bloomFilter.add(hash);
       if (this.weakMemoryOrder) Atomics.store(words, at - 2, words[at - 2]! & ~1);
       else words[at - 2] = words[at - 2]! & ~1;
-      runUsed[b] = used + 1;
+      runUsed[owner] = used + 1;
     }
     this.stringsNext = str + n + 1;
     if (this.dynstrOffset + str + n + 1 > this.stringsDumped) this.stringsGrew(str);
@@ -464,6 +558,7 @@ export class LiveSymbolTable {
     this.bound++;
     this.slotId[at] = id;
     this.idSlot[id] = at;
+    if (this.bound > this.growAt || this.growTarget !== 0) this.advanceGrowth();
     return id;
   }
 
@@ -525,6 +620,7 @@ export class LiveSymbolTable {
     this.bound--;
     this.bloomFilter.remove(hash, () => this.liveHashes(), this.bound);
     this.giveBackString(str, bytes + 1, this.lastNow);
+    if (this.growTarget !== 0) this.advanceGrowth();
     return result;
   }
 
@@ -572,7 +668,12 @@ export class LiveSymbolTable {
       runStart.fill(0);
       this.runCap!.fill(0);
       this.runUsed!.fill(0);
+      for (let b = 0; b < this.nbuckets; b++) this.runOwner![b] = b;
+      this.runLevel!.fill(this.nbuckets);
     }
+    // A growth under way stops where it is (its emptied slots stay lost); the count reached stays.
+    this.growTarget = 0;
+    this.growAt = this.cachedBuckets !== undefined && this.nbuckets < this.maxBuckets ? 2 * this.nbuckets : Number.POSITIVE_INFINITY;
     this.nextFresh = 1;
     this.publishHighWater();
     this.localName.clear();
@@ -610,6 +711,9 @@ export class LiveSymbolTable {
     const n = this.nbuckets;
     this.runCap = new Int32Array(n);
     this.runUsed = new Int32Array(n);
+    this.runOwner = new Int32Array(n);
+    for (let b = 0; b < n; b++) this.runOwner[b] = b;
+    this.runLevel = new Int32Array(n).fill(n);
     this.runStart = new Int32Array(n);
     return this.runStart;
   }
@@ -617,16 +721,17 @@ export class LiveSymbolTable {
   /** Writes a new entry into bucket b's run, appending when there is room, and publishes it. Returns its .dynsym index. */
   private append(b: number, hash: number, str: number, info: number, other: number, shndx: number, value: number, size: number): number {
     if (this.runStart === undefined) this.makeRuns();
-    const start = this.runStart![b]!;
-    const used = this.runUsed![b]!;
-    if (start === 0 || used === this.runCap![b]!) return this.copyRun(b, 0, str, info, other, shndx, value, size, hash);
+    const owner = this.runOwner![b]!;
+    const start = this.runStart![owner]!;
+    const used = this.runUsed![owner]!;
+    if (start === 0 || used === this.runCap![owner]!) return this.copyRun(b, 0, str, info, other, shndx, value, size, hash);
     const at = start + used;
     writeSymWords(this.symU32, at * WORDS_PER_SYM, str, info, other, shndx, value, size);
     this.hashWords[at - 1] = hash | 1;
     this.addToBloom(hash);
     // The publishing store: the previous last word loses its end bit.
     this.store32(this.hashWords, at - 2, this.hashWords[at - 2]! & ~1);
-    this.runUsed![b] = used + 1;
+    this.runUsed![owner] = used + 1;
     return at;
   }
 
@@ -634,8 +739,10 @@ export class LiveSymbolTable {
    * Republishes bucket b as a fresh run holding its live entries but `drop`
    * (0: none), plus, unless `str` is -1, a new entry (in `drop`'s place when
    * there is one, else last). Returns the new entry's .dynsym index (0 if none).
+   * A bucket of a class splits the class (splitRun).
    */
   private copyRun(b: number, drop: number, str: number, info: number, other: number, shndx: number, value: number, size: number, hash: number): number {
+    if (this.runLevel![this.runOwner![b]!] !== this.nbuckets) return this.splitRun(this.runOwner![b]!, drop, str, info, other, shndx, value, size, hash);
     const runStart = this.runStart!;
     const start = runStart[b]!;
     const used = start === 0 ? 0 : this.runUsed![b]!;
@@ -644,68 +751,153 @@ export class LiveSymbolTable {
     let cap = 0;
     let at = 0;
     if (live > 0) {
-      cap = FIRST_RUN;
-      while (2 * cap < 3 * live + 2) cap *= 2;
-      fresh = this.takeRun(cap);
+      fresh = this.takeRun(runCapacityFor(live));
       cap = this.lastRunCap;
+      this.prepareRun(fresh, cap);
       const words = this.hashWords;
-      words.fill(1, fresh - 1, fresh - 1 + cap);
-      // Slots of the run not yet used read as tombstones too: zeros would be LOCAL symbols to tools.
-      const bytes = this.symBytes;
-      for (let i = fresh; i < fresh + cap; i++) if (bytes[i * SYM64_SIZE + 4] !== TOMBSTONE_INFO) bytes[i * SYM64_SIZE + 4] = TOMBSTONE_INFO;
-      const u32 = this.symU32;
       let to = fresh;
       for (let from = start; from < start + used; from++) {
         if (from === drop) {
           if (str < 0) continue;
           at = to;
-        } else {
-          const id = this.slotId[from]!;
-          // Six words by hand: copyWithin is a runtime call, dearer than the copy.
-          const t = to * WORDS_PER_SYM;
-          const f = from * WORDS_PER_SYM;
-          u32[t] = u32[f]!;
-          u32[t + 1] = u32[f + 1]!;
-          u32[t + 2] = u32[f + 2]!;
-          u32[t + 3] = u32[f + 3]!;
-          u32[t + 4] = u32[f + 4]!;
-          u32[t + 5] = u32[f + 5]!;
-          words[to - 1] = words[from - 1]! & ~1;
-          this.slotId[to] = id;
-          this.idSlot[id] = to;
-          // The entry left behind is an old copy of the symbol (the newer one still retiring, if any, before it).
-          const newest = this.idLinger[id]!;
-          this.lingerPrev[from] = this.lingerOf[newest] === id ? newest : 0;
-          this.lingerOf[from] = id;
-          this.idLinger[id] = from;
-        }
+        } else this.moveEntry(from, to);
         to++;
       }
       if (str >= 0) {
         if (at === 0) at = to++;
-        writeSymWords(u32, at * WORDS_PER_SYM, str, info, other, shndx, value, size);
-        words[at - 1] = hash & ~1;
-        // A replaced name's bits are set already (and counted once).
-        if (drop === 0) this.addToBloom(hash);
+        this.writeNewEntry(at, str, info, other, shndx, value, size, hash, drop === 0);
       }
       words[to - 2] = words[to - 2]! | 1;
     }
     // The publishing store: the bucket word points at the new run (or at nothing).
     this.store32(this.buckets, b, fresh);
-    if (start !== 0) {
-      // The old run is unreachable for new lookups but stays intact, for a reader that loaded the bucket word
-      // before: it becomes tombstones when its quarantine has passed (retireDue). Not so the removed or
-      // replaced entry and its older copies: a lookup of that name racing this may answer null.
-      if (drop !== 0) this.tombstoneCopies(drop);
-      for (let from = start; from < start + used; from++) this.slotId[from] = 0;
-      const now = performance.now();
-      this.lastNow = now;
-      this.freeRun(start, this.runCap![b]!, now);
-    }
+    this.releaseRun(start, used, this.runCap![b]!, drop);
     runStart[b] = fresh;
     this.runCap![b] = cap;
     this.runUsed![b] = live;
     return at;
+  }
+
+  /**
+   * copyRun for a class: its run's entries (but `drop`, with the new entry
+   * as copyRun places it) go to one fresh run per bucket of the class, each
+   * holding the names that bucket has at the present count, and each bucket
+   * word is republished. Until its own store a bucket's word still points at
+   * the shared run, which holds its names too. The runs are all taken before
+   * anything is stored, so that a full table throws with nothing changed.
+   */
+  private splitRun(owner: number, drop: number, str: number, info: number, other: number, shndx: number, value: number, size: number, hash: number): number {
+    const n = this.nbuckets;
+    const level = this.runLevel![owner]!;
+    const runStart = this.runStart!;
+    const runOwner = this.runOwner!;
+    const start = runStart[owner]!;
+    const used = start === 0 ? 0 : this.runUsed![owner]!;
+    const oldCap = this.runCap![owner]!;
+    const members: number[] = [];
+    for (let c = owner; c < n; c += level) if (runOwner[c] === owner) members.push(c);
+    // Each entry's bucket at the present count; the new entry (-1 index) last unless it takes drop's place.
+    const bucketOf = new Int32Array(used + 1);
+    const counts = new Map<number, number>();
+    const count = (c: number) => counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (let from = start; from < start + used; from++) {
+      if (from === drop && str < 0) continue;
+      const c = from === drop ? hash % n : gnuHashString(this.idName[this.slotId[from]!]!) % n;
+      bucketOf[from - start] = c;
+      count(c);
+    }
+    if (str >= 0 && drop === 0) count(hash % n);
+    const runs = new Map<number, [start: number, cap: number, next: number]>();
+    try {
+      for (const [c, live] of counts) {
+        const fresh = this.takeRun(runCapacityFor(live));
+        runs.set(c, [fresh, this.lastRunCap, fresh]);
+      }
+    } catch (err) {
+      // Never published: free to reuse after the quarantine like any other.
+      const now = performance.now();
+      for (const [fresh, cap] of runs.values()) this.freeRun(fresh, cap, now);
+      throw err;
+    }
+    for (const [fresh, cap] of runs.values()) this.prepareRun(fresh, cap);
+    let at = 0;
+    for (let from = start; from < start + used; from++) {
+      if (from === drop && str < 0) continue;
+      const run = runs.get(bucketOf[from - start]!)!;
+      if (from === drop) at = run[2];
+      else this.moveEntry(from, run[2]);
+      run[2]++;
+    }
+    if (str >= 0) {
+      if (at === 0) at = runs.get(hash % n)![2]++;
+      this.writeNewEntry(at, str, info, other, shndx, value, size, hash, drop === 0);
+    }
+    const words = this.hashWords;
+    for (const run of runs.values()) words[run[2] - 2] = words[run[2] - 2]! | 1;
+    for (const c of members) {
+      const run = runs.get(c);
+      this.store32(this.buckets, c, run === undefined ? 0 : run[0]);
+      runStart[c] = run === undefined ? 0 : run[0];
+      this.runCap![c] = run === undefined ? 0 : run[1];
+      this.runUsed![c] = run === undefined ? 0 : run[2] - run[0];
+      runOwner[c] = c;
+      this.runLevel![c] = n;
+    }
+    this.releaseRun(start, used, oldCap, drop);
+    return at;
+  }
+
+  /** Every slot of a freshly taken run reads as the end of a chain and as a tombstone (zeros would be LOCAL symbols to tools). */
+  private prepareRun(fresh: number, cap: number): void {
+    this.hashWords.fill(1, fresh - 1, fresh - 1 + cap);
+    const bytes = this.symBytes;
+    for (let i = fresh; i < fresh + cap; i++) if (bytes[i * SYM64_SIZE + 4] !== TOMBSTONE_INFO) bytes[i * SYM64_SIZE + 4] = TOMBSTONE_INFO;
+  }
+
+  /** Copies the live entry at `from` to `to` in a run not yet published; the one left behind is an old copy of it. */
+  private moveEntry(from: number, to: number): void {
+    const u32 = this.symU32;
+    const id = this.slotId[from]!;
+    // Six words by hand: copyWithin is a runtime call, dearer than the copy.
+    const t = to * WORDS_PER_SYM;
+    const f = from * WORDS_PER_SYM;
+    u32[t] = u32[f]!;
+    u32[t + 1] = u32[f + 1]!;
+    u32[t + 2] = u32[f + 2]!;
+    u32[t + 3] = u32[f + 3]!;
+    u32[t + 4] = u32[f + 4]!;
+    u32[t + 5] = u32[f + 5]!;
+    this.hashWords[to - 1] = this.hashWords[from - 1]! & ~1;
+    this.slotId[to] = id;
+    this.idSlot[id] = to;
+    // The entry left behind is an old copy of the symbol (the newer one still retiring, if any, before it).
+    const newest = this.idLinger[id]!;
+    this.lingerPrev[from] = this.lingerOf[newest] === id ? newest : 0;
+    this.lingerOf[from] = id;
+    this.idLinger[id] = from;
+  }
+
+  private writeNewEntry(at: number, str: number, info: number, other: number, shndx: number, value: number, size: number, hash: number, isNew: boolean): void {
+    writeSymWords(this.symU32, at * WORDS_PER_SYM, str, info, other, shndx, value, size);
+    this.hashWords[at - 1] = hash & ~1;
+    // A replaced name's bits are set already (and counted once).
+    if (isNew) this.addToBloom(hash);
+  }
+
+  /**
+   * After the bucket words no longer point at the run [start, start + used)
+   * of `cap` slots: it stays intact, for a reader that loaded a bucket word
+   * before, and becomes tombstones when its quarantine has passed
+   * (retireDue). Not so the removed or replaced entry and its older copies:
+   * a lookup of that name racing this may answer null.
+   */
+  private releaseRun(start: number, used: number, cap: number, drop: number): void {
+    if (start === 0) return;
+    if (drop !== 0) this.tombstoneCopies(drop);
+    for (let from = start; from < start + used; from++) this.slotId[from] = 0;
+    const now = performance.now();
+    this.lastNow = now;
+    this.freeRun(start, cap, now);
   }
 
   private addToBloom(hash: number): void {
@@ -749,7 +941,10 @@ export class LiveSymbolTable {
       const now = performance.now();
       if (now > this.lastNow) this.lastNow = now;
       this.retireDue(now);
-      if (this.retiring.length > 0) this.armRetireTimer(Math.max(1, this.retiring.oldest() + QUARANTINE_MS + 1 - now));
+      if (this.growTarget !== 0) this.advanceGrowth();
+      let next = this.retiring.length > 0 ? this.retiring.oldest() + QUARANTINE_MS + 1 : Number.POSITIVE_INFINITY;
+      if (this.growTarget !== 0) next = Math.min(next, this.growReadyAt + 1);
+      if (next !== Number.POSITIVE_INFINITY) this.armRetireTimer(Math.max(1, next - performance.now()));
     }, ms);
     // Unref'd: retirement never keeps the process alive (an exiting process needs no tidy table).
     t.unref?.();
@@ -804,6 +999,7 @@ export class LiveSymbolTable {
    * .dynsym then list each bound symbol once. Returns how many retired.
    */
   retire(wait: boolean): number {
+    if (wait) this.settleGrowth();
     const q = this.retiring;
     if (q.length === 0) return 0;
     const now = wait ? this.waitFor(q.newest() + QUARANTINE_MS) : performance.now();
@@ -829,6 +1025,7 @@ export class LiveSymbolTable {
     if (this.retiring.length > 0 && this.lastNow - this.retiring.oldest() >= QUARANTINE_MS) this.retireDue(this.lastNow);
     const q = this.freeRuns.get(cap);
     if (q !== undefined && q.length > 0) return q.shift();
+    if (this.nextFresh < this.floor) this.skipToFloor();
     if (this.nextFresh + cap <= this.slotCapacity) {
       const at = this.nextFresh;
       this.nextFresh += cap;
@@ -886,6 +1083,12 @@ export class LiveSymbolTable {
 
   /** Puts a retired run (or piece) among the free ones. */
   private addFree(start: number, len: number, time: number): void {
+    if (start < this.floor) {
+      // Under the bucket array now (or soon): never reused.
+      if (start + len <= this.floor) return;
+      len -= this.floor - start;
+      start = this.floor;
+    }
     let q = this.freeRuns.get(len);
     if (q === undefined) this.freeRuns.set(len, (q = new FifoQueue(16)));
     q.push(start, time);
@@ -898,9 +1101,7 @@ export class LiveSymbolTable {
    * no rewriting. Rare: only a table with no fresh slots left gets here.
    */
   private coalescedRun(cap: number): number {
-    const pieces: [number, number, number][] = [];
-    for (const [len, q] of this.freeRuns) while (q.length > 0) pieces.push([q.oldest(), q.shift(), len]);
-    this.freeRuns.clear();
+    const pieces = this.takeAllFree();
     pieces.sort((x, y) => x[1] - y[1]);
     let found = 0;
     for (let i = 0; i < pieces.length; ) {
@@ -919,6 +1120,137 @@ export class LiveSymbolTable {
       i = j;
     }
     return found;
+  }
+
+  /** Every free run, as [time, start, length], the free lists left empty. */
+  private takeAllFree(): [number, number, number][] {
+    const pieces: [number, number, number][] = [];
+    for (const [len, q] of this.freeRuns) while (q.length > 0) pieces.push([q.oldest(), q.shift(), len]);
+    this.freeRuns.clear();
+    return pieces;
+  }
+
+  /** Starts a growth the bound count calls for, or finishes the one under way once its quarantine has passed. */
+  private advanceGrowth(): void {
+    if (this.growTarget !== 0) {
+      if (this.lastNow < this.growReadyAt) return;
+      this.finishGrowth(this.lastNow);
+    }
+    if (this.bound > this.growAt) this.startGrowth();
+  }
+
+  /**
+   * The first half of a growth (see the protocol above): picks the count to
+   * reach, raises the floor over the slots its buckets will cover, and copies
+   * every live run there above it. A failure (no room for the copies) leaves
+   * the count as it is, to be tried again with twice as many symbols bound;
+   * the bind that set it off is not undone.
+   */
+  private startGrowth(): void {
+    const n = this.nbuckets;
+    const first = this.firstBuckets;
+    // A multiple of n: at most a bucket a bound symbol, and covering only slots handed out already.
+    const limit = Math.min(this.maxBuckets, this.bound, this.nextFresh - 1 + first);
+    let target = n;
+    while (2 * target <= limit) target *= 2;
+    this.growAt = target < this.maxBuckets ? 2 * this.bound : Number.POSITIVE_INFINITY;
+    if (target === n) return;
+    const from = gnuGrownShape(first, n)[1];
+    const to = gnuGrownShape(first, target)[1];
+    this.floor = Math.max(this.floor, to);
+    for (const [time, start, len] of this.takeAllFree()) this.addFree(start, len, time);
+    try {
+      for (let i = from; i < to; i++) {
+        const id = this.slotId[i]!;
+        if (id !== 0) this.copyRun(gnuHashString(this.idName[id]!) % n, 0, -1, 0, 0, 0, 0, 0, 0);
+      }
+    } catch {
+      // The count stays; the floor too (the slots under it are lost, which costs nothing else).
+      return;
+    }
+    this.growTarget = target;
+    this.growAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    this.lastNow = now;
+    this.growReadyAt = now + QUARANTINE_MS;
+    if (this.retireTimer === undefined) this.armRetireTimer(QUARANTINE_MS + 1);
+  }
+
+  /**
+   * The second half: the emptied slots have waited out their quarantine, so
+   * their hash words become the new buckets' words, each its class's run;
+   * then ld.so's count and the header's shape are raised.
+   */
+  private finishGrowth(now: number): void {
+    this.retireDue(now);
+    const n = this.nbuckets;
+    const target = this.growTarget;
+    this.growTarget = 0;
+    if (this.runStart !== undefined) {
+      const runStart = (this.runStart = grownTo(this.runStart, target));
+      const runOwner = (this.runOwner = grownTo(this.runOwner!, target));
+      this.runCap = grownTo(this.runCap!, target);
+      this.runUsed = grownTo(this.runUsed!, target);
+      this.runLevel = grownTo(this.runLevel!, target);
+      for (let c = n; c < target; c++) {
+        runStart[c] = runStart[c % n]!;
+        runOwner[c] = runOwner[c % n]!;
+      }
+    }
+    const buckets = this.buckets;
+    for (let c = n; c < target; c++) buckets[c] = buckets[c % n]!;
+    this.nbuckets = target;
+    // A store-release on aarch64: a lookup that divides by the new count sees the words above.
+    this.store32(this.cachedBuckets!, 0, target);
+    this.publishShape();
+    this.growAt = target < this.maxBuckets ? 2 * target : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Brings the bucket count to what the bound symbols call for and splits
+   * every class, waiting out each growth's quarantine: then tools and other
+   * processes see a table like a linker's.
+   */
+  private settleGrowth(): void {
+    for (let round = 0; round < 64; round++) {
+      if (this.growTarget !== 0) this.finishGrowth(this.waitFor(this.growReadyAt));
+      else if (this.bound > this.growAt) {
+        this.startGrowth();
+        if (this.growTarget === 0) break;
+      } else break;
+    }
+    const n = this.nbuckets;
+    const runOwner = this.runOwner;
+    if (runOwner === undefined) return;
+    try {
+      for (let b = 0; b < n; b++) if (runOwner[b] === b && this.runLevel![b] !== n && this.runStart![b] !== 0) this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
+    } catch {
+      // No room to split: the shared runs stay, as right for lookups as before.
+    }
+  }
+
+  /** The header's nbuckets and symoffset for the present count, in one store: a reader never sees half of a change. */
+  private publishShape(): void {
+    const [nbuckets, symoffset] = gnuGrownShape(this.firstBuckets, this.nbuckets);
+    this.headerShape[0] = BigInt(nbuckets) | (BigInt(symoffset) << 32n);
+  }
+
+  /** A table stuck at its load count: the slots under its buckets become tombstones, and fresh runs start above them. */
+  private skipToFloor(): void {
+    const bytes = this.symBytes;
+    const from = this.nextFresh;
+    // Only st_info: the rest of these slots' words are bucket words.
+    for (let i = from; i < this.floor; i++) bytes[i * SYM64_SIZE + 4] = TOMBSTONE_INFO;
+    this.nextFresh = this.floor;
+    if (this.nextFresh > this.slotId.length) {
+      this.slotId = grownInt32(this.slotId, this.nextFresh);
+      this.lingerOf = grownInt32(this.lingerOf, this.nextFresh);
+      this.lingerPrev = grownInt32(this.lingerPrev, this.nextFresh);
+    }
+    if (this.onGrow !== undefined) {
+      this.symsDumped = this.onGrow(this.dynsymOffset + from * SYM64_SIZE, this.dynsymOffset + this.floor * SYM64_SIZE);
+      this.chainDumped = this.onGrow(this.chainOffset, this.chainOffset + (this.floor - 1) * 4);
+    }
   }
 
   /** sh_size of .dynsym follows the high-water mark, so tools read only slots ever used. */
@@ -991,6 +1323,20 @@ export class LiveSymbolTable {
 export function writeInitialDynsymSize(out: Uint8Array, layout: ObjectLayout): void {
   const at = shSizeOffset(out, layout, layout.dynsym, SHT_DYNSYM);
   if (at !== undefined) new DataView(out.buffer, out.byteOffset + at, 8).setBigUint64(0, BigInt(SYM64_SIZE), true);
+}
+
+/**
+ * Sets a freshly written zygote's GNU header to the shape ld.so is to cache
+ * at load: `loadBuckets` buckets, symoffset moved on to match (gnuGrownShape).
+ * A table that finds ld.so's copy brings both down to the first count.
+ */
+export function writeLoadShape(out: Uint8Array, layout: ObjectLayout, loadBuckets: number): void {
+  const gnu = layout.gnuHash;
+  if (gnu === undefined) return;
+  const [nbuckets, symoffset] = gnuGrownShape(layout.gnuBuckets, loadBuckets);
+  const header = new DataView(out.buffer, out.byteOffset + gnu.offset, 8);
+  header.setUint32(0, nbuckets, true);
+  header.setUint32(4, symoffset, true);
 }
 
 const shapes = new WeakMap<ObjectLayout, [nbuckets: number, bloomWords: number, bloomShift: number]>();

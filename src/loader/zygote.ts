@@ -3,12 +3,12 @@
 // every reserved byte is a hole in the memfd until something is put there.
 import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_PAGE_SIZE } from '../elf/builder.js';
-import { gnuLiveBloomWords, gnuLiveBucketCount } from '../elf/hash.js';
+import { GNU_LIVE_FIRST_BUCKETS, gnuLiveBloomWords, gnuLiveBucketCount, gnuLiveMaxBuckets } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import { type ObjectPlan, type PreparedObject, prepareObject, writeObject } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 import type { LoaderArch } from './platform.js';
-import { writeInitialDynsymSize } from './symtab.js';
+import { writeInitialDynsymSize, writeLoadShape } from './symtab.js';
 import { unwindCapacity, writeInitialUnwindTables } from './unwind.js';
 
 /** How much a live library can hold; fixed at dlcreate. Reserved capacity costs address space, not memory. */
@@ -142,7 +142,8 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
     packFileOffsets: false,
     dynsymCapacity: dynsymSlots(capacity.maxSymbols),
     dynstrCapacity: capacity.stringTableSize,
-    gnuBuckets: gnuLiveBucketCount(capacity.maxSymbols),
+    // Laid out for the first buckets; the header says more at load (writeLoadShape), and the table grows into them.
+    gnuBuckets: GNU_LIVE_FIRST_BUCKETS,
     gnuBloomWords: gnuLiveBloomWords(capacity.maxSymbols),
     // Room for every function to have unwind rules (src/loader/unwind.ts fills them in place).
     ehFrameHdrCapacity: unwindCapacity(capacity.maxSymbols).ehFrameHdr,
@@ -156,10 +157,11 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
  * as many again), and old runs wait a while before reuse (merged with their
  * neighbours when fresh slots run out): four slots per symbol, plus the first
  * runs of every bucket, leave room for any name set short of one built to
- * collide. Unused slots cost address space only.
+ * collide. The bucket array grows over the hash words of the first slots,
+ * which are lost to symbols (gnuGrownShape). Unused slots cost address space only.
  */
 export function dynsymSlots(maxSymbols: number): number {
-  return 4 * maxSymbols + 8 * gnuLiveBucketCount(maxSymbols) + 1;
+  return 4 * maxSymbols + 8 * gnuLiveBucketCount(maxSymbols) + gnuLiveMaxBuckets(maxSymbols) + 1;
 }
 
 const prepared = new Map<string, PreparedObject>();
@@ -193,10 +195,13 @@ export function preparedZygote(arch: LoaderArch, soname: string, capacity: Capac
     }
     if (prepared.size >= 16) prepared.delete(prepared.keys().next().value!);
     prepared.set(key, p);
+    loadBuckets.set(p, gnuLiveBucketCount(capacity.maxSymbols));
   }
   lastPrepared = { arch, capacity: { ...capacity }, dynamicWritable, length, p };
   return p;
 }
+/** The nbuckets a zygote's header says at load: what ld.so keeps if the table cannot grow. */
+const loadBuckets = new WeakMap<PreparedObject, number>();
 /** The shape asked for last, for a library like the one before it (the key need not be built). */
 let lastPrepared: { arch: LoaderArch; capacity: Capacity; dynamicWritable: boolean; length: number; p: PreparedObject } | undefined;
 
@@ -206,6 +211,7 @@ export function writeZygote(out: Uint8Array, p: PreparedObject, soname: string):
   writeString(out, p.layout.dynstr.offset + p.dynstr.offsetOf(p.sonameId), soname);
   writeInitialUnwindTables(out, p.layout);
   writeInitialDynsymSize(out, p.layout);
+  writeLoadShape(out, p.layout, loadBuckets.get(p) ?? p.layout.gnuBuckets);
 }
 
 /** A zygote's written bytes: the pages that hold anything, as [file offset, bytes]. */
