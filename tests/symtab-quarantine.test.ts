@@ -31,10 +31,16 @@ function tableOf(lib: JitLibrary) {
   const mem = new Uint8Array(getLibc().view(o.aliasBase, o.fileSize));
   const gnu = o.layout.gnuHash!;
   const words = new Uint32Array(mem.buffer, mem.byteOffset + gnu.offset, 4);
+  // The first bind brings the table to its first bucket count (16) from the one the header gave ld.so at load.
+  if (lib.symbolTable.count === 0) {
+    lib.bind('first_bind', lib.alloc(8, SHF_WRITE), 8);
+    lib.unbind('first_bind');
+  }
   const nbuckets = words[0]!;
   const bucketsAt = gnu.offset + 16 + words[2]! * 8;
   const buckets = new Uint32Array(mem.buffer, mem.byteOffset + bucketsAt, nbuckets);
-  const chain = new Uint32Array(mem.buffer, mem.byteOffset + bucketsAt + nbuckets * 4, o.layout.dynsymCapacity - 1);
+  // The chain's origin, as ld.so computes it: buckets + nbuckets - symoffset.
+  const chain = new Uint32Array(mem.buffer, mem.byteOffset + bucketsAt + (nbuckets - words[1]! + 1) * 4, o.layout.dynsymCapacity - 1);
   const dynsym = o.layout.dynsym.offset;
   const dynstr = o.layout.dynstr.offset;
   return {

@@ -25,6 +25,8 @@ const SEARCH_BYTES = 1024;
 
 /** What _dl_setup_hash stored for a library: the values that identify its fields. */
 export interface CachedShape {
+  /** The library's link_map (its dlopen handle). */
+  linkMap: bigint;
   nbuckets: number;
   /** bloom words - 1 */
   bloomIdxBits: number;
@@ -50,10 +52,11 @@ function matches(words: DataView, at: number, s: CachedShape): boolean {
 }
 
 /**
- * A one-word view of `linkMap`'s l_nbuckets, or undefined when the cached
+ * A one-word view of the link_map's l_nbuckets, or undefined when the cached
  * fields are not where, or not what, `shape` says.
  */
-export function findCachedBucketCount(linkMap: bigint, shape: CachedShape): Uint32Array | undefined {
+export function findCachedBucketCount(shape: CachedShape): Uint32Array | undefined {
+  const linkMap = shape.linkMap;
   if (process.env.DLBIND_FIXED_BUCKETS === '1') return undefined;
   const c = getLibc();
   let at = knownOffset;

@@ -89,7 +89,7 @@ import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { LiveBloom } from './bloom.js';
 import { DlbindError, locatedError } from './errors.js';
-import { findCachedBucketCount } from './link-map-buckets.js';
+import { type CachedShape, findCachedBucketCount } from './link-map-buckets.js';
 import { shSizeOffset } from './section-size.js';
 
 /**
@@ -105,6 +105,8 @@ const QUARANTINE_MS = 50;
 
 /** st_info of a tombstone: dlsym refuses the type, tools hide it, and GLOBAL draws no readelf warning. */
 const TOMBSTONE_INFO = ELF64_ST_INFO(STB_GLOBAL, STT_FILE);
+/** compactRuns leaves smaller tables alone: their runs fit in a few pages anyway. */
+const PACK_AT_LEAST = 4096;
 /** Slots a bucket's first run holds. */
 const FIRST_RUN = 4;
 const WORDS_PER_SYM = SYM64_SIZE / 4;
@@ -229,8 +231,12 @@ export class LiveSymbolTable {
   private readonly firstBuckets: number;
   /** The most buckets it grows to (the size of the buckets view). */
   private readonly maxBuckets: number;
-  /** ld.so's l_nbuckets for this library, when found: the table grows through it. */
-  private readonly cachedBuckets: Uint32Array | undefined;
+  /** ld.so's l_nbuckets for this library, when found (at the first bind): the table grows through it. */
+  private cachedBuckets: Uint32Array | undefined;
+  /** What identifies that word, until the first bind looks for it (an idle library never does). */
+  private cachedShape: CachedShape | undefined;
+  /** Whether the table packs the runs it copies (see compactRuns). */
+  private packing = false;
   /** The header's nbuckets and symoffset, as one 64-bit word. */
   private readonly headerShape: BigUint64Array;
   /** Slots below this are lost to the growing bucket array (or about to be): no run is taken there. */
@@ -354,28 +360,20 @@ export class LiveSymbolTable {
     this.buckets = new Uint32Array(buf, base + bucketsOffset, Math.max(this.maxBuckets, loadBuckets));
     this.chainOffset = bucketsOffset + first * 4;
     this.headerShape = new BigUint64Array(buf, base + gnu.offset, 1);
-    this.cachedBuckets =
-      loaded === undefined || first === loadBuckets
-        ? undefined
-        : findCachedBucketCount(loaded.linkMap, {
-            nbuckets: loadBuckets,
-            bloomIdxBits: bloomWords - 1,
-            bloomShift,
-            bitmask: loaded.loadBase + BigInt(gnu.addr + 16),
-            buckets: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8),
-            chainZero: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8 + (first - 1) * 4),
-          });
-    if (this.cachedBuckets !== undefined) {
-      // Nothing is bound: every bucket is empty, which is right for any count. ld.so first, then tools.
-      this.nbuckets = first;
-      this.store32(this.cachedBuckets, 0, first);
-      this.publishShape();
-      this.growAt = 2 * first;
-    } else {
-      // Stuck at the load count: the slots under its buckets are lost from the start (made tombstones at the first run).
-      this.nbuckets = loadBuckets;
-      this.floor = gnuGrownShape(first, loadBuckets)[1];
-    }
+    // At the load count until the first bind finds ld.so's copy of it (adoptCount); the slots under its buckets
+    // are lost meanwhile (made tombstones at the first run a local symbol takes), and for good if it is not found.
+    this.nbuckets = loadBuckets;
+    this.floor = gnuGrownShape(first, loadBuckets)[1];
+    if (loaded !== undefined && first !== loadBuckets)
+      this.cachedShape = {
+        linkMap: loaded.linkMap,
+        nbuckets: loadBuckets,
+        bloomIdxBits: bloomWords - 1,
+        bloomShift,
+        bitmask: loaded.loadBase + BigInt(gnu.addr + 16),
+        buckets: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8),
+        chainZero: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8 + (first - 1) * 4),
+      };
     this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
     const sizeAt = shSizeOffset(mem, layout, layout.dynsym, SHT_DYNSYM);
     this.shSize = sizeAt === undefined ? undefined : new Uint32Array(buf, base + sizeAt, 2);
@@ -466,6 +464,8 @@ export class LiveSymbolTable {
   bind(name: string, value: number, size: number, info: number, other: number, shndx: number, replace: boolean): number {
     const hash = gnuHashWithLength(name);
     const byteLength = hashedLength.bytes;
+    // The first bind may change the count (adoptCount).
+    if (this.runStart === undefined) this.makeRuns();
     const b = hash % this.nbuckets;
     const old = this.find(name, hash, b);
     if (old !== 0) {
@@ -515,8 +515,8 @@ export class LiveSymbolTable {
     const hash = hashCopyAscii(name, strings, str);
     if (hash < 0) return 0;
     strings[str + n] = 0;
-    const b = hash % this.nbuckets;
     const runStart = this.runStart ?? this.makeRuns();
+    const b = hash % this.nbuckets;
     const runUsed = this.runUsed!;
     const owner = this.runOwner![b]!;
     const start = runStart[owner]!;
@@ -708,6 +708,7 @@ export class LiveSymbolTable {
 
   /** The per-bucket run arrays, made at the first bind (an idle library has none). */
   private makeRuns(): Int32Array {
+    if (this.cachedShape !== undefined) this.adoptCount(this.cachedShape);
     const n = this.nbuckets;
     this.runCap = new Int32Array(n);
     this.runUsed = new Int32Array(n);
@@ -716,6 +717,24 @@ export class LiveSymbolTable {
     this.runLevel = new Int32Array(n).fill(n);
     this.runStart = new Int32Array(n);
     return this.runStart;
+  }
+
+  /**
+   * At the first bind: finds ld.so's l_nbuckets and brings it and the header
+   * down to the first count. Nothing is bound, so every bucket is empty, which
+   * is right for any count. ld.so first, then tools.
+   */
+  private adoptCount(shape: CachedShape): void {
+    this.cachedShape = undefined;
+    const word = findCachedBucketCount(shape);
+    if (word === undefined) return;
+    this.cachedBuckets = word;
+    this.nbuckets = this.firstBuckets;
+    this.store32(word, 0, this.firstBuckets);
+    this.publishShape();
+    // Slots a local symbol took meanwhile stay above the old floor (nextFresh); those under it are tombstones.
+    this.floor = 1;
+    this.growAt = 2 * this.firstBuckets;
   }
 
   /** Writes a new entry into bucket b's run, appending when there is room, and publishes it. Returns its .dynsym index. */
@@ -751,7 +770,7 @@ export class LiveSymbolTable {
     let cap = 0;
     let at = 0;
     if (live > 0) {
-      fresh = this.takeRun(runCapacityFor(live));
+      fresh = this.packing ? this.takeFresh(live) || this.takeRun(live) : this.takeRun(runCapacityFor(live));
       cap = this.lastRunCap;
       this.prepareRun(fresh, cap);
       const words = this.hashWords;
@@ -809,8 +828,11 @@ export class LiveSymbolTable {
     if (str >= 0 && drop === 0) count(hash % n);
     const runs = new Map<number, [start: number, cap: number, next: number]>();
     try {
-      for (const [c, live] of counts) {
-        const fresh = this.takeRun(runCapacityFor(live));
+      // In bucket order, so that packed runs (see compactRuns) lie as a linker lays them.
+      for (const c of members) {
+        const live = counts.get(c);
+        if (live === undefined) continue;
+        const fresh = this.packing ? this.takeFresh(live) || this.takeRun(live) : this.takeRun(runCapacityFor(live));
         runs.set(c, [fresh, this.lastRunCap, fresh]);
       }
     } catch (err) {
@@ -1025,24 +1047,8 @@ export class LiveSymbolTable {
     if (this.retiring.length > 0 && this.lastNow - this.retiring.oldest() >= QUARANTINE_MS) this.retireDue(this.lastNow);
     const q = this.freeRuns.get(cap);
     if (q !== undefined && q.length > 0) return q.shift();
-    if (this.nextFresh < this.floor) this.skipToFloor();
-    if (this.nextFresh + cap <= this.slotCapacity) {
-      const at = this.nextFresh;
-      this.nextFresh += cap;
-      if (this.nextFresh > this.slotId.length) {
-        this.slotId = grownInt32(this.slotId, this.nextFresh);
-        this.lingerOf = grownInt32(this.lingerOf, this.nextFresh);
-        this.lingerPrev = grownInt32(this.lingerPrev, this.nextFresh);
-      }
-      this.publishHighWater();
-      if (this.onGrow !== undefined) {
-        const symsEnd = this.dynsymOffset + this.nextFresh * SYM64_SIZE;
-        if (symsEnd > this.symsDumped) this.symsDumped = this.onGrow(this.dynsymOffset + at * SYM64_SIZE, symsEnd);
-        const chainEnd = this.chainOffset + (this.nextFresh - 1) * 4;
-        if (chainEnd > this.chainDumped) this.chainDumped = this.onGrow(this.chainOffset + (at - 1) * 4, chainEnd);
-      }
-      return at;
-    }
+    const fresh = this.takeFresh(cap);
+    if (fresh !== 0) return fresh;
     // No fresh room: a larger retired run cut to size, else retired runs merged with their retired neighbours.
     for (;;) {
       const cut = this.largerRun(cap) || this.coalescedRun(cap);
@@ -1056,6 +1062,52 @@ export class LiveSymbolTable {
       'ESYMFULL',
       `the symbol table has no room for another run of ${cap} slots: ${this.bound} of maxSymbols ${this.capacity} bound, ${this.nextFresh - 1} of ${this.slotCapacity - 1} slots used and none free (names hash unevenly; freed slots are reused ${QUARANTINE_MS} ms after they are freed; raise maxSymbols or scale at dlcreate)`,
     );
+  }
+
+  /** `cap` slots at the high-water mark, or 0 when there are not so many left. */
+  private takeFresh(cap: number): number {
+    if (this.nextFresh < this.floor) this.skipToFloor();
+    if (this.nextFresh + cap > this.slotCapacity) return 0;
+    const at = this.nextFresh;
+    this.nextFresh += cap;
+    this.lastRunCap = cap;
+    if (this.nextFresh > this.slotId.length) {
+      this.slotId = grownInt32(this.slotId, this.nextFresh);
+      this.lingerOf = grownInt32(this.lingerOf, this.nextFresh);
+      this.lingerPrev = grownInt32(this.lingerPrev, this.nextFresh);
+    }
+    this.publishHighWater();
+    if (this.onGrow !== undefined) {
+      const symsEnd = this.dynsymOffset + this.nextFresh * SYM64_SIZE;
+      if (symsEnd > this.symsDumped) this.symsDumped = this.onGrow(this.dynsymOffset + at * SYM64_SIZE, symsEnd);
+      const chainEnd = this.chainOffset + (this.nextFresh - 1) * 4;
+      if (chainEnd > this.chainDumped) this.chainDumped = this.onGrow(this.chainOffset + (at - 1) * 4, chainEnd);
+    }
+    return at;
+  }
+
+  /**
+   * Copies every run, in bucket order, to fresh slots holding just its
+   * entries (splitting classes on the way), as a linker lays .dynsym out: a lookup then touches as few
+   * cache lines and pages as in a linker's file (the runs the binds left are
+   * spread over about three times as many slots, with old ones between).
+   * Only when the table is that spread, big enough for it to matter, and the fresh slots hold it; the old
+   * runs retire as any copied run does, and later binds reuse them.
+   */
+  private compactRuns(): boolean {
+    const runStart = this.runStart;
+    if (runStart === undefined || this.bound < PACK_AT_LEAST || this.nextFresh - 1 < 2 * this.bound || this.nextFresh + this.bound > this.slotCapacity)
+      return false;
+    this.packing = true;
+    try {
+      // Owners only: a class's copy splits it, and its members are then done (their runOwner is themselves, their run new).
+      const owner = this.runOwner!;
+      const packedFrom = this.nextFresh;
+      for (let b = 0; b < this.nbuckets; b++) if (owner[b] === b && runStart[b] !== 0 && runStart[b]! < packedFrom) this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
+    } finally {
+      this.packing = false;
+    }
+    return true;
   }
 
   /** Blocks this thread until performance.now() reaches `until` (a quarantine's end, so at most QUARANTINE_MS); returns the time. */
@@ -1223,9 +1275,10 @@ export class LiveSymbolTable {
     const runOwner = this.runOwner;
     if (runOwner === undefined) return;
     try {
+      if (this.compactRuns()) return;
       for (let b = 0; b < n; b++) if (runOwner[b] === b && this.runLevel![b] !== n && this.runStart![b] !== 0) this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
     } catch {
-      // No room to split: the shared runs stay, as right for lookups as before.
+      // No room to split or pack: the runs stay, as right for lookups as before.
     }
   }
 
