@@ -88,10 +88,16 @@ export interface AddDataOptions extends BindOptions {
 /** Options of flush. Unknown keys are EINVAL. */
 export interface FlushOptions {
   /**
-   * First wait (under 50 ms, blocking) until every old copy of a symbol run
-   * has waited out its quarantine, and retire them, so that tools reading the
-   * live file (nm, readelf, a debugger told now) list each bound symbol once.
-   * Default false.
+   * First finish the table's work in progress, blocking: a growth of the
+   * bucket count under way (each step waits out a 50 ms quarantine), the
+   * split of runs that buckets still share since one, and, for a table of
+   * 4,096 symbols or more spread over twice as many slots, a repacking in
+   * bucket order as a linker lays .dynsym out (lookups then touch as little
+   * memory as in a linker's file). Then wait (under 50 ms) until every old
+   * copy of a symbol run has waited out its quarantine, and retire them, so
+   * that tools reading the live file (nm, readelf, a debugger told now) list
+   * each bound symbol once. A call when you are done binding, before other
+   * processes or tools read the library. Default false.
    */
   settle?: boolean;
 }
