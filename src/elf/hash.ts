@@ -82,7 +82,7 @@ export const GNU_BLOOM_SHIFT = 26;
  * library's header says this many at load either way.
  */
 export function gnuLiveBucketCount(maxSymbols: number): number {
-  let b = GNU_LIVE_FIRST_BUCKETS;
+  let b = 1;
   while (b < 8192 && b * b < 4 * maxSymbols) b *= 2;
   return b;
 }
@@ -92,6 +92,24 @@ export function gnuLiveBucketCount(maxSymbols: number): number {
  * walks 16 bucket words, not thousands, in a library with a few symbols.
  */
 export const GNU_LIVE_FIRST_BUCKETS = 16;
+
+/**
+ * The bucket count a live GNU table is laid out for: the first count of
+ * growth, or the fixed count where that is smaller (a table for under 64
+ * symbols, which does not grow).
+ */
+export function gnuLiveLaidOutBuckets(maxSymbols: number): number {
+  return Math.min(GNU_LIVE_FIRST_BUCKETS, gnuLiveBucketCount(maxSymbols));
+}
+
+/**
+ * .dynsym slots the bucket array of a live table may grow over: lost to
+ * symbols (gnuGrownShape), 0 for a table that cannot grow.
+ */
+export function gnuLiveGrowthSlots(maxSymbols: number): number {
+  const first = gnuLiveLaidOutBuckets(maxSymbols);
+  return first < gnuLiveBucketCount(maxSymbols) ? gnuLiveMaxBuckets(maxSymbols) - first : 0;
+}
 
 /**
  * The most buckets a growing live GNU table reaches: a power of two of at

@@ -3,7 +3,7 @@
 // every reserved byte is a hole in the memfd until something is put there.
 import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_PAGE_SIZE } from '../elf/builder.js';
-import { GNU_LIVE_FIRST_BUCKETS, gnuLiveBloomWords, gnuLiveBucketCount, gnuLiveMaxBuckets } from '../elf/hash.js';
+import { gnuLiveBloomWords, gnuLiveBucketCount, gnuLiveGrowthSlots, gnuLiveLaidOutBuckets } from '../elf/hash.js';
 import { utf8Length, writeString } from '../elf/strtab.js';
 import { type ObjectPlan, type PreparedObject, prepareObject, writeObject } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
@@ -143,7 +143,7 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
     dynsymCapacity: dynsymSlots(capacity.maxSymbols),
     dynstrCapacity: capacity.stringTableSize,
     // Laid out for the first buckets; the header says more at load (writeLoadShape), and the table grows into them.
-    gnuBuckets: GNU_LIVE_FIRST_BUCKETS,
+    gnuBuckets: gnuLiveLaidOutBuckets(capacity.maxSymbols),
     gnuBloomWords: gnuLiveBloomWords(capacity.maxSymbols),
     // Room for every function to have unwind rules (src/loader/unwind.ts fills them in place).
     ehFrameHdrCapacity: unwindCapacity(capacity.maxSymbols).ehFrameHdr,
@@ -161,7 +161,7 @@ export function zygotePlan(arch: LoaderArch, soname: string, capacity: Capacity,
  * which are lost to symbols (gnuGrownShape). Unused slots cost address space only.
  */
 export function dynsymSlots(maxSymbols: number): number {
-  return 4 * maxSymbols + 8 * gnuLiveBucketCount(maxSymbols) + gnuLiveMaxBuckets(maxSymbols) + 1;
+  return 4 * maxSymbols + 8 * gnuLiveBucketCount(maxSymbols) + gnuLiveGrowthSlots(maxSymbols) + 1;
 }
 
 const prepared = new Map<string, PreparedObject>();
