@@ -267,6 +267,8 @@ export class LiveSymbolTable {
   /** Per id: its name (undefined when free) and its .dynsym index. */
   private readonly idName: (string | undefined)[] = [undefined];
   private idSlot: Int32Array<ArrayBuffer> = new Int32Array(64);
+  /** Per id: its name's GNU hash (as int32), for a split to find its bucket at a new count without hashing the name again. */
+  private idHash: Int32Array<ArrayBuffer> = new Int32Array(64);
   /**
    * Old copies not yet retired, per symbol: lingerOf[i] is the id whose old
    * copy is at .dynsym index i (0: none), lingerPrev[i] the next older one of
@@ -491,6 +493,7 @@ export class LiveSymbolTable {
     const written = writeString(this.strings, str, name);
     this.strings[str + written] = 0;
     const id = this.takeId(name);
+    this.idHash[id] = hash;
     this.bound++;
     this.slotId[at] = id;
     this.idSlot[id] = at;
@@ -555,6 +558,7 @@ export class LiveSymbolTable {
     this.stringsNext = str + n + 1;
     if (this.dynstrOffset + str + n + 1 > this.stringsDumped) this.stringsGrew(str);
     const id = this.takeId(name);
+    this.idHash[id] = hash;
     this.bound++;
     this.slotId[at] = id;
     this.idSlot[id] = at;
@@ -701,6 +705,7 @@ export class LiveSymbolTable {
       if (id >= this.idSlot.length) {
         this.idSlot = grownInt32(this.idSlot, id);
         this.idLinger = grownInt32(this.idLinger, id);
+        this.idHash = grownInt32(this.idHash, id);
       }
     } else this.idName[id] = name;
     return id;
@@ -813,60 +818,86 @@ export class LiveSymbolTable {
     const start = runStart[owner]!;
     const used = start === 0 ? 0 : this.runUsed![owner]!;
     const oldCap = this.runCap![owner]!;
-    const members: number[] = [];
-    for (let c = owner; c < n; c += level) if (runOwner[c] === owner) members.push(c);
-    // Each entry's bucket at the present count; the new entry (-1 index) last unless it takes drop's place.
-    const bucketOf = new Int32Array(used + 1);
-    const counts = new Map<number, number>();
-    const count = (c: number) => counts.set(c, (counts.get(c) ?? 0) + 1);
+    // Member k of the class is bucket owner + k·level; per member: entries, run start, capacity, next slot.
+    const members = n / level;
+    const s = this.splitScratch(members, used);
+    const counts = s.counts;
+    counts.fill(0, 0, members);
+    const memberOf = s.memberOf;
     for (let from = start; from < start + used; from++) {
       if (from === drop && str < 0) continue;
-      const c = from === drop ? hash % n : gnuHashString(this.idName[this.slotId[from]!]!) % n;
-      bucketOf[from - start] = c;
-      count(c);
+      const c = (from === drop ? hash : this.idHash[this.slotId[from]!]! >>> 0) % n;
+      const k = (c - owner) / level;
+      memberOf[from - start] = k;
+      counts[k]!++;
     }
-    if (str >= 0 && drop === 0) count(hash % n);
-    const runs = new Map<number, [start: number, cap: number, next: number]>();
+    if (str >= 0 && drop === 0) counts[((hash % n) - owner) / level]!++;
+    const starts = s.starts;
+    const caps = s.caps;
+    const next = s.next;
+    let k = 0;
     try {
       // In bucket order, so that packed runs (see compactRuns) lie as a linker lays them.
-      for (const c of members) {
-        const live = counts.get(c);
-        if (live === undefined) continue;
-        const fresh = this.packing ? this.takeFresh(live) || this.takeRun(live) : this.takeRun(runCapacityFor(live));
-        runs.set(c, [fresh, this.lastRunCap, fresh]);
+      for (; k < members; k++) {
+        const live = counts[k]!;
+        starts[k] = live === 0 ? 0 : this.packing ? this.takeFresh(live) || this.takeRun(live) : this.takeRun(runCapacityFor(live));
+        caps[k] = live === 0 ? 0 : this.lastRunCap;
+        next[k] = starts[k]!;
       }
     } catch (err) {
       // Never published: free to reuse after the quarantine like any other.
       const now = performance.now();
-      for (const [fresh, cap] of runs.values()) this.freeRun(fresh, cap, now);
+      for (let j = 0; j < k; j++) if (starts[j] !== 0) this.freeRun(starts[j]!, caps[j]!, now);
       throw err;
     }
-    for (const [fresh, cap] of runs.values()) this.prepareRun(fresh, cap);
+    for (let j = 0; j < members; j++) if (starts[j] !== 0) this.prepareRun(starts[j]!, caps[j]!);
     let at = 0;
     for (let from = start; from < start + used; from++) {
       if (from === drop && str < 0) continue;
-      const run = runs.get(bucketOf[from - start]!)!;
-      if (from === drop) at = run[2];
-      else this.moveEntry(from, run[2]);
-      run[2]++;
+      const j = memberOf[from - start]!;
+      if (from === drop) at = next[j]!;
+      else this.moveEntry(from, next[j]!);
+      next[j]!++;
     }
     if (str >= 0) {
-      if (at === 0) at = runs.get(hash % n)![2]++;
+      if (at === 0) at = next[((hash % n) - owner) / level]!++;
       this.writeNewEntry(at, str, info, other, shndx, value, size, hash, drop === 0);
     }
     const words = this.hashWords;
-    for (const run of runs.values()) words[run[2] - 2] = words[run[2] - 2]! | 1;
-    for (const c of members) {
-      const run = runs.get(c);
-      this.store32(this.buckets, c, run === undefined ? 0 : run[0]);
-      runStart[c] = run === undefined ? 0 : run[0];
-      this.runCap![c] = run === undefined ? 0 : run[1];
-      this.runUsed![c] = run === undefined ? 0 : run[2] - run[0];
+    for (let j = 0; j < members; j++) if (starts[j] !== 0) words[next[j]! - 2] = words[next[j]! - 2]! | 1;
+    for (let j = 0; j < members; j++) {
+      const c = owner + j * level;
+      this.store32(this.buckets, c, starts[j]!);
+      runStart[c] = starts[j]!;
+      this.runCap![c] = caps[j]!;
+      this.runUsed![c] = next[j]! - starts[j]!;
       runOwner[c] = c;
       this.runLevel![c] = n;
     }
     this.releaseRun(start, used, oldCap, drop);
     return at;
+  }
+
+  private scratch = {
+    counts: new Int32Array(16),
+    starts: new Int32Array(16),
+    caps: new Int32Array(16),
+    next: new Int32Array(16),
+    memberOf: new Int32Array(16),
+  };
+
+  /** splitRun's per-member and per-entry arrays, grown to hold `members` and `entries` (kept: splits are frequent after a growth). */
+  private splitScratch(members: number, entries: number): LiveSymbolTable['scratch'] {
+    const s = this.scratch;
+    if (s.counts.length < members) {
+      const len = grownInt32(s.counts, members).length;
+      s.counts = new Int32Array(len);
+      s.starts = new Int32Array(len);
+      s.caps = new Int32Array(len);
+      s.next = new Int32Array(len);
+    }
+    if (s.memberOf.length <= entries) s.memberOf = grownInt32(s.memberOf, entries);
+    return s;
   }
 
   /** Every slot of a freshly taken run reads as the end of a chain and as a tombstone (zeros would be LOCAL symbols to tools). */
@@ -1214,7 +1245,7 @@ export class LiveSymbolTable {
     try {
       for (let i = from; i < to; i++) {
         const id = this.slotId[i]!;
-        if (id !== 0) this.copyRun(gnuHashString(this.idName[id]!) % n, 0, -1, 0, 0, 0, 0, 0, 0);
+        if (id !== 0) this.copyRun((this.idHash[id]! >>> 0) % n, 0, -1, 0, 0, 0, 0, 0, 0);
       }
     } catch {
       // The count stays; the floor too (the slots under it are lost, which costs nothing else).
