@@ -89,9 +89,9 @@ export function gnuLiveBucketCount(maxSymbols: number): number {
 
 /**
  * The buckets a live GNU table starts with when it can grow: dladdr then
- * walks 16 bucket words, not thousands, in a library with a few symbols.
+ * walks 8 bucket words, not thousands, in a library with a few symbols.
  */
-export const GNU_LIVE_FIRST_BUCKETS = 16;
+export const GNU_LIVE_FIRST_BUCKETS = 8;
 
 /**
  * The bucket count a live GNU table is laid out for: the first count of
