@@ -31,7 +31,7 @@ function tableOf(lib: JitLibrary) {
   const mem = new Uint8Array(getLibc().view(o.aliasBase, o.fileSize));
   const gnu = o.layout.gnuHash!;
   const words = new Uint32Array(mem.buffer, mem.byteOffset + gnu.offset, 4);
-  // The first bind brings the table to its first bucket count (8) from the one the header gave ld.so at load.
+  // The first bind brings the table to its first bucket count (5) from the one the header gave ld.so at load.
   if (lib.symbolTable.count === 0) {
     lib.bind('first_bind', lib.alloc(8, SHF_WRITE), 8);
     lib.unbind('first_bind');

@@ -89,17 +89,24 @@ export function gnuLiveBucketCount(maxSymbols: number): number {
 
 /**
  * The buckets a live GNU table starts with when it can grow: dladdr then
- * walks 8 bucket words, not thousands, in a library with a few symbols.
+ * walks 5 bucket words, not thousands, in a library with a few symbols. The
+ * count doubles from there, so it stays 5·2^k: not a power of two, whose
+ * remainders keep only a name's low hash bits, which names that differ in
+ * their last characters share unevenly (with 100,000 names jit_obj_<n>, a
+ * hit walks 3.5 chain entries on average at 65,536 buckets, 2.1 at 81,920,
+ * 2.4 in gcc's table of 65,537; close to what random names give).
  */
-export const GNU_LIVE_FIRST_BUCKETS = 8;
+export const GNU_LIVE_FIRST_BUCKETS = 5;
+
+/** A live table for fewer symbols than this keeps its bucket count (it stays small either way). */
+const GNU_LIVE_GROWS_FROM = 256;
 
 /**
  * The bucket count a live GNU table is laid out for: the first count of
- * growth, or the fixed count where that is smaller (a table for under 64
- * symbols, which does not grow).
+ * growth, or, for a table too small to grow, its fixed count.
  */
 export function gnuLiveLaidOutBuckets(maxSymbols: number): number {
-  return Math.min(GNU_LIVE_FIRST_BUCKETS, gnuLiveBucketCount(maxSymbols));
+  return maxSymbols >= GNU_LIVE_GROWS_FROM ? GNU_LIVE_FIRST_BUCKETS : gnuLiveBucketCount(maxSymbols);
 }
 
 /**
@@ -107,20 +114,19 @@ export function gnuLiveLaidOutBuckets(maxSymbols: number): number {
  * symbols (gnuGrownShape), 0 for a table that cannot grow.
  */
 export function gnuLiveGrowthSlots(maxSymbols: number): number {
-  const first = gnuLiveLaidOutBuckets(maxSymbols);
-  return first < gnuLiveBucketCount(maxSymbols) ? gnuLiveMaxBuckets(maxSymbols) - first : 0;
+  return maxSymbols >= GNU_LIVE_GROWS_FROM ? gnuLiveMaxBuckets(maxSymbols) - GNU_LIVE_FIRST_BUCKETS : 0;
 }
 
 /**
- * The most buckets a growing live GNU table reaches: a power of two of at
- * least half of maxSymbols (two symbols a bucket at full capacity, as lld
- * sizes a table), at most 131,072 (each step of growth leaves that many
+ * The most buckets a growing live GNU table reaches: the first count doubled
+ * while under half of maxSymbols (two symbols a bucket at full capacity, as
+ * lld sizes a table), at most 163,840 (each step of growth leaves that many
  * .dynsym slots behind, see gnuGrownShape).
  */
 export function gnuLiveMaxBuckets(maxSymbols: number): number {
   let b = GNU_LIVE_FIRST_BUCKETS;
-  while (b < 131072 && 2 * b < maxSymbols) b *= 2;
-  return Math.max(b, gnuLiveBucketCount(maxSymbols));
+  while (b < 163840 && 2 * b < maxSymbols) b *= 2;
+  return b;
 }
 
 /**
