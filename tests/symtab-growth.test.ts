@@ -13,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type JitLibrary, SHF_WRITE, dladdr, dlcreate, readElf } from '../src/index.js';
 import { getLibc } from '../src/loader/libc.js';
-import { findCachedBucketCount } from '../src/loader/link-map-buckets.js';
+import { cachedShapeOf, findCachedBucketCount } from '../src/loader/link-map-buckets.js';
 import { findAllSource } from './fixtures/find-all.js';
 import { lookupThreads, runNode } from './fixtures/robust-children.js';
 import { compileC, have, mustRun, skipBecause, tempDir } from './helpers/tools.js';
@@ -36,16 +36,9 @@ function ldsoCount(lib: JitLibrary): Uint32Array | undefined {
   const o = lib.liveObject;
   const gnu = o.layout.gnuHash!;
   const header = new Uint32Array(getLibc().view(o.loadBase + BigInt(gnu.addr), 16));
-  const buckets = o.loadBase + BigInt(gnu.addr + 16 + header[2]! * 8);
-  return findCachedBucketCount({
-    linkMap: o.linkMap,
-    nbuckets: header[0]!,
-    bloomIdxBits: header[2]! - 1,
-    bloomShift: header[3]!,
-    bitmask: o.loadBase + BigInt(gnu.addr + 16),
-    buckets,
-    chainZero: buckets + BigInt(4 * (header[0]! - header[1]!)),
-  });
+  return findCachedBucketCount(
+    cachedShapeOf(o.linkMap, o.loadBase, gnu.addr, { nbuckets: header[0]!, symoffset: header[1]!, bloomWords: header[2]!, bloomShift: header[3]! }),
+  );
 }
 
 test(`a default library's first bind brings it to 5 buckets in ld.so and in its header; ${N.toLocaleString('en')} binds raise both, and libc dlsym and dladdr find every name all the way; the raised word is the one ld.so divides by`, async () => {

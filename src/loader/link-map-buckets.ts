@@ -37,6 +37,30 @@ export interface CachedShape {
   chainZero: bigint;
 }
 
+/**
+ * The values _dl_setup_hash caches for a loaded library whose GNU table
+ * starts at `gnuAddr` (relative to `loadBase`) with the header words given:
+ * the bloom words follow the 16-byte header, the buckets the bloom words,
+ * and ld.so's chain origin is buckets + nbuckets - symoffset (in words).
+ */
+export function cachedShapeOf(
+  linkMap: bigint,
+  loadBase: bigint,
+  gnuAddr: number,
+  header: { nbuckets: number; symoffset: number; bloomWords: number; bloomShift: number },
+): CachedShape {
+  const buckets = loadBase + BigInt(gnuAddr + 16 + header.bloomWords * 8);
+  return {
+    linkMap,
+    nbuckets: header.nbuckets,
+    bloomIdxBits: header.bloomWords - 1,
+    bloomShift: header.bloomShift,
+    bitmask: loadBase + BigInt(gnuAddr + 16),
+    buckets,
+    chainZero: buckets + BigInt(4 * (header.nbuckets - header.symoffset)),
+  };
+}
+
 // Three 32-bit words, then three pointers, unpadded (the pointers 8-aligned: l_nbuckets is not).
 const FIELDS_BYTES = 36;
 
@@ -60,7 +84,11 @@ export function findCachedBucketCount(shape: CachedShape): Uint32Array | undefin
   if (process.env.DLBIND_FIXED_BUCKETS === '1') return undefined;
   const c = getLibc();
   let at = knownOffset;
-  if (at < 0 || !matches(new DataView(c.view(linkMap + BigInt(at), FIELDS_BYTES)), 0, shape)) {
+  if (at >= 0) {
+    const fields = c.view(linkMap + BigInt(at), FIELDS_BYTES);
+    if (matches(new DataView(fields), 0, shape)) return new Uint32Array(fields, 0, 1);
+  }
+  {
     const words = new DataView(c.view(linkMap, SEARCH_BYTES));
     at = -1;
     for (let o = 4; o + FIELDS_BYTES <= SEARCH_BYTES; o += 8) {

@@ -89,7 +89,7 @@ import { utf8Length, writeString } from '../elf/strtab.js';
 import type { ObjectLayout } from '../elf/writer.js';
 import { LiveBloom } from './bloom.js';
 import { DlbindError, locatedError } from './errors.js';
-import { type CachedShape, findCachedBucketCount } from './link-map-buckets.js';
+import { cachedShapeOf, findCachedBucketCount } from './link-map-buckets.js';
 import { shSizeOffset } from './section-size.js';
 
 /**
@@ -233,12 +233,12 @@ export class LiveSymbolTable {
   private readonly maxBuckets: number;
   /** ld.so's l_nbuckets for this library, when found (at the first bind): the table grows through it. */
   private cachedBuckets: Uint32Array | undefined;
-  /** What identifies that word, until the first bind looks for it (an idle library never does). */
-  private cachedShape: CachedShape | undefined;
+  /** Where ld.so loaded the library, until the first bind looks for that word (an idle library never does). */
+  private loaded: { linkMap: bigint; loadBase: bigint } | undefined;
   /** Whether the table packs the runs it copies (see compactRuns). */
   private packing = false;
-  /** The header's nbuckets and symoffset, as one 64-bit word. */
-  private readonly headerShape: BigUint64Array;
+  /** The header's nbuckets and symoffset, as one 64-bit word (made when the count first changes). */
+  private headerShape: BigUint64Array | undefined;
   /** Slots below this are lost to the growing bucket array (or about to be): no run is taken there. */
   private floor = 1;
   /** Growth starts when more than this many symbols are bound (Infinity: never, or under way). */
@@ -320,6 +320,8 @@ export class LiveSymbolTable {
   private readonly dynsymOffset: number;
   private readonly chainOffset: number;
   private readonly dynstrOffset: number;
+  /** The GNU table's address relative to the load base. */
+  private readonly gnuAddr: number;
 
   /**
    * `linkMap` and `loadBase` (the library as ld.so loaded it) let the bucket
@@ -353,29 +355,20 @@ export class LiveSymbolTable {
     const first = layout.gnuBuckets;
     this.firstBuckets = first;
     this.maxBuckets = Math.max(loadBuckets, gnuLiveMaxBuckets(maxSymbols));
+    this.gnuAddr = gnu.addr;
     this.bloomShift = bloomShift;
     this.bloomMask = bloomWords - 1;
     this.bloom = new Uint32Array(buf, base + gnu.offset + 16, bloomWords * 2);
     this.bloomFilter = new LiveBloom(this.bloom, this.bloomMask, this.bloomShift, this.weakMemoryOrder);
     const bucketsOffset = gnu.offset + 16 + bloomWords * 8;
     // Over the chain's first words too: the buckets grow into them.
-    this.buckets = new Uint32Array(buf, base + bucketsOffset, Math.max(this.maxBuckets, loadBuckets));
+    this.buckets = new Uint32Array(buf, base + bucketsOffset, this.maxBuckets);
     this.chainOffset = bucketsOffset + first * 4;
-    this.headerShape = new BigUint64Array(buf, base + gnu.offset, 1);
     // At the load count until the first bind finds ld.so's copy of it (adoptCount); the slots under its buckets
     // are lost meanwhile (made tombstones at the first run a local symbol takes), and for good if it is not found.
     this.nbuckets = loadBuckets;
     this.floor = gnuGrownShape(first, loadBuckets)[1];
-    if (loaded !== undefined && first !== loadBuckets)
-      this.cachedShape = {
-        linkMap: loaded.linkMap,
-        nbuckets: loadBuckets,
-        bloomIdxBits: bloomWords - 1,
-        bloomShift,
-        bitmask: loaded.loadBase + BigInt(gnu.addr + 16),
-        buckets: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8),
-        chainZero: loaded.loadBase + BigInt(gnu.addr + 16 + bloomWords * 8 + (first - 1) * 4),
-      };
+    if (first !== loadBuckets) this.loaded = loaded;
     this.hashWords = new Uint32Array(buf, base + this.chainOffset, this.slotCapacity - 1);
     const sizeAt = shSizeOffset(mem, layout, layout.dynsym, SHT_DYNSYM);
     this.shSize = sizeAt === undefined ? undefined : new Uint32Array(buf, base + sizeAt, 2);
@@ -713,7 +706,7 @@ export class LiveSymbolTable {
 
   /** The per-bucket run arrays, made at the first bind (an idle library has none). */
   private makeRuns(): Int32Array {
-    if (this.cachedShape !== undefined) this.adoptCount(this.cachedShape);
+    if (this.loaded !== undefined) this.adoptCount(this.loaded);
     const n = this.nbuckets;
     this.runCap = new Int32Array(n);
     this.runUsed = new Int32Array(n);
@@ -729,10 +722,19 @@ export class LiveSymbolTable {
    * down to the first count. Nothing is bound, so every bucket is empty, which
    * is right for any count. ld.so first, then tools.
    */
-  private adoptCount(shape: CachedShape): void {
-    this.cachedShape = undefined;
+  private adoptCount(loaded: { linkMap: bigint; loadBase: bigint }): void {
+    this.loaded = undefined;
+    const [nbuckets, symoffset] = gnuGrownShape(this.firstBuckets, this.nbuckets);
+    const shape = cachedShapeOf(loaded.linkMap, loaded.loadBase, this.gnuAddr, {
+      nbuckets,
+      symoffset,
+      bloomWords: this.bloomMask + 1,
+      bloomShift: this.bloomShift,
+    });
     const word = findCachedBucketCount(shape);
     if (word === undefined) return;
+    // The header's first two words, just before the bloom words.
+    this.headerShape = new BigUint64Array(this.bloom.buffer, this.bloom.byteOffset - 16, 1);
     this.cachedBuckets = word;
     this.nbuckets = this.firstBuckets;
     this.store32(word, 0, this.firstBuckets);
@@ -775,7 +777,7 @@ export class LiveSymbolTable {
     let cap = 0;
     let at = 0;
     if (live > 0) {
-      fresh = this.packing ? this.takeFresh(live) || this.takeRun(live) : this.takeRun(runCapacityFor(live));
+      fresh = this.takeRunFor(live);
       cap = this.lastRunCap;
       this.prepareRun(fresh, cap);
       const words = this.hashWords;
@@ -840,7 +842,7 @@ export class LiveSymbolTable {
       // In bucket order, so that packed runs (see compactRuns) lie as a linker lays them.
       for (; k < members; k++) {
         const live = counts[k]!;
-        starts[k] = live === 0 ? 0 : this.packing ? this.takeFresh(live) || this.takeRun(live) : this.takeRun(runCapacityFor(live));
+        starts[k] = live === 0 ? 0 : this.takeRunFor(live);
         caps[k] = live === 0 ? 0 : this.lastRunCap;
         next[k] = starts[k]!;
       }
@@ -898,6 +900,15 @@ export class LiveSymbolTable {
     }
     if (s.memberOf.length <= entries) s.memberOf = grownInt32(s.memberOf, entries);
     return s;
+  }
+
+  /**
+   * The run a copy of `live` entries goes to (its capacity in lastRunCap):
+   * with room for half as many again, or, while packing, just that many at
+   * the high-water mark.
+   */
+  private takeRunFor(live: number): number {
+    return this.packing ? this.takeFresh(live) || this.takeRun(live) : this.takeRun(runCapacityFor(live));
   }
 
   /** Every slot of a freshly taken run reads as the end of a chain and as a tombstone (zeros would be LOCAL symbols to tools). */
@@ -1095,6 +1106,14 @@ export class LiveSymbolTable {
     );
   }
 
+  /** The per-slot books grown to the high-water mark. */
+  private coverSlots(): void {
+    if (this.nextFresh <= this.slotId.length) return;
+    this.slotId = grownInt32(this.slotId, this.nextFresh);
+    this.lingerOf = grownInt32(this.lingerOf, this.nextFresh);
+    this.lingerPrev = grownInt32(this.lingerPrev, this.nextFresh);
+  }
+
   /** `cap` slots at the high-water mark, or 0 when there are not so many left. */
   private takeFresh(cap: number): number {
     if (this.nextFresh < this.floor) this.skipToFloor();
@@ -1102,11 +1121,7 @@ export class LiveSymbolTable {
     const at = this.nextFresh;
     this.nextFresh += cap;
     this.lastRunCap = cap;
-    if (this.nextFresh > this.slotId.length) {
-      this.slotId = grownInt32(this.slotId, this.nextFresh);
-      this.lingerOf = grownInt32(this.lingerOf, this.nextFresh);
-      this.lingerPrev = grownInt32(this.lingerPrev, this.nextFresh);
-    }
+    this.coverSlots();
     this.publishHighWater();
     if (this.onGrow !== undefined) {
       const symsEnd = this.dynsymOffset + this.nextFresh * SYM64_SIZE;
@@ -1316,7 +1331,7 @@ export class LiveSymbolTable {
   /** The header's nbuckets and symoffset for the present count, in one store: a reader never sees half of a change. */
   private publishShape(): void {
     const [nbuckets, symoffset] = gnuGrownShape(this.firstBuckets, this.nbuckets);
-    this.headerShape[0] = BigInt(nbuckets) | (BigInt(symoffset) << 32n);
+    this.headerShape![0] = BigInt(nbuckets) | (BigInt(symoffset) << 32n);
   }
 
   /** A table stuck at its load count: the slots under its buckets become tombstones, and fresh runs start above them. */
@@ -1326,11 +1341,7 @@ export class LiveSymbolTable {
     // Only st_info: the rest of these slots' words are bucket words.
     for (let i = from; i < this.floor; i++) bytes[i * SYM64_SIZE + 4] = TOMBSTONE_INFO;
     this.nextFresh = this.floor;
-    if (this.nextFresh > this.slotId.length) {
-      this.slotId = grownInt32(this.slotId, this.nextFresh);
-      this.lingerOf = grownInt32(this.lingerOf, this.nextFresh);
-      this.lingerPrev = grownInt32(this.lingerPrev, this.nextFresh);
-    }
+    this.coverSlots();
     if (this.onGrow !== undefined) {
       this.symsDumped = this.onGrow(this.dynsymOffset + from * SYM64_SIZE, this.dynsymOffset + this.floor * SYM64_SIZE);
       this.chainDumped = this.onGrow(this.chainOffset, this.chainOffset + (this.floor - 1) * 4);
