@@ -105,6 +105,8 @@ const QUARANTINE_MS = 50;
 
 /** st_info of a tombstone: dlsym refuses the type, tools hide it, and GLOBAL draws no readelf warning. */
 const TOMBSTONE_INFO = ELF64_ST_INFO(STB_GLOBAL, STT_FILE);
+/** The bucket count a table grows to without emptying slots first (5·2^7; its slots are tombstones from the first run). */
+const GROWS_FREELY_TO = 640;
 /** compactRuns leaves smaller tables alone: their runs fit in a few pages anyway. */
 const PACK_AT_LEAST = 4096;
 /** Slots a bucket's first run holds. */
@@ -241,6 +243,8 @@ export class LiveSymbolTable {
   private headerShape: BigUint64Array | undefined;
   /** Slots below this are lost to the growing bucket array (or about to be): no run is taken there. */
   private floor = 1;
+  /** Slots below this never held a run a bucket reached (see adoptCount). */
+  private pristine = 1;
   /** Growth starts when more than this many symbols are bound (Infinity: never, or under way). */
   private growAt = Number.POSITIVE_INFINITY;
   /** The bucket count a growth under way reaches (0: none under way). */
@@ -739,8 +743,11 @@ export class LiveSymbolTable {
     this.nbuckets = this.firstBuckets;
     this.store32(word, 0, this.firstBuckets);
     this.publishShape();
-    // Slots a local symbol took meanwhile stay above the old floor (nextFresh); those under it are tombstones.
-    this.floor = 1;
+    // The slots under the first GROWS_FREELY_TO buckets are never handed out (tombstones from the first run on,
+    // skipToFloor), so growths up to that count need no emptied slots and no quarantine: a table bound at full
+    // speed does not wait 50 ms a step with a few buckets. Slots a local symbol took meanwhile lie above them.
+    this.pristine = gnuGrownShape(this.firstBuckets, Math.min(this.maxBuckets, GROWS_FREELY_TO))[1];
+    this.floor = this.pristine;
     this.growAt = 2 * this.firstBuckets;
   }
 
@@ -1255,6 +1262,12 @@ export class LiveSymbolTable {
     if (target === n) return;
     const from = gnuGrownShape(first, n)[1];
     const to = gnuGrownShape(first, target)[1];
+    if (to <= this.pristine) {
+      // No run was ever there, so no reader either: the second half at once.
+      this.growTarget = target;
+      this.finishGrowth(this.lastNow);
+      return;
+    }
     this.floor = Math.max(this.floor, to);
     for (const [time, start, len] of this.takeAllFree()) this.addFree(start, len, time);
     try {
