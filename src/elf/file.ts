@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { type SharedObjectSpec, buildSharedObject } from './builder.js';
+import { type SharedObjectSpec, buildForWriting, planSharedObject } from './builder.js';
 
 /**
  * Writes bytes to `path` atomically: a fresh temporary file beside it
@@ -51,7 +51,7 @@ function openTemporary(path: string, mode: number): { fd: number; tmp: string } 
 
 /** Builds a shared object from a spec and writes it to `path` atomically. Returns its size. */
 export function writeSharedObject(path: string, spec: SharedObjectSpec): number {
-  const bytes = buildSharedObject(spec);
+  const { bytes } = buildForWriting(planSharedObject(spec));
   writeFileAtomic(path, bytes);
   return bytes.length;
 }
