@@ -49,7 +49,12 @@ function openTemporary(path: string, mode: number): { fd: number; tmp: string } 
   }
 }
 
-/** Builds a shared object from a spec and writes it to `path` atomically. Returns its size. */
+/**
+ * Builds a shared object from a spec and writes it to `path` atomically. Returns its size.
+ * Its buffers are never handed out, so they are made where V8 does not count them towards the
+ * limit that starts a full garbage collection (see large-array.ts): for a large object, faster
+ * than buildSharedObject and a write.
+ */
 export function writeSharedObject(path: string, spec: SharedObjectSpec): number {
   const { bytes } = buildForWriting(planSharedObject(spec));
   writeFileAtomic(path, bytes);
