@@ -5,14 +5,14 @@
 // reference (bench/c/bind.c) makes a bind's table stores in C into a live
 // library's own tables, the physical floor of the design.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type JitLibrary, SHF_WRITE, buildSharedObject, dlalloc, dlbind, dlcreate, dldelete, dlsym } from '../lib/dlbind.js';
+import { type JitLibrary, SHF_WRITE, buildSharedObject, dlalloc, dlbind, dlcreate, dldelete, dlsym, readElf } from '../lib/dlbind.js';
 import { type Context, Figure } from '../lib/figure.js';
 import { dlcloseAll, dlopenOrThrow, symbolNames } from '../lib/native.js';
 import { collect, shuffled, time } from '../lib/stats.js';
-import { cHelper, run as runTool, writeDataAssembly } from '../lib/tools.js';
+import { benchDir, cHelper, run as runTool, writeDataAssembly } from '../lib/tools.js';
 
 const RUNS = 5;
 const WARM_UP = 20_000;
@@ -121,6 +121,14 @@ export function run(ctx: Context) {
     show: 'rate',
     per: 'bind',
   });
+  // The same stores as the C reference in plain JavaScript, with no library: what the cold row's goal leaves to the bind path.
+  const jsFloor = f.measure({
+    id: 'js-floor',
+    label: `JS floor: the C reference's stores in plain JavaScript over typed arrays (bench/children/bind-floor.mjs), the first ${WARM_UP.toLocaleString('en-US')} in a fresh process`,
+    show: 'rate',
+    per: 'bind',
+  });
+  const floorChild = join(benchDir, 'children', 'bind-floor.mjs');
   const built = process.env.DLBIND_BENCH_LIBRARY;
   const coldScript = (binds: string) => `const d = await import(${JSON.stringify(built)}); const n = ${WARM_UP};
 const names = Array.from({ length: n }, (_, i) => 'jit_obj_' + i);
@@ -139,6 +147,15 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
       sample(Number(p.stdout.trim()) / WARM_UP);
     }
   };
+  /** The JS floor's child, with the shape of the C reference's cold library (a fresh default one, bucket count fixed). */
+  const floorRun = (): void => {
+    const shape = fixedShape({});
+    const g = readElf(readFileSync(shape.path)).gnuHash;
+    dldelete(shape);
+    if (g === undefined) throw new Error('a live library without .gnu.hash');
+    const out = runTool(process.execPath, [floorChild, String(WARM_UP), String(g.nbuckets), String(g.bloomSize), String(g.bloomShift)]);
+    jsFloor(Number(out.trim()) / WARM_UP);
+  };
 
   // Warm-up, untimed: the bind path and both writers compiled, gcc's files in the page cache.
   bindAll(WARM_UP);
@@ -155,6 +172,7 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
     cWarm(viaC(fixedShape({ maxSymbols: n, stringTableSize: stringBytes + 4096, data: 8 * n }), n));
     cWarmWalk(viaC(fixedShape({ maxSymbols: n, stringTableSize: stringBytes + 4096, data: 8 * n }), n, true));
     coldRun();
+    floorRun();
     cCold(viaC(fixedShape({}), WARM_UP));
     cColdWalk(viaC(fixedShape({}), WARM_UP, true));
 
@@ -172,6 +190,8 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
   f.ratio('cold binds vs the C reference, first 20,000', 'cold', 'c-cold', { max: 4, text: '≤ 4× the C reference' });
   f.ratio('dlbind (warm) vs the C reference as filed (every chain walked)', 'dlbind', 'c-walk');
   f.ratio('cold binds vs the C reference as filed (every chain walked), first 20,000', 'cold', 'c-cold-walk');
+  f.ratio('JS floor vs the C reference, first 20,000 (what plain JavaScript costs for the same stores)', 'js-floor', 'c-cold');
+  f.ratio('cold binds vs the JS floor, first 20,000 (what the bind path adds)', 'cold', 'js-floor');
   f.ratio('bindMany (warm) vs the C reference', 'many', 'c');
   f.ratio('cold bindMany vs the C reference, first 20,000', 'cold-many', 'c-cold');
   f.ratio('dlbind vs (a), 1 symbol per .so', 'dlbind', 'a1', { max: 1 / 1000, text: '≥ 1,000× faster per symbol' });
@@ -186,6 +206,9 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
   );
   f.note(
     `C reference: bench/c/bind.c (gcc -O2) maps the library's backing file (/proc/<pid>/fd/<n>) MAP_SHARED, reads the table's shape from its section headers and, timed with clock_gettime, makes each bind's table stores as src/loader/symtab.ts makes them (GNU hash, the duplicate check: bloom bits, then the chain only where both are set, name copied into .dynstr, the Elf64_Sym, hash word and end bit, bloom bits, the publishing store, a full run copied to a fresh one); the bench then finds the names through libc dlsym. The 'as filed' rows walk every bind's chain, as dlbind's duplicate check did before it asked the bloom filter first. Warm row: the same library shape as dlbind's warm runs, in the same runs; cold row: a fresh default library, as the cold row's. Both include the first touch of every table page, as dlbind's rows do. The C reference's libraries are made with DLBIND_FIXED_BUCKETS=1: their bucket count stays at the one ld.so took at load (2,048 for a million symbols, the default), since the C stores do not grow it; dlbind's binds grow theirs from 16 on (src/loader/symtab.ts), which includes copying runs out of the slots the buckets grow over and splitting shared runs.`,
+  );
+  f.note(
+    `JS floor: bench/children/bind-floor.mjs makes the C reference's stores (the same algorithm, line for line) in plain JavaScript over fresh typed arrays shaped as the C reference's cold library (its bucket count, bloom size and shift), with no library around them and no checks but the duplicate check, timing the first ${WARM_UP.toLocaleString('en-US')} in a fresh node process (${RUNS} processes). It bounds from below what any JavaScript bind path can reach before V8 has compiled it; the cold goal of 4× the C reference lies below it on this machine when the floor's ratio is above 4.`,
   );
   f.note(
     `Anchors publish the same kind of symbol (8 zero bytes in .data) and load it with libc dlopen (RTLD_NOW | RTLD_LOCAL) through koffi; their time includes writing the file (to ${tmpdir()}) and excludes dlclose. ${objects} anchor objects in all.`,
