@@ -97,7 +97,8 @@ function bind(s, value) {
   const b2 = (hash >>> bloomShift) & 63;
   if ((bloom[w + (b1 >>> 5)] & (1 << (b1 & 31))) !== 0 && (bloom[w + (b2 >>> 5)] & (1 << (b2 & 31))) !== 0)
     for (let i = start; i < start + used; i++)
-      if (chain[i - 1] >>> 1 === hash >>> 1 && symBytes[i * 24 + 4] !== TOMBSTONE_INFO && sameName(symU32[i * 6], name, n)) throw new Error(`already bound: ${s}`);
+      if (chain[i - 1] >>> 1 === hash >>> 1 && symBytes[i * 24 + 4] !== TOMBSTONE_INFO && sameName(symU32[i * 6], name, n))
+        throw new Error(`already bound: ${s}`);
   strNext += n + 1;
   if (start === 0 || used === runCap[b]) {
     copyRun(b, hash, name, value);
