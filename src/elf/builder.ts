@@ -313,12 +313,7 @@ function roomFor(c: Uint8Array | undefined, need: number, rest: number, step: nu
   return c === undefined ? largeArray(Uint8Array, need + Math.min(step, 64) * rest) : grownTo(c, Math.max(need, c.length * 2));
 }
 
-/**
- * Turns a spec into a plan: checks every field, packs each section, places each symbol. The
- * column arrays of a large plan (64 KiB or more each) sit on SharedArrayBuffers, which V8 does
- * not count towards a full collection (src/elf/large-array.ts): postMessage and structuredClone
- * share them rather than copy them.
- */
+/** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
 export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   if (spec === null || typeof spec !== 'object') throw new ElfBuildError(`spec must be an object, got ${describeValue(spec)}`);
   checkKeys(spec, SHARED_OBJECT_SPEC_KEYS, undefined);
@@ -522,7 +517,7 @@ export function buildSharedObject(spec: SharedObjectSpec): Uint8Array {
   return buildFromPlan(planSharedObject(spec)).bytes;
 }
 
-/** Builds from a plan and also returns where everything was placed (its large index arrays as a large plan's columns are; the bytes are an ordinary Uint8Array). */
+/** Builds from a plan and also returns where everything was placed. */
 export function buildFromPlan(plan: ObjectPlan): {
   /** The shared object's bytes. */
   bytes: Uint8Array;
@@ -538,7 +533,7 @@ export function buildFromPlan(plan: ObjectPlan): {
 /**
  * buildFromPlan for a caller that writes the bytes out and drops them (writeSharedObject,
  * `dlbind build`): they are a large array (large-array.ts), so that making them does not set
- * off a full garbage collection. Its bytes are never returned by a public function.
+ * off a full garbage collection. Never returned to a caller of the public functions.
  */
 export function buildForWriting(plan: ObjectPlan): ReturnType<typeof buildFromPlan> {
   const prepared = prepareObject(plan);

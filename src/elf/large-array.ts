@@ -12,11 +12,6 @@
 // collected are capped (a FinalizationRegistry hands them back once an array is collected);
 // past the cap, arrays are ordinary ones again, which V8 counts and collects. A process that
 // builds in a loop without ever yielding to the event loop keeps at most the cap of them.
-//
-// Such an array behaves as any typed array of its kind, but for one thing: postMessage and
-// structuredClone share a SharedArrayBuffer instead of copying it. So the bytes that
-// buildSharedObject and buildFromPlan return are never one; a plan's columns and a layout's
-// index arrays (planSharedObject, buildFromPlan) can be.
 
 /** A typed array constructor of the kinds the writer and loader use. */
 export interface TypedArrayKind<T> {
@@ -44,7 +39,7 @@ const collected =
  * A zero-filled typed array of `length` elements. From LARGE_ARRAY_MIN_BYTES on it sits on a
  * SharedArrayBuffer (while fewer than LARGE_ARRAY_UNCOUNTED_CAP bytes of such arrays wait to be
  * collected), so that making it does not set off a full garbage collection; it is used like any
- * other typed array (see above for the one difference).
+ * other typed array, and is never handed to a caller as a result.
  */
 export function largeArray<T extends object>(kind: TypedArrayKind<T>, length: number): T {
   const bytes = length * kind.BYTES_PER_ELEMENT;
