@@ -36,7 +36,6 @@ export function run(ctx: Context) {
     const k = n.toLocaleString('en-US');
     const m = {
       build: f.measure({ id: `build-${n}`, label: `${k}: buildSharedObject + write, first call in a fresh process (timed inside it)`, show: 'time' }),
-      file: f.measure({ id: `file-${n}`, label: `${k}: writeSharedObject (build + atomic write, fsync), first call in a fresh process`, show: 'time' }),
       process: f.measure({ id: `process-${n}`, label: `${k}: that whole node process (start, make the spec, build, write)`, show: 'time' }),
       command: f.measure({ id: `command-${n}`, label: `${k}: dlbind build spec.json (whole process)`, show: 'time' }),
       asld: f.measure({ id: `as+ld-${n}`, label: `${k}: GNU as + GNU ld -shared (whole processes)`, show: 'time' }),
@@ -64,7 +63,6 @@ export function run(ctx: Context) {
     // The linkers alone link the object as made once, outside every clock.
     runTool('as', ['-o', obj, asm], { quiet: true });
     const ours = join(dir, `writer-${n}.so`);
-    const oursFile = join(dir, `writer-file-${n}.so`);
     const commandOut = join(dir, `command-${n}.so`);
 
     for (let r = 0; r < runsOf(n); r++) {
@@ -75,11 +73,6 @@ export function run(ctx: Context) {
       m.process(p.seconds);
       m.sizeOurs(inside.size);
       rss?.ours(p.maxRss);
-      const fileReport = join(dir, 'writer-file-child.json');
-      measureProcess(ctx.binDir, node, ['--import', 'tsx', child, String(n), oursFile, 'file'], { stdout: fileReport });
-      const viaFile = JSON.parse(readFileSync(fileReport, 'utf8')) as { buildSeconds: number; size: number };
-      if (viaFile.size !== inside.size) throw new Error(`writeSharedObject wrote ${viaFile.size} bytes, buildSharedObject ${inside.size}`);
-      m.file(viaFile.buildSeconds);
       m.command(measureProcess(ctx.binDir, node, [command, 'build', spec, '-o', commandOut]).seconds);
       const a = measureProcess(ctx.binDir, 'as', ['-o', join(dir, 'functions-again.o'), asm]);
       const l = measureProcess(ctx.binDir, 'ld', ['-shared', '--hash-style=both', '-o', ldSo, obj]);
@@ -102,7 +95,7 @@ export function run(ctx: Context) {
     }
     ctx.log(`${k} functions: ${runsOf(n)} runs done`);
     // The outputs must be equivalent: every one loads and defines the first and last function.
-    for (const so of [ours, oursFile, commandOut, ldSo, ...(lld ? [lldSo] : []), ...(mold ? [moldSo] : [])]) {
+    for (const so of [ours, commandOut, ldSo, ...(lld ? [lldSo] : []), ...(mold ? [moldSo] : [])]) {
       const h = dlopenOrThrow(so);
       for (const i of [0, n - 1]) if (dlsym(h, functionName(i)) === null) throw new Error(`${so} does not define ${functionName(i)}`);
       dlcloseAll([h]);
@@ -112,7 +105,6 @@ export function run(ctx: Context) {
     if (lld) {
       const goal = n >= 1_000_000 ? { max: 0.5, text: '≤ 0.5× ld.lld' } : n >= 10_000 ? { max: 1, text: '≤ ld.lld' } : undefined;
       ratio('buildSharedObject + write (fresh process) vs ld.lld alone', 'build', 'lld', goal);
-      ratio('writeSharedObject (fresh process) vs ld.lld alone', 'file', 'lld', goal);
     }
     if (mold) ratio('buildSharedObject + write (fresh process) vs mold alone', 'build', 'mold');
     ratio('buildSharedObject + write (fresh process) vs GNU ld alone', 'build', 'ld');
@@ -132,7 +124,7 @@ export function run(ctx: Context) {
   if (!mold) f.note('mold is not installed: its rows are skipped.');
   f.note(
     'Same input on every side: N global STT_FUNC symbols jit_fn_<i>, one ret each, 16-byte aligned, with .dynsym, .symtab and both SysV and GNU hash tables (every linker gets --hash-style=both). ' +
-      'Ours: each sample is a fresh node process (bench/children/writer.ts) that makes the spec (one object per symbol), then times its first and only buildSharedObject + writeFileSync; the whole-process row adds node start-up and making the spec. The writeSharedObject row is another such process timing one writeSharedObject call, which builds into arrays V8 does not count towards its external-memory limit (src/elf/large-array.ts: its bytes are never handed back) and writes atomically with fsync; buildSharedObject returns an ordinary Uint8Array, whose making can set off a full collection of the heap of its caller. ' +
+      'Ours: each sample is a fresh node process (bench/children/writer.ts) that makes the spec (one object per symbol), then times its first and only buildSharedObject + writeFileSync; the whole-process row adds node start-up and making the spec. ' +
       'dlbind build reads the same functions from a JSON spec ({"name", "section": "text", "bytes": "c3"} each) and writes atomically. ' +
       'The assembly and the object file are made once per size outside every clock; as + ld assembles again in each run. Tools are timed as whole processes (fork to wait4, which also gives ru_maxrss). Runs are interleaved: in each, every side once.',
   );

@@ -32,5 +32,4 @@ export const {
   dlsym,
   getLibc,
   readElf,
-  writeSharedObject,
 } = library;

@@ -1,6 +1,6 @@
 // `dlbind build`: a shared object from a JSON spec, written atomically.
 import { statSync } from 'node:fs';
-import { buildForWriting, planSharedObject } from '../elf/builder.js';
+import { buildFromPlan, planSharedObject } from '../elf/builder.js';
 import { planSymbolName } from '../elf/columns.js';
 import { ElfBuildError } from '../elf/errors.js';
 import { writeFileAtomic } from '../elf/file.js';
@@ -38,10 +38,10 @@ function dynamicSymbolNames(plan: ObjectPlan, layout: ObjectLayout, count: numbe
 export function runBuild(specPath: string, outPath: string): string {
   const spec = loadSpec(specPath);
   let plan: ObjectPlan;
-  let built: ReturnType<typeof buildForWriting>;
+  let built: ReturnType<typeof buildFromPlan>;
   try {
     plan = planSharedObject(spec);
-    built = buildForWriting(plan);
+    built = buildFromPlan(plan);
   } catch (err) {
     if (err instanceof ElfBuildError) throw new CliError(`${specPath === '-' ? '<stdin>' : specPath}: ${err.message}`, { cause: err });
     throw err;

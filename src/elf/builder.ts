@@ -24,7 +24,6 @@ import { findDuplicateName, NameColumnBuilder, NameLookup, nameAt } from './name
 import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
 import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
-import { largeArray } from './large-array.js';
 
 /** A symbol's type: STT_FUNC, STT_OBJECT or STT_NOTYPE. */
 export type SymbolKind = 'func' | 'object' | 'notype';
@@ -310,7 +309,7 @@ function addNames(names: NameColumnBuilder, pending: string[], lengths: Uint32Ar
  * counted each), so that a list of like symbols fills it without growing it; after that, it doubles.
  */
 function roomFor(c: Uint8Array | undefined, need: number, rest: number, step: number): Uint8Array {
-  return c === undefined ? largeArray(Uint8Array, need + Math.min(step, 64) * rest) : grownTo(c, Math.max(need, c.length * 2));
+  return c === undefined ? new Uint8Array(need + Math.min(step, 64) * rest) : grownTo(c, Math.max(need, c.length * 2));
 }
 
 /** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
@@ -336,11 +335,11 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   const st: Placing = {
     machine,
     names: new NameColumnBuilder(n),
-    section: largeArray(Uint8Array, n),
-    offset: largeArray(Float64Array, n),
-    size: largeArray(Float64Array, n),
-    info: largeArray(Uint8Array, n),
-    other: largeArray(Uint8Array, n),
+    section: new Uint8Array(n),
+    offset: new Float64Array(n),
+    size: new Float64Array(n),
+    info: new Uint8Array(n),
+    other: new Uint8Array(n),
     sizes: [0, 0, 0, 0],
     aligns: [16, 8, 8, 8],
     contents: [undefined, undefined, undefined, undefined],
@@ -526,18 +525,6 @@ export function buildFromPlan(plan: ObjectPlan): {
 } {
   const prepared = prepareObject(plan);
   const bytes = new Uint8Array(prepared.layout.fileSize);
-  writeObject(prepared, bytes);
-  return { bytes, layout: prepared.layout };
-}
-
-/**
- * buildFromPlan for a caller that writes the bytes out and drops them (writeSharedObject,
- * `dlbind build`): they are a large array (large-array.ts), so that making them does not set
- * off a full garbage collection. Never returned to a caller of the public functions.
- */
-export function buildForWriting(plan: ObjectPlan): ReturnType<typeof buildFromPlan> {
-  const prepared = prepareObject(plan);
-  const bytes = largeArray(Uint8Array, prepared.layout.fileSize);
   writeObject(prepared, bytes);
   return { bytes, layout: prepared.layout };
 }

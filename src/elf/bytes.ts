@@ -1,5 +1,4 @@
 import { ElfBuildError, ElfFormatError } from './errors.js';
-import { type TypedArrayKind, largeArray } from './large-array.js';
 
 /** Converts a 64-bit field to a number, refusing values that a number cannot hold exactly. */
 export function toNumber(value: bigint, what: string, offset = 0): number {
@@ -16,9 +15,9 @@ export function isPowerOfTwo(value: number): boolean {
   return Number.isInteger(value) && value > 0 && (value & (value - 1)) === 0 && value <= 2 ** 30;
 }
 
-/** A typed array of the same kind, `length` long (at least `a`'s), starting with a copy of `a` (a large one: see large-array.ts). */
+/** A typed array of the same kind, `length` long (at least `a`'s), starting with a copy of `a`. */
 export function grownTo<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, length: number): T {
-  const b = largeArray(a.constructor as TypedArrayKind<T>, length);
+  const b = new (a.constructor as new (n: number) => T)(length);
   b.set(a);
   return b;
 }

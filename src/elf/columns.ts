@@ -6,7 +6,6 @@ import { ElfBuildError } from './errors.js';
 import { CONTENT_SECTIONS, type ContentSectionName } from './layout.js';
 import { type NameColumn, encodeNames, nameAt } from './names.js';
 import type { PlanSymbol } from './writer.js';
-import { largeArray } from './large-array.js';
 
 /** Section codes of PlanColumns.section: indexes into CONTENT_SECTIONS. */
 export const SECTION_CODE: Record<ContentSectionName, number> = { text: 0, rodata: 1, data: 2, bss: 3 };
@@ -35,11 +34,11 @@ export interface PlanColumns {
 export function columnsOf(symbols: readonly PlanSymbol[]): PlanColumns {
   const n = symbols.length;
   const names: string[] = [];
-  const section = largeArray(Uint8Array, n);
-  const offset = largeArray(Float64Array, n);
-  const size = largeArray(Float64Array, n);
-  const info = largeArray(Uint8Array, n);
-  const other = largeArray(Uint8Array, n);
+  const section = new Uint8Array(n);
+  const offset = new Float64Array(n);
+  const size = new Float64Array(n);
+  const info = new Uint8Array(n);
+  const other = new Uint8Array(n);
   let unwind: (Uint8Array | undefined)[] | undefined;
   for (let i = 0; i < n; i++) {
     const s = symbols[i]!;

@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { type SharedObjectSpec, buildForWriting, planSharedObject } from './builder.js';
+import { type SharedObjectSpec, buildSharedObject } from './builder.js';
 
 /**
  * Writes bytes to `path` atomically: a fresh temporary file beside it
@@ -49,14 +49,9 @@ function openTemporary(path: string, mode: number): { fd: number; tmp: string } 
   }
 }
 
-/**
- * Builds a shared object from a spec and writes it to `path` atomically. Returns its size.
- * Its buffers are never handed out, so they are made where V8 does not count them towards the
- * limit that starts a full garbage collection (see large-array.ts): for a large object, faster
- * than buildSharedObject and a write.
- */
+/** Builds a shared object from a spec and writes it to `path` atomically. Returns its size. */
 export function writeSharedObject(path: string, spec: SharedObjectSpec): number {
-  const { bytes } = buildForWriting(planSharedObject(spec));
+  const bytes = buildSharedObject(spec);
   writeFileAtomic(path, bytes);
   return bytes.length;
 }

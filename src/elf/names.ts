@@ -6,7 +6,6 @@
 import { grownTo } from './bytes.js';
 import { ElfBuildError } from './errors.js';
 import { elfHash, gnuHash } from './hash.js';
-import { largeArray } from './large-array.js';
 
 /** Names as one NUL-separated byte buffer: name i is `bytes[start[i], start[i + 1] - 1)`. */
 export interface NameColumn {
@@ -40,10 +39,10 @@ export class NameColumnBuilder {
   private sysv: Uint32Array;
 
   constructor(expected: number) {
-    this.bytes = largeArray(Uint8Array, Math.max(64, expected * 16));
-    this.start = largeArray(Uint32Array, expected + 1);
-    this.gnu = largeArray(Uint32Array, expected);
-    this.sysv = largeArray(Uint32Array, expected);
+    this.bytes = new Uint8Array(Math.max(64, expected * 16));
+    this.start = new Uint32Array(expected + 1);
+    this.gnu = new Uint32Array(expected);
+    this.sysv = new Uint32Array(expected);
   }
 
   private room(bytes: number, names: number): void {
@@ -183,9 +182,9 @@ export function nameColumnOfBuffer(buffer: Uint8Array, field: string): NameColum
 
 /** Starts and hashes of `count` NUL-terminated names filling `bytes[0, used)`; undefined when the NULs do not match `count`. */
 function scanNames(bytes: Uint8Array, used: number, count: number): NameColumn | undefined {
-  const start = largeArray(Uint32Array, count + 1);
-  const gnu = largeArray(Uint32Array, count);
-  const sysv = largeArray(Uint32Array, count);
+  const start = new Uint32Array(count + 1);
+  const gnu = new Uint32Array(count);
+  const sysv = new Uint32Array(count);
   let k = 0;
   let h = 5381;
   let e = 0;
@@ -250,7 +249,7 @@ export function findDuplicateName(c: NameColumn): [number, number] | undefined {
   const n = c.count;
   let size = 16;
   while (size < n * 2) size *= 2;
-  const table = largeArray(Int32Array, size).fill(-1);
+  const table = new Int32Array(size).fill(-1);
   const mask = size - 1;
   // Signed views of the hashes: the same bits, read as small integers (no boxing before the loop is optimized).
   const gnu = new Int32Array(c.gnu.buffer, c.gnu.byteOffset, n);
@@ -283,7 +282,7 @@ export class NameLookup {
     if (this.table === undefined) {
       let size = 16;
       while (size < c.count * 2) size *= 2;
-      const table = largeArray(Int32Array, size).fill(-1);
+      const table = new Int32Array(size).fill(-1);
       this.mask = size - 1;
       for (let i = 0; i < c.count; i++) {
         let at = c.gnu[i]! & this.mask;

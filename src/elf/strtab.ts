@@ -1,6 +1,5 @@
 import { grownTo } from './bytes.js';
 import type { NameColumn } from './names.js';
-import { largeArray } from './large-array.js';
 
 /**
  * Builds an ELF string table. Strings are added first (reserve), offsets are
@@ -111,7 +110,7 @@ export class StringTableBuilder {
   /** Fixes every offset and returns the table's size in bytes. */
   finish(): number {
     const n = this.n;
-    const offsets = largeArray(Uint32Array, n);
+    const offsets = new Uint32Array(n);
     const length = this.length;
     let size = 1; // offset 0 holds the empty string
     if (n <= this.suffixSharingLimit) {
@@ -136,10 +135,10 @@ export class StringTableBuilder {
    */
   private reversedOrder(): Uint32Array {
     const n = this.n;
-    const order = largeArray(Uint32Array, n);
+    const order = new Uint32Array(n);
     identity(order);
     if (n < 2) return order;
-    const keys = largeArray(BigUint64Array, n);
+    const keys = new BigUint64Array(n);
     const words = new Uint32Array(keys.buffer);
     const littleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
     const [lo, hi] = littleEndian ? [0, 1] : [1, 0];

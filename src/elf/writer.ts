@@ -3,7 +3,6 @@
 // `planLayout` reserves every table and offset; `writeObject` writes them into
 // a zero-filled buffer, checking each lands where it was reserved.
 import { ByteWriter } from './bytes.js';
-import { largeArray } from './large-array.js';
 import {
   DT_GNU_HASH,
   DT_HASH,
@@ -237,7 +236,7 @@ function splitExported(info: Uint8Array, n: number, split: Int32Array): number {
 function gnuBucketOrder(hashes: Uint32Array, exported: Int32Array, nbuckets: number, order: Int32Array, sortedHashes: Uint32Array): void {
   // One loop a function (see splitExported): a loop that follows another in the same function
   // has no type feedback when the first one's optimized code reaches it, and deoptimizes there.
-  const counts = largeArray(Uint32Array, nbuckets + 1);
+  const counts = new Uint32Array(nbuckets + 1);
   countBuckets(hashes, exported, nbuckets, counts);
   prefixSums(counts, nbuckets);
   scatterByBucket(hashes, exported, nbuckets, counts, order, sortedHashes);
@@ -295,16 +294,16 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
 
   // Exported symbols, and their GNU hash order when a GNU table is written.
   // One pass sorts exported from local: exported from the front, locals from the back (reversed, turned round below).
-  const split = largeArray(Int32Array, n);
+  const split = new Int32Array(n);
   const dynCount = splitExported(info, n, split);
   const exported = split.subarray(0, dynCount);
   const useGnu = plan.hashStyle !== 'sysv';
   const useSysv = plan.hashStyle !== 'gnu';
   const gnuBuckets = useGnu ? (plan.gnuBuckets ?? gnuBucketCount(dynCount)) : 0;
-  const gnuHashes = largeArray(Uint32Array, dynCount);
+  const gnuHashes = new Uint32Array(dynCount);
   let dynOrder = exported;
   if (useGnu) {
-    dynOrder = largeArray(Int32Array, dynCount);
+    dynOrder = new Int32Array(dynCount);
     gnuBucketOrder(names.gnu, exported, gnuBuckets, dynOrder, gnuHashes);
   }
 
@@ -314,7 +313,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const links = plan.links !== undefined ? new PreparedLinks(plan, plan.links, dynstr, cols) : undefined;
   const imported = links?.importCount ?? 0;
   const firstName = dynstr.addColumn(names, dynOrder);
-  const dynsymIndex = largeArray(Int32Array, n).fill(-1);
+  const dynsymIndex = new Int32Array(n).fill(-1);
   numberInOrder(dynOrder, dynsymIndex, 1 + imported);
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
