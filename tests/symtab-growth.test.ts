@@ -94,6 +94,45 @@ test(`a default library's first bind brings it to 5 buckets in ld.so and in its 
   }
 });
 
+test('a lookup that read the count before a raise, and divides by it, still finds every name while the raise is younger than the quarantine; after it, classes split and such a lookup misses', async () => {
+  const c = getLibc();
+  const lib = dlcreate();
+  try {
+    const n = 400;
+    const block = lib.alloc(2 * n * 8, SHF_WRITE);
+    const names = Array.from({ length: 2 * n }, (_, i) => `old_count_${i}`);
+    const addr = (i: number) => block + BigInt(i * 8);
+    /** How many of the first `count` names libc's dlsym misses while ld.so's count reads `old` (as a lookup that read it before the raises). */
+    const missedAt = (old: number, count: number): number => {
+      const word = ldsoCount(lib)!;
+      const now = word[0]!;
+      word[0] = old;
+      let missed = 0;
+      for (let i = 0; i < count; i++) if (c.dlsym(lib.handle, names[i]!) !== addr(i)) missed++;
+      word[0] = now;
+      return missed;
+    };
+    // The first binds raise the count from 5 to 320 at once (no slots to empty), copying runs (full ones) as they go.
+    const began = performance.now();
+    for (let i = 0; i < n; i++) lib.bind(names[i]!, addr(i), 8);
+    const grownTo = lib.symbolTable.nbuckets;
+    const young = missedAt(5, n);
+    const took = performance.now() - began;
+    assert.ok(grownTo >= 160, `${grownTo} buckets after ${n} binds`);
+    // Within the quarantine of the raises (50 ms) no class was split past 5: the bucket a lookup dividing by 5 picks holds every name.
+    if (took < 40) assert.is(young, 0, `a lookup dividing by the count before the raises missed ${young} of ${n} names, ${took.toFixed(1)} ms after them`);
+    else skipBecause('the old-count lookup within the quarantine', `binds and lookups took ${took.toFixed(0)} ms, past the raises' quarantine`);
+    // Once the raises are older than the quarantine, copies split the classes to the present count: dividing by 5 then misses.
+    await sleep(60);
+    for (let i = n; i < 2 * n; i++) lib.bind(names[i]!, addr(i), 8);
+    lib.flush({ settle: true });
+    assert.ok(missedAt(5, 2 * n) > n, 'a lookup dividing by 5 finds most names after the classes split');
+    for (let i = 0; i < 2 * n; i++) assert.is(c.dlsym(lib.handle, names[i]!), addr(i));
+  } finally {
+    lib.delete();
+  }
+});
+
 test('after growth and settle, the live file reads as a linker would write it: nm -D lists the bound names once, readelf warns of nothing, eu-elflint finds no error, and another process that loads it finds every name', () => {
   const lib = dlcreate();
   try {

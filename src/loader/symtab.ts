@@ -71,6 +71,11 @@
 //   (runOwner). A bind appends to the shared run; the next copy of it splits
 //   the class, each bucket republished with its own names only. dladdr walks
 //   a shared run once per bucket that holds it (finding the same answer).
+// * A lookup that read l_nbuckets just before a raise still divides by the
+//   old count M: bucket c % M must keep every name of c % M for as long as
+//   such a lookup may run. So a class is split only to a count that has been
+//   l_nbuckets for QUARANTINE_MS (splitLevel), into one class of that count
+//   per residue; until then a copy keeps it whole (or splits it part way).
 // * A process that dlopened the file before a growth keeps its old count:
 //   once classes split, it can miss names (a lookup dividing by the old
 //   count, on a bucket whose chain now holds fewer names).
@@ -266,6 +271,16 @@ export class LiveSymbolTable {
   private runOwner: Int32Array<ArrayBuffer> | undefined;
   /** Per owner: the bucket count its run was made exact for (less than nbuckets: the owner of a class). */
   private runLevel: Int32Array<ArrayBuffer> | undefined;
+  /**
+   * The counts raised to within the last QUARANTINE_MS, oldest first, and when (performance.now()
+   * after the store): a lookup that read l_nbuckets before a raise may still divide by the count
+   * before it. A class is split only to a count no lookup can still be dividing by less than
+   * (splitLevel): split further, the bucket an older count picks would hold only part of its names.
+   */
+  private readonly raisedTo: number[] = [];
+  private readonly raisedAt: number[] = [];
+  /** The count before the oldest raise still in raisedTo (the count itself when there is none). */
+  private settledCount = 0;
   /** Per .dynsym index: the id of the live symbol there, 0 for none or a tombstone. Grows with the high-water mark. */
   private slotId: Int32Array<ArrayBuffer> = new Int32Array(64);
   /** Per id: its name (undefined when free) and its .dynsym index. */
@@ -712,6 +727,7 @@ export class LiveSymbolTable {
   private makeRuns(): Int32Array {
     if (this.loaded !== undefined) this.adoptCount(this.loaded);
     const n = this.nbuckets;
+    this.settledCount = n;
     this.runCap = new Int32Array(n);
     this.runUsed = new Int32Array(n);
     this.runOwner = new Int32Array(n);
@@ -775,7 +791,8 @@ export class LiveSymbolTable {
    * A bucket of a class splits the class (splitRun).
    */
   private copyRun(b: number, drop: number, str: number, info: number, other: number, shndx: number, value: number, size: number, hash: number): number {
-    if (this.runLevel![this.runOwner![b]!] !== this.nbuckets) return this.splitRun(this.runOwner![b]!, drop, str, info, other, shndx, value, size, hash);
+    if (this.runLevel![this.runOwner![b]!] !== this.nbuckets)
+      return this.splitRun(this.runOwner![b]!, this.splitLevel(), drop, str, info, other, shndx, value, size, hash);
     const runStart = this.runStart!;
     const start = runStart[b]!;
     const used = start === 0 ? 0 : this.runUsed![b]!;
@@ -812,14 +829,46 @@ export class LiveSymbolTable {
   }
 
   /**
-   * copyRun for a class: its run's entries (but `drop`, with the new entry
-   * as copyRun places it) go to one fresh run per bucket of the class, each
-   * holding the names that bucket has at the present count, and each bucket
-   * word is republished. Until its own store a bucket's word still points at
-   * the shared run, which holds its names too. The runs are all taken before
-   * anything is stored, so that a full table throws with nothing changed.
+   * The count a class may be split to now: the largest count that has been
+   * l_nbuckets for QUARANTINE_MS or longer, so that no lookup still divides
+   * by a smaller one (a lookup standing longer is outside the guarantee, as
+   * with runs). Reads the clock: only a copy of a class not yet split to the
+   * present count asks.
    */
-  private splitRun(owner: number, drop: number, str: number, info: number, other: number, shndx: number, value: number, size: number, hash: number): number {
+  private splitLevel(): number {
+    const raisedAt = this.raisedAt;
+    if (raisedAt.length === 0) return this.nbuckets;
+    const now = performance.now();
+    if (now > this.lastNow) this.lastNow = now;
+    while (raisedAt.length > 0 && now - raisedAt[0]! >= QUARANTINE_MS) {
+      raisedAt.shift();
+      this.settledCount = this.raisedTo.shift()!;
+    }
+    return raisedAt.length === 0 ? this.nbuckets : this.settledCount;
+  }
+
+  /**
+   * copyRun for a class: its run's entries (but `drop`, with the new entry
+   * as copyRun places it) go to one fresh run per class of count `to` within
+   * it (to = the present count: one a bucket), each holding the names whose
+   * hash modulo `to` is that class's, and each bucket word of the old class is
+   * republished. Until its own store a bucket's word still points at the
+   * shared run, which holds its names too. With `to` the class's own level it
+   * is a copy of the shared run. The runs are all taken before anything is
+   * stored, so that a full table throws with nothing changed.
+   */
+  private splitRun(
+    owner: number,
+    to: number,
+    drop: number,
+    str: number,
+    info: number,
+    other: number,
+    shndx: number,
+    value: number,
+    size: number,
+    hash: number,
+  ): number {
     const n = this.nbuckets;
     const level = this.runLevel![owner]!;
     const runStart = this.runStart!;
@@ -827,20 +876,20 @@ export class LiveSymbolTable {
     const start = runStart[owner]!;
     const used = start === 0 ? 0 : this.runUsed![owner]!;
     const oldCap = this.runCap![owner]!;
-    // Member k of the class is bucket owner + k·level; per member: entries, run start, capacity, next slot.
-    const members = n / level;
+    // Member k is the class of count `to` owned by owner + k·level; per member: entries, run start, capacity, next slot.
+    const members = to / level;
     const s = this.splitScratch(members, used);
     const counts = s.counts;
     counts.fill(0, 0, members);
     const memberOf = s.memberOf;
     for (let from = start; from < start + used; from++) {
       if (from === drop && str < 0) continue;
-      const c = (from === drop ? hash : this.idHash[this.slotId[from]!]! >>> 0) % n;
+      const c = (from === drop ? hash : this.idHash[this.slotId[from]!]! >>> 0) % to;
       const k = (c - owner) / level;
       memberOf[from - start] = k;
       counts[k]!++;
     }
-    if (str >= 0 && drop === 0) counts[((hash % n) - owner) / level]!++;
+    if (str >= 0 && drop === 0) counts[((hash % to) - owner) / level]!++;
     const starts = s.starts;
     const caps = s.caps;
     const next = s.next;
@@ -869,19 +918,23 @@ export class LiveSymbolTable {
       next[j]!++;
     }
     if (str >= 0) {
-      if (at === 0) at = next[((hash % n) - owner) / level]!++;
+      if (at === 0) at = next[((hash % to) - owner) / level]!++;
       this.writeNewEntry(at, str, info, other, shndx, value, size, hash, drop === 0);
     }
     const words = this.hashWords;
     for (let j = 0; j < members; j++) if (starts[j] !== 0) words[next[j]! - 2] = words[next[j]! - 2]! | 1;
     for (let j = 0; j < members; j++) {
       const c = owner + j * level;
-      this.store32(this.buckets, c, starts[j]!);
-      runStart[c] = starts[j]!;
       this.runCap![c] = caps[j]!;
       this.runUsed![c] = next[j]! - starts[j]!;
-      runOwner[c] = c;
-      this.runLevel![c] = n;
+      this.runLevel![c] = to;
+    }
+    // Every bucket of the old class: bucket c (c ≡ owner modulo level) now belongs to the class c mod to.
+    for (let c = owner; c < n; c += level) {
+      const j = ((c % to) - owner) / level;
+      this.store32(this.buckets, c, starts[j]!);
+      runStart[c] = starts[j]!;
+      runOwner[c] = owner + j * level;
     }
     this.releaseRun(start, used, oldCap, drop);
     return at;
@@ -1313,6 +1366,8 @@ export class LiveSymbolTable {
     this.nbuckets = target;
     // A store-release on aarch64: a lookup that divides by the new count sees the words above.
     this.store32(this.cachedBuckets!, 0, target);
+    this.raisedTo.push(target);
+    this.raisedAt.push(performance.now());
     this.publishShape();
     this.growAt = target < this.maxBuckets ? 2 * target : Number.POSITIVE_INFINITY;
   }
@@ -1330,6 +1385,9 @@ export class LiveSymbolTable {
         if (this.growTarget === 0) break;
       } else break;
     }
+    // Classes split to the present count only once no lookup can still divide by an older one.
+    const lastRaise = this.raisedAt[this.raisedAt.length - 1];
+    if (lastRaise !== undefined) this.waitFor(lastRaise + QUARANTINE_MS);
     const n = this.nbuckets;
     const runOwner = this.runOwner;
     if (runOwner === undefined) return;
