@@ -272,14 +272,13 @@ export class LiveSymbolTable {
   /** Per owner: the bucket count its run was made exact for (less than nbuckets: the owner of a class). */
   private runLevel: Int32Array<ArrayBuffer> | undefined;
   /**
-   * The counts raised to within the last QUARANTINE_MS, oldest first, and when (performance.now()
-   * after the store): a lookup that read l_nbuckets before a raise may still divide by the count
+   * The counts raised to within the last QUARANTINE_MS, oldest first, each with when
+   * (performance.now() after the store): a lookup that read l_nbuckets before a raise may still divide by the count
    * before it. A class is split only to a count no lookup can still be dividing by less than
    * (splitLevel): split further, the bucket an older count picks would hold only part of its names.
    */
-  private readonly raisedTo: number[] = [];
-  private readonly raisedAt: number[] = [];
-  /** The count before the oldest raise still in raisedTo (the count itself when there is none). */
+  private readonly raises = new FifoQueue(4);
+  /** The count before the oldest raise still in `raises` (the count itself when there is none). */
   private settledCount = 0;
   /** Per .dynsym index: the id of the live symbol there, 0 for none or a tombstone. Grows with the high-water mark. */
   private slotId: Int32Array<ArrayBuffer> = new Int32Array(64);
@@ -836,15 +835,12 @@ export class LiveSymbolTable {
    * present count asks.
    */
   private splitLevel(): number {
-    const raisedAt = this.raisedAt;
-    if (raisedAt.length === 0) return this.nbuckets;
+    const raises = this.raises;
+    if (raises.length === 0) return this.nbuckets;
     const now = performance.now();
     if (now > this.lastNow) this.lastNow = now;
-    while (raisedAt.length > 0 && now - raisedAt[0]! >= QUARANTINE_MS) {
-      raisedAt.shift();
-      this.settledCount = this.raisedTo.shift()!;
-    }
-    return raisedAt.length === 0 ? this.nbuckets : this.settledCount;
+    while (raises.length > 0 && now - raises.oldest() >= QUARANTINE_MS) this.settledCount = raises.shift();
+    return raises.length === 0 ? this.nbuckets : this.settledCount;
   }
 
   /**
@@ -1366,8 +1362,7 @@ export class LiveSymbolTable {
     this.nbuckets = target;
     // A store-release on aarch64: a lookup that divides by the new count sees the words above.
     this.store32(this.cachedBuckets!, 0, target);
-    this.raisedTo.push(target);
-    this.raisedAt.push(performance.now());
+    this.raises.push(target, performance.now());
     this.publishShape();
     this.growAt = target < this.maxBuckets ? 2 * target : Number.POSITIVE_INFINITY;
   }
@@ -1386,8 +1381,7 @@ export class LiveSymbolTable {
       } else break;
     }
     // Classes split to the present count only once no lookup can still divide by an older one.
-    const lastRaise = this.raisedAt[this.raisedAt.length - 1];
-    if (lastRaise !== undefined) this.waitFor(lastRaise + QUARANTINE_MS);
+    if (this.raises.length > 0) this.waitFor(this.raises.newest() + QUARANTINE_MS);
     const n = this.nbuckets;
     const runOwner = this.runOwner;
     if (runOwner === undefined) return;
