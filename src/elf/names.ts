@@ -6,6 +6,7 @@
 import { grownTo } from './bytes.js';
 import { ElfBuildError } from './errors.js';
 import { elfHash, gnuHash } from './hash.js';
+import { kernelFirstDuplicate, kernelNames } from './kernels.js';
 
 /** Names as one NUL-separated byte buffer: name i is `bytes[start[i], start[i + 1] - 1)`. */
 export interface NameColumn {
@@ -85,6 +86,16 @@ export class NameColumnBuilder {
   pushJoined(joined: string, lengths: Uint32Array, count: number): number {
     // Room for ASCII names (nearly every name); a name that is not gets its own room in push.
     this.room(joined.length + count, count);
+    if (count > 1) {
+      const bad = kernelNames(joined, lengths, count, this.bytes, this.used, this.start, this.gnu, this.sysv, this.count);
+      if (bad !== -2) {
+        const done = bad < 0 ? count : bad;
+        // ASCII: each name's bytes are its length, then its NUL.
+        if (done > 0) this.used = this.start[this.count + done - 1]! + lengths[done - 1]! + 1;
+        this.count += done;
+        return bad;
+      }
+    }
     let bytes = this.bytes;
     let at = 0;
     for (let k = 0; k < count; k++) {
@@ -249,6 +260,8 @@ export function findDuplicateName(c: NameColumn): [number, number] | undefined {
   const n = c.count;
   let size = 16;
   while (size < n * 2) size *= 2;
+  const found = kernelFirstDuplicate(c.bytes, c.start, c.gnu, n, size);
+  if (found !== undefined) return found ?? undefined;
   const table = new Int32Array(size).fill(-1);
   const mask = size - 1;
   // Signed views of the hashes: the same bits, read as small integers (no boxing before the loop is optimized).

@@ -1,4 +1,5 @@
 import { grownTo } from './bytes.js';
+import { kernelColumnStrings, kernelShareSuffixes, kernelWriteStrings, type StringColumns } from './kernels.js';
 import type { NameColumn } from './names.js';
 
 /**
@@ -17,6 +18,8 @@ export class StringTableBuilder {
   private readonly ids = new Map<string, number>();
   /** The byte sources: 0 is the pool of strings added one by one, then one per column. */
   private readonly sources: Uint8Array[] = [new Uint8Array(64)];
+  /** How many bytes of each source hold strings (the pool's is poolUsed). */
+  private readonly sourceUsed: number[] = [0];
   private poolUsed = 0;
   private n = 0;
   private src = new Uint16Array(16);
@@ -68,9 +71,11 @@ export class StringTableBuilder {
     const k = order.length;
     const first = this.reserve(k);
     this.sources.push(names.bytes);
+    this.sourceUsed.push(names.start[names.count]!);
     const source = this.sources.length - 1;
     if (source > 0xffff) throw new Error('StringTableBuilder: too many columns');
     const start = names.start;
+    if (order instanceof Int32Array && kernelColumnStrings(order, start, names.count, source, first, this.src, this.begin, this.length)) return first;
     const src = this.src;
     const begin = this.begin;
     const length = this.length;
@@ -114,7 +119,8 @@ export class StringTableBuilder {
     const length = this.length;
     let size = 1; // offset 0 holds the empty string
     if (n <= this.suffixSharingLimit) {
-      size = shareSuffixes(this.reversedOrder(), this.sources, this.src, this.begin, length, offsets);
+      size = kernelShareSuffixes(this.columns(), offsets);
+      if (size < 0) size = shareSuffixes(this.reversedOrder(), this.sources, this.src, this.begin, length, offsets);
     } else {
       for (let i = 0; i < n; i++) {
         const len = length[i]!;
@@ -126,6 +132,12 @@ export class StringTableBuilder {
     this.offsets = offsets;
     this.size = size;
     return size;
+  }
+
+  /** The strings as the kernels take them. */
+  private columns(): StringColumns {
+    this.sourceUsed[0] = this.poolUsed;
+    return { n: this.n, sources: this.sources, sourceUsed: this.sourceUsed, src: this.src, begin: this.begin, length: this.length };
   }
 
   /**
@@ -179,6 +191,7 @@ export class StringTableBuilder {
   write(out: Uint8Array, at: number): void {
     const offsets = this.offsets;
     if (offsets === undefined) throw new Error('StringTableBuilder.write called before finish');
+    if (kernelWriteStrings(this.columns(), offsets, this.size, out, at)) return;
     const n = this.n;
     const sources = this.sources;
     const src = this.src;

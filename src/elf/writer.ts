@@ -55,6 +55,16 @@ import { GNU_BLOOM_SHIFT, elfHashString, gnuBloomWords, gnuBucketCount, sysvBuck
 import { type PlanColumns, SECTION_CODE, columnsOf, symbolAt } from './columns.js';
 import { CONTENT_SECTIONS, type ContentSectionName, type ExtraSection, type Layout, type LayoutRequest, layoutObject } from './layout.js';
 import { type PlanLinks, PreparedLinks } from './links.js';
+import {
+  kernelChainSysv,
+  kernelFillGnu,
+  kernelFirstOutside,
+  kernelGnuOrder,
+  kernelMarkUsed,
+  kernelNumberInOrder,
+  kernelSplitExported,
+  kernelSymbolEntries,
+} from './kernels.js';
 import { StringTableBuilder } from './strtab.js';
 import type { DynamicEntry, Machine } from './types.js';
 
@@ -223,6 +233,8 @@ export interface PreparedObject {
 
 /** Writes the exported symbols' indexes (of the first `n`) to the front of `split` and the locals' to the back (last first); returns how many are exported. */
 function splitExported(info: Uint8Array, n: number, split: Int32Array): number {
+  const exported = kernelSplitExported(info, n, split);
+  if (exported >= 0) return exported;
   let dynCount = 0;
   let locals = n;
   for (let i = 0; i < n; i++) {
@@ -236,6 +248,7 @@ function splitExported(info: Uint8Array, n: number, split: Int32Array): number {
 function gnuBucketOrder(hashes: Uint32Array, exported: Int32Array, nbuckets: number, order: Int32Array, sortedHashes: Uint32Array): void {
   // One loop a function (see splitExported): a loop that follows another in the same function
   // has no type feedback when the first one's optimized code reaches it, and deoptimizes there.
+  if (kernelGnuOrder(hashes, exported, nbuckets, order, sortedHashes)) return;
   const counts = new Uint32Array(nbuckets + 1);
   countBuckets(hashes, exported, nbuckets, counts);
   prefixSums(counts, nbuckets);
@@ -260,18 +273,23 @@ function scatterByBucket(hashes: Uint32Array, exported: Int32Array, nbuckets: nu
   }
 }
 
-/** Numbers the symbols of `order` from `first` in `index` (their table index). */
+/** Numbers the symbols of `order` from `first` in `index` (their table index), the others -1. */
 function numberInOrder(order: Int32Array, index: Int32Array, first: number): void {
+  if (kernelNumberInOrder(order, index, first)) return;
+  index.fill(-1);
   for (let k = 0; k < order.length; k++) index[order[k]!] = first + k;
 }
 
 /** Marks each section code that some symbol uses. */
 function markUsed(codes: Uint8Array, n: number, used: Uint8Array): void {
+  if (kernelMarkUsed(codes, n, used)) return;
   for (let i = 0; i < n; i++) used[codes[i]!] = 1;
 }
 
 /** The first symbol whose bytes do not lie inside its section, or -1. */
 function firstOutside(codes: Uint8Array, n: number, offsets: Float64Array, sizes: Float64Array, sectionSizes: readonly number[]): number {
+  const outside = kernelFirstOutside(codes, n, offsets, sizes, sectionSizes);
+  if (outside !== -2) return outside;
   for (let i = 0; i < n; i++) {
     const o = offsets[i]!;
     const z = sizes[i]!;
@@ -313,7 +331,7 @@ export function prepareObject(plan: ObjectPlan): PreparedObject {
   const links = plan.links !== undefined ? new PreparedLinks(plan, plan.links, dynstr, cols) : undefined;
   const imported = links?.importCount ?? 0;
   const firstName = dynstr.addColumn(names, dynOrder);
-  const dynsymIndex = new Int32Array(n).fill(-1);
+  const dynsymIndex = new Int32Array(n);
   numberInOrder(dynOrder, dynsymIndex, 1 + imported);
   const dynstrUsed = dynstr.finish();
   const dynstrCapacity = Math.max(dynstrUsed, plan.dynstrCapacity ?? 0);
@@ -576,6 +594,7 @@ function writeSymbolEntries(
   sectionShndx: readonly number[],
   sectionAddr: readonly number[],
 ): void {
+  if (kernelSymbolEntries(table, firstWord, order, nameOffsets, firstName, nameBase, cols, sectionShndx, sectionAddr)) return;
   const { section, offset, size, info, other } = cols;
   for (let k = 0, word = firstWord; k < order.length; k++, word += 6) {
     const i = order[k]!;
@@ -586,6 +605,7 @@ function writeSymbolEntries(
 
 /** Links symbols `first`, `first + 1`, ... (`order`'s, by their SysV hashes) at the head of their bucket's chain, in order: as the live binder does. */
 function chainSysv(sysv: Uint32Array, order: Int32Array, first: number, buckets: Uint32Array, chains: Uint32Array): void {
+  if (kernelChainSysv(sysv, order, first, buckets, chains)) return;
   const nbucket = buckets.length;
   for (let k = 0; k < order.length; k++) {
     const symIndex = k + first;
@@ -597,6 +617,7 @@ function chainSysv(sysv: Uint32Array, order: Int32Array, first: number, buckets:
 
 /** The GNU table's bloom words, buckets and chain for symbols `first`, `first + 1`, ... with these hashes (sorted by bucket). */
 function fillGnuHash(hashes: Uint32Array, first: number, bloom: Uint32Array, bloomWords: number, buckets: Uint32Array, chain: Uint32Array): void {
+  if (kernelFillGnu(hashes, first, bloom, bloomWords, buckets, chain)) return;
   const nbuckets = buckets.length;
   const count = hashes.length;
   for (let k = 0; k < count; k++) {
