@@ -36,6 +36,11 @@ export function run(ctx: Context) {
     const k = n.toLocaleString('en-US');
     const m = {
       build: f.measure({ id: `build-${n}`, label: `${k}: buildSharedObject + write, first call in a fresh process (timed inside it)`, show: 'time' }),
+      twins: f.measure({
+        id: `twins-${n}`,
+        label: `${k}: the same with the WebAssembly kernels off (the JavaScript loops alone)`,
+        show: 'time',
+      }),
       process: f.measure({ id: `process-${n}`, label: `${k}: that whole node process (start, make the spec, build, write)`, show: 'time' }),
       command: f.measure({ id: `command-${n}`, label: `${k}: dlbind build spec.json (whole process)`, show: 'time' }),
       asld: f.measure({ id: `as+ld-${n}`, label: `${k}: GNU as + GNU ld -shared (whole processes)`, show: 'time' }),
@@ -51,6 +56,7 @@ export function run(ctx: Context) {
     const rss = big
       ? {
           ours: f.measure({ id: 'rss-ours', label: `${k}: peak RSS, node process (spec + build + write)`, show: 'bytes' }),
+          twins: f.measure({ id: 'rss-twins', label: `${k}: peak RSS, the same with the kernels off`, show: 'bytes' }),
           ld: f.measure({ id: 'rss-ld', label: `${k}: peak RSS, GNU ld`, show: 'bytes' }),
           lld: f.measure({ id: 'rss-lld', label: `${k}: peak RSS, ld.lld`, show: 'bytes' }),
           mold: f.measure({ id: 'rss-mold', label: `${k}: peak RSS, mold`, show: 'bytes' }),
@@ -73,6 +79,11 @@ export function run(ctx: Context) {
       m.process(p.seconds);
       m.sizeOurs(inside.size);
       rss?.ours(p.maxRss);
+      const t = measureProcess(ctx.binDir, node, ['--import', 'tsx', child, String(n), ours, 'twins'], { stdout: report });
+      rss?.twins(t.maxRss);
+      const twins = JSON.parse(readFileSync(report, 'utf8')) as { buildSeconds: number; writeSeconds: number; size: number };
+      if (twins.size !== inside.size) throw new Error(`the writer's twins made ${twins.size} bytes, the kernels ${inside.size}`);
+      m.twins(twins.buildSeconds + twins.writeSeconds);
       m.command(measureProcess(ctx.binDir, node, [command, 'build', spec, '-o', commandOut]).seconds);
       const a = measureProcess(ctx.binDir, 'as', ['-o', join(dir, 'functions-again.o'), asm]);
       const l = measureProcess(ctx.binDir, 'ld', ['-shared', '--hash-style=both', '-o', ldSo, obj]);
@@ -106,6 +117,8 @@ export function run(ctx: Context) {
       const goal = n >= 1_000_000 ? { max: 0.5, text: '≤ 0.5× ld.lld' } : n >= 10_000 ? { max: 1, text: '≤ ld.lld' } : undefined;
       ratio('buildSharedObject + write (fresh process) vs ld.lld alone', 'build', 'lld', goal);
     }
+    if (lld) ratio('the same, kernels off, vs ld.lld alone', 'twins', 'lld');
+    ratio('buildSharedObject + write, kernels on vs off', 'build', 'twins');
     if (mold) ratio('buildSharedObject + write (fresh process) vs mold alone', 'build', 'mold');
     ratio('buildSharedObject + write (fresh process) vs GNU ld alone', 'build', 'ld');
     // The command's goal (≤ as + ld from 10,000 functions) is figure 12's; here it is shown beside the writer alone.
@@ -119,12 +132,14 @@ export function run(ctx: Context) {
   if (largest >= 1_000_000)
     f.ratio(`${k}: buildSharedObject + write vs as + ld`, `build-${largest}`, `as+ld-${largest}`, { max: 1 / 20, text: '≥ 20× faster' });
   f.ratio(`${k}: peak RSS, node process vs GNU ld`, 'rss-ours', 'rss-ld');
+  f.ratio(`${k}: peak RSS, kernels on vs off`, 'rss-ours', 'rss-twins');
   if (lld) f.ratio(`${k}: peak RSS, node process vs ld.lld`, 'rss-ours', 'rss-lld');
   if (!lld) f.note('ld.lld is not installed: its rows are skipped.');
   if (!mold) f.note('mold is not installed: its rows are skipped.');
   f.note(
     'Same input on every side: N global STT_FUNC symbols jit_fn_<i>, one ret each, 16-byte aligned, with .dynsym, .symtab and both SysV and GNU hash tables (every linker gets --hash-style=both). ' +
       'Ours: each sample is a fresh node process (bench/children/writer.ts) that makes the spec (one object per symbol), then times its first and only buildSharedObject + writeFileSync; the whole-process row adds node start-up and making the spec. ' +
+      "The kernels-off rows are the same child with the writer's WebAssembly kernels turned off (src/elf/kernels.ts): its JavaScript loops alone, the writer before stop 23, in the same runs; both sides must give the same size. " +
       'dlbind build reads the same functions from a JSON spec ({"name", "section": "text", "bytes": "c3"} each) and writes atomically. ' +
       'The assembly and the object file are made once per size outside every clock; as + ld assembles again in each run. Tools are timed as whole processes (fork to wait4, which also gives ru_maxrss). Runs are interleaved: in each, every side once.',
   );

@@ -32,4 +32,5 @@ export const {
   dlsym,
   getLibc,
   readElf,
+  setKernelsEnabled,
 } = library;
