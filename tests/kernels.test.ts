@@ -9,9 +9,11 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import { kernelMemoryBytes, kernelsAvailable, setKernelsEnabled } from '../src/elf/kernels.js';
 import type { SharedObjectSpec, SymbolSpec } from '../src/elf/index.js';
 import { badKernelSpecs, buildDigest, kernelSpecs } from './helpers/kernel-specs.js';
+import { tempDir } from './helpers/tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -96,6 +98,22 @@ test('under --jitless (no WebAssembly) the twins run and give the same bytes', (
   assert.is(child.kernels, false, 'no kernels under --jitless');
   const mine = [...kernelSpecs(), ...badKernelSpecs()].map(([name, spec]) => [name, buildDigest(spec)]);
   assert.equal(child.digests, mine);
+});
+
+test('with too little address space for a WebAssembly memory (ulimit -v) the twins run and give the same bytes', async () => {
+  // tsx needs WebAssembly itself: the child is the helper bundled by esbuild, run by plain node.
+  const bundle = join(tempDir('dlbind-kernels-'), 'kernel-specs.mjs');
+  await build({ entryPoints: [join(here, 'helpers/kernel-specs.ts')], outfile: bundle, bundle: true, format: 'esm', platform: 'node', logLevel: 'silent' });
+  const run = (limit: string) => {
+    const r = spawnSync('bash', ['-c', `${limit} exec "$0" "$1"`, process.execPath, bundle], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { kernels: boolean; digests: [string, string][] };
+  };
+  const free = run('');
+  assert.is(free.kernels, true, 'the bundle uses the kernels where it can');
+  const limited = run('ulimit -v 3000000;');
+  assert.is(limited.kernels, false, 'no kernels under ulimit -v');
+  assert.equal(limited.digests, free.digests);
 });
 
 test('live libraries and small builds never instantiate the kernels; a build of 2,047 symbols does', () => {

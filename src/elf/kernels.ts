@@ -103,10 +103,24 @@ function instance(bytes: number, items: number): KernelExports | undefined {
   if (disabled || bytes > MAX_CALL_BYTES || items < minItems) return undefined;
   if (compiled === undefined) compiled = compile();
   if (compiled === null) return undefined;
-  current ??= new wasm!.Instance(compiled, {}).exports as KernelExports;
+  try {
+    current ??= new wasm!.Instance(compiled, {}).exports as KernelExports;
+  } catch {
+    // V8 reserves several GiB of address space for a memory: under a limit (ulimit -v) it
+    // cannot, and the twins do the work from then on.
+    compiled = null;
+    return undefined;
+  }
   const memory = current.memory;
   const have = memory.buffer.byteLength;
-  if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
+  if (bytes > have) {
+    try {
+      memory.grow(Math.ceil((bytes - have) / PAGE));
+    } catch {
+      // Out of memory for this call: its twin runs, and a smaller call may still fit.
+      return undefined;
+    }
+  }
   return current;
 }
 
