@@ -6,6 +6,9 @@ export function toNumber(value: bigint, what: string, offset = 0): number {
   return Number(value);
 }
 
+/** Whether this host stores words little-endian (typed arrays use the host's order). */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 export function alignUp(value: number, align: number): number {
   if (align <= 1) return value;
   return Math.ceil(value / align) * align;

@@ -13,6 +13,7 @@
 // where WebAssembly cannot run (node --jitless, a big-endian host), and the
 // caller runs its JavaScript twin; tests/kernels.test.ts holds them to each other.
 import type { PlanColumns } from './columns.js';
+import { HOST_LITTLE_ENDIAN } from './bytes.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
 
 // The few WebAssembly declarations used here (the project's lib has no DOM types).
@@ -126,7 +127,7 @@ function instance(bytes: number, items: number): KernelExports | undefined {
 
 function compile(): object | null {
   // WebAssembly stores little-endian; the writer's word views are the host's.
-  if (wasm === undefined || new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) return null;
+  if (wasm === undefined || !HOST_LITTLE_ENDIAN) return null;
   try {
     return new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
   } catch {

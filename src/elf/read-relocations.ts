@@ -1,7 +1,7 @@
 // Relocation tables as the reader decodes them: the dynamic array's DT_RELA, DT_REL, DT_JMPREL
 // and DT_RELR (what ld.so applies), and the SHT_RELA/SHT_REL/SHT_RELR sections that only the
 // section headers name (an ET_REL object's .rela.text, --emit-relocs output).
-import type { ByteReader } from './bytes.js';
+import { type ByteReader, HOST_LITTLE_ENDIAN } from './bytes.js';
 import {
   DT,
   DT_JMPREL,
@@ -207,8 +207,6 @@ export function relativeType(e_machine: number): number | undefined {
   return undefined;
 }
 
-const hostLittleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
 /**
  * glibc's elf_dynamic_do_Relr: an even word is an address; an odd one, a bitmap of the 63 words
  * after the last. The addresses are computed as 32-bit halves written straight into the
@@ -224,7 +222,7 @@ function decodeRelr(r: ByteReader, region: Region, what: string): BigUint64Array
   }
   const out = new BigUint64Array(count);
   const halves = new Uint32Array(out.buffer);
-  const [LO, HI] = hostLittleEndian ? [0, 1] : [1, 0];
+  const [LO, HI] = HOST_LITTLE_ENDIAN ? [0, 1] : [1, 0];
   let k = 0;
   let whereLo = 0;
   let whereHi = 0;

@@ -2,7 +2,7 @@
 // Input is hostile until checked: every count is capped by the bytes that could hold it before
 // anything is allocated from it, and every failure is an ElfFormatError naming the offset.
 
-import { ByteReader, readCString, toNumber, utf8Bytes } from './bytes.js';
+import { ByteReader, HOST_LITTLE_ENDIAN, readCString, toNumber, utf8Bytes } from './bytes.js';
 import {
   DT_GNU_HASH,
   DT_HASH,
@@ -208,7 +208,6 @@ const PN_XNUM = 0xffff;
 const STN_UNDEF = 0;
 const VERSYM_HIDDEN = 0x8000;
 const ALLOWED_STT = (1 << STT_NOTYPE) | (1 << STT_OBJECT) | (1 << STT_FUNC) | (1 << STT_COMMON) | (1 << STT_TLS) | (1 << STT_GNU_IFUNC);
-const hostLittleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * A string table decoded once: names are slices of one latin1 string, found by binary search
@@ -278,14 +277,14 @@ function copyBytes(r: ByteReader, region: Region): ArrayBuffer {
 }
 
 function copyU32(r: ByteReader, region: Region): Uint32Array {
-  if (hostLittleEndian) return new Uint32Array(copyBytes(r, region));
+  if (HOST_LITTLE_ENDIAN) return new Uint32Array(copyBytes(r, region));
   const out = new Uint32Array((region.end - region.offset) / 4);
   for (let i = 0; i < out.length; i++) out[i] = r.u32(region.offset + 4 * i);
   return out;
 }
 
 function copyU64(r: ByteReader, region: Region): BigUint64Array {
-  if (hostLittleEndian) return new BigUint64Array(copyBytes(r, region));
+  if (HOST_LITTLE_ENDIAN) return new BigUint64Array(copyBytes(r, region));
   const out = new BigUint64Array((region.end - region.offset) / 8);
   for (let i = 0; i < out.length; i++) out[i] = r.u64(region.offset + 8 * i);
   return out;

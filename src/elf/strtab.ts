@@ -1,4 +1,4 @@
-import { grownTo } from './bytes.js';
+import { HOST_LITTLE_ENDIAN, grownTo } from './bytes.js';
 import { kernelColumnStrings, kernelShareSuffixes, kernelWriteStrings, type StringColumns } from './kernels.js';
 import type { NameColumn } from './names.js';
 
@@ -152,8 +152,7 @@ export class StringTableBuilder {
     if (n < 2) return order;
     const keys = new BigUint64Array(n);
     const words = new Uint32Array(keys.buffer);
-    const littleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-    const [lo, hi] = littleEndian ? [0, 1] : [1, 0];
+    const [lo, hi] = HOST_LITTLE_ENDIAN ? [0, 1] : [1, 0];
     // Ranges still to sort, with the depth (bytes from the end) they are sorted on; ids fit in 24 bits of a key.
     if (n >= 1 << 24) throw new Error('StringTableBuilder: too many strings to share suffixes');
     const stack: number[] = [0, n, 0];

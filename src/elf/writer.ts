@@ -2,7 +2,7 @@
 // contents, symbols at section offsets, self-relocations, spare capacity);
 // `planLayout` reserves every table and offset; `writeObject` writes them into
 // a zero-filled buffer, checking each lands where it was reserved.
-import { ByteWriter } from './bytes.js';
+import { ByteWriter, HOST_LITTLE_ENDIAN } from './bytes.js';
 import {
   DT_GNU_HASH,
   DT_HASH,
@@ -528,10 +528,9 @@ interface SectionEntry {
  */
 function words(out: Uint8Array, offset: number, count: number): Uint32Array {
   if ((out.byteOffset + offset) % 4 !== 0) throw new ElfBuildError('internal layout error: unaligned table');
-  if (!littleEndianHost) nativeRegions.push([offset, count]);
+  if (!HOST_LITTLE_ENDIAN) nativeRegions.push([offset, count]);
   return new Uint32Array(out.buffer, out.byteOffset + offset, count);
 }
-const littleEndianHost = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 const nativeRegions: [number, number][] = [];
 
 function swapNativeRegions(out: Uint8Array): void {
@@ -873,6 +872,6 @@ export function writeObject(p: PreparedObject, out: Uint8Array): void {
     }
   }
   w.expectAt(layout.fileSize, 'section headers');
-  if (!littleEndianHost) swapNativeRegions(out);
+  if (!HOST_LITTLE_ENDIAN) swapNativeRegions(out);
   p.links?.finish(out, layout);
 }
