@@ -86,6 +86,7 @@ export class NameColumnBuilder {
   pushJoined(joined: string, lengths: Uint32Array, count: number): number {
     // Room for ASCII names (nearly every name); a name that is not gets its own room in push.
     this.room(joined.length + count, count);
+    // A name pushed alone (push, encodeNames) skips the kernel's setup: it never reaches the kernel's fewest items.
     if (count > 1) {
       const bad = kernelNames(joined, lengths, count, this.bytes, this.used, this.start, this.gnu, this.sysv, this.count);
       if (bad !== -2) {

@@ -273,9 +273,10 @@ export class LiveSymbolTable {
   private runLevel: Int32Array<ArrayBuffer> | undefined;
   /**
    * The counts raised to within the last QUARANTINE_MS, oldest first, each with when
-   * (performance.now() after the store): a lookup that read l_nbuckets before a raise may still divide by the count
-   * before it. A class is split only to a count no lookup can still be dividing by less than
-   * (splitLevel): split further, the bucket an older count picks would hold only part of its names.
+   * (performance.now() after the store): a lookup that read l_nbuckets before a raise may still
+   * divide by the count before it. A class is split only to a count no lookup can still be
+   * dividing by less than (splitLevel): split further, the bucket an older count picks would hold
+   * only part of its names.
    */
   private readonly raises = new FifoQueue(4);
   /** The count before the oldest raise still in `raises` (the count itself when there is none). */
