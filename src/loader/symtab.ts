@@ -254,8 +254,13 @@ export class LiveSymbolTable {
   private growAt = Number.POSITIVE_INFINITY;
   /** The bucket count a growth under way reaches (0: none under way). */
   private growTarget = 0;
-  /** When the slots a growth under way emptied have waited out their quarantine (performance.now()). */
-  private growReadyAt = 0;
+  /**
+   * When the slots a growth under way emptied have waited out their quarantine (performance.now()).
+   * A double from the start, as lastNow: a 0 here turned double at the first growth that waits out
+   * a quarantine (past 640 buckets, some 1,300 binds in), which deprecated the table's hidden class
+   * and 42 maps with it while V8 was compiling the bind path (tests/v8-shapes.test.ts).
+   */
+  private growReadyAt = -0.5;
   /** Symbols that can be bound at once (maxSymbols). */
   readonly capacity: number;
   /** .dynsym slots, the null symbol included. */
