@@ -4,7 +4,9 @@
 // its header, so that dladdr walks 5 bucket words, and the count doubles its way up as names
 // come, so that chains stay short. Every name is found through every growth, by this process's
 // libc, by four threads looking names up meanwhile, and by another process loading the file;
-// the tools read the file as a linker's. And the word raised is the one ld.so divides by.
+// the tools read the file as a linker's. And the word raised is the one ld.so divides by. Once a
+// burst of binds is over, the event loop splits the classes the growths left shared, so that
+// dladdr walks each entry once; binds keep their room.
 import { writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +31,33 @@ test.after.each(() => assertNoWX('after the test'));
 function fileShape(lib: JitLibrary): [number, number] {
   const gnu = readElf(new Uint8Array(readFileSync(lib.path))).gnuHash!;
   return [gnu.nbuckets, gnu.symoffset];
+}
+
+/**
+ * What libc's dladdr walks in the live GNU table (the mapping, as dladdr reads it; the default
+ * library's file is 600 MB, mostly holes): every non-empty bucket's chain to its end bit.
+ */
+function dladdrWalk(lib: JitLibrary): { walked: number; distinct: number } {
+  const o = lib.liveObject;
+  const gnu = o.layout.gnuHash!;
+  const words = new Uint32Array(getLibc().view(o.loadBase + BigInt(gnu.addr), gnu.size));
+  const [nbuckets, symoffset, bloomWords] = [words[0]!, words[1]!, words[2]!];
+  const buckets = 4 + 2 * bloomWords;
+  // Symbol i's hash word: after the buckets, from symoffset on.
+  const chainZero = buckets + nbuckets - symoffset;
+  const seen = new Set<number>();
+  let walked = 0;
+  for (let b = 0; b < nbuckets; b++) {
+    const first = words[buckets + b]!;
+    if (first === 0) continue;
+    for (let i = first; ; i++) {
+      if (chainZero + i >= words.length) assert.unreachable(`bucket ${b}'s chain runs past the table`);
+      walked++;
+      seen.add(i);
+      if ((words[chainZero + i]! & 1) !== 0) break;
+    }
+  }
+  return { walked, distinct: seen.size };
 }
 
 /** ld.so's l_nbuckets of `lib`, found by what it caches for the table's present shape. */
@@ -227,6 +256,61 @@ test("with ld.so's count not found (DLBIND_FIXED_BUCKETS=1 stands in for a C lib
   try {
     lib.bind('one', lib.alloc(8, SHF_WRITE), 8);
     assert.is(lib.symbolTable.nbuckets, 5);
+  } finally {
+    lib.delete();
+  }
+});
+
+for (const [shape, options] of [
+  ['a default library', undefined],
+  ['a library sized to the burst (maxSymbols: 3,000), where slots are scarce', { maxSymbols: 3000 }],
+] as const) {
+  test(`after a burst of binds into ${shape}, the event loop splits the classes the growths left shared, once their quarantine is over: dladdr then walks each entry once (it walked a shared run once per bucket of its class), and every name is still found`, async () => {
+    const lib = dlcreate(undefined, options);
+    try {
+      const n = 3000;
+      const block = lib.alloc(n * 8, SHF_WRITE);
+      const names = Array.from({ length: n }, (_, i) => `jit_fn_${i}`);
+      for (let i = 0; i < n; i++) lib.bind(names[i]!, block + BigInt(i * 8), 8);
+      // Right after the burst, buckets share their class's run: the case this is about.
+      const before = dladdrWalk(lib);
+      assert.ok(before.walked > before.distinct, `dladdr walks ${before.walked} entries for ${before.distinct} right after the burst`);
+      let after = before;
+      const deadline = performance.now() + 5000;
+      while (after.walked !== after.distinct) {
+        if (performance.now() > deadline) assert.unreachable(`not settled within 5 s: dladdr walks ${after.walked} entries for ${after.distinct}`);
+        await sleep(20);
+        after = dladdrWalk(lib);
+      }
+      assert.ok(after.distinct >= n, `${after.distinct} entries walked once each`);
+      const c = getLibc();
+      for (let i = 0; i < n; i++) assert.is(c.dlsym(lib.handle, names[i]!), block + BigInt(i * 8), names[i]);
+      for (let i = 0; i < n; i += 97) assert.is(dladdr(block + BigInt(i * 8))?.sname, names[i]);
+    } finally {
+      lib.delete();
+    }
+  });
+}
+
+test('settling between binds leaves binds their room: a library filled to maxSymbols in a burst, left to settle, then half unbound and bound again under new names, three times, binds every name, and dlsym finds each', async () => {
+  const n = 4096;
+  const lib = dlcreate(undefined, { maxSymbols: n });
+  try {
+    const block = lib.alloc(n * 8, SHF_WRITE);
+    // Slot i holds one name at a time; round r renames every other slot.
+    const current = Array.from({ length: n }, (_, i) => `r0_${i}`);
+    for (let i = 0; i < n; i++) lib.bind(current[i]!, block + BigInt(i * 8), 8);
+    for (let round = 1; round <= 3; round++) {
+      await sleep(120);
+      for (let i = round % 2; i < n; i += 2) {
+        assert.ok(lib.unbind(current[i]!), current[i]);
+        current[i] = `r${round}_${i}`;
+        lib.bind(current[i]!, block + BigInt(i * 8), 8);
+      }
+    }
+    assert.is(lib.symbolTable.count, n);
+    const c = getLibc();
+    for (let i = 0; i < n; i++) assert.is(c.dlsym(lib.handle, current[i]!), block + BigInt(i * 8), current[i]);
   } finally {
     lib.delete();
   }

@@ -116,7 +116,11 @@ const GROWS_FREELY_TO = 640;
 const PACK_AT_LEAST = 4096;
 /** Slots a bucket's first run holds. */
 const FIRST_RUN = 4;
+/** Entries settleStep copies at most between two timer ticks, so that a large table settles without holding up the event loop. */
+const SETTLE_STEP = 8192;
 const WORDS_PER_SYM = SYM64_SIZE / 4;
+/** What takeRun throws instead of waiting out a quarantine while settleStep takes runs (made once: it is caught there). */
+const settlingWouldWait = new Error('settling would wait for a run to retire');
 /** Atomics.wait's target for a blocking sleep (never notified). */
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -286,6 +290,17 @@ export class LiveSymbolTable {
   private readonly raises = new FifoQueue(4);
   /** The count before the oldest raise still in `raises` (the count itself when there is none). */
   private settledCount = 0;
+  /**
+   * The next bucket settleStep looks at, or -1 when it has nothing to do. A growth leaves every
+   * class shared by the buckets it grew into until a bind into one of them splits it, and libc's
+   * dladdr walks a shared run once for each of its buckets: 3,000 functions bound in a burst made
+   * a dladdr take 0.5 – 2.5 ms, against 8 µs once every class was split.
+   */
+  private settleFrom = -1;
+  /** Whether settleStep is taking runs: then they come from fresh slots but the last eighth or from retired runs, and never by waiting. */
+  private settling = false;
+  /** How many more times settleStep tries a class it found no room for, once an old run has retired. */
+  private settleRetries = 2;
   /** Per .dynsym index: the id of the live symbol there, 0 for none or a tombstone. Grows with the high-water mark. */
   private slotId: Int32Array<ArrayBuffer> = new Int32Array(64);
   /** Per id: its name (undefined when free) and its .dynsym index. */
@@ -694,6 +709,7 @@ export class LiveSymbolTable {
     }
     // A growth under way stops where it is (its emptied slots stay lost); the count reached stays.
     this.growTarget = 0;
+    this.settleFrom = -1;
     this.growAt = this.cachedBuckets !== undefined && this.nbuckets < this.maxBuckets ? 2 * this.nbuckets : Number.POSITIVE_INFINITY;
     this.nextFresh = 1;
     this.publishHighWater();
@@ -1070,7 +1086,9 @@ export class LiveSymbolTable {
       if (this.growTarget !== 0) this.advanceGrowth();
       let next = this.retiring.length > 0 ? this.retiring.oldest() + QUARANTINE_MS + 1 : Number.POSITIVE_INFINITY;
       if (this.growTarget !== 0) next = Math.min(next, this.growReadyAt + 1);
-      if (next !== Number.POSITIVE_INFINITY) this.armRetireTimer(Math.max(1, next - performance.now()));
+      next = Math.min(next, this.settleStep(this.lastNow));
+      // A growth finished above armed the timer already.
+      if (next !== Number.POSITIVE_INFINITY && this.retireTimer === undefined) this.armRetireTimer(Math.max(1, next - performance.now()));
     }, ms);
     // Unref'd: retirement never keeps the process alive (an exiting process needs no tidy table).
     t.unref?.();
@@ -1158,6 +1176,7 @@ export class LiveSymbolTable {
       const cut = this.largerRun(cap) || this.coalescedRun(cap);
       if (cut !== 0) return cut;
       if (this.retiring.length === 0) break;
+      if (this.settling) throw settlingWouldWait;
       // Only runs still in their quarantine are left: wait for the oldest (under QUARANTINE_MS), retire it, try again.
       const now = this.waitFor(this.retiring.oldest() + QUARANTINE_MS);
       this.retireDue(now);
@@ -1179,7 +1198,7 @@ export class LiveSymbolTable {
   /** `cap` slots at the high-water mark, or 0 when there are not so many left. */
   private takeFresh(cap: number): number {
     if (this.nextFresh < this.floor) this.skipToFloor();
-    if (this.nextFresh + cap > this.slotCapacity) return 0;
+    if (this.nextFresh + cap > this.slotCapacity - (this.settling ? this.slotCapacity >> 3 : 0)) return 0;
     const at = this.nextFresh;
     this.nextFresh += cap;
     this.lastRunCap = cap;
@@ -1371,6 +1390,63 @@ export class LiveSymbolTable {
     this.raises.push(target, performance.now());
     this.publishShape();
     this.growAt = target < this.maxBuckets ? 2 * target : Number.POSITIVE_INFINITY;
+    // The classes it leaves shared are split between binds once the raise has waited out its quarantine.
+    this.settleFrom = 0;
+    this.settleRetries = 2;
+    if (this.retireTimer === undefined) this.armRetireTimer(QUARANTINE_MS + 1);
+  }
+
+  /**
+   * From the retire timer, between binds: splits the classes no bind has split since the last
+   * growth, SETTLE_STEP entries' worth a tick, once no lookup can still divide by an older count.
+   * The runs are packed (each just its entries, as compactRuns makes them), taken from retired
+   * runs or from fresh slots but the last eighth, and never by waiting out a quarantine: settling
+   * is tidiness, not a reason for anything to wait. Where no room is to be had it tries again
+   * once an old run has retired, twice, then leaves the rest to the binds that reach it, as
+   * before. Returns when it wants to run again (Infinity: done).
+   */
+  private settleStep(now: number): number {
+    if (this.settleFrom < 0 || this.growTarget !== 0 || this.runStart === undefined) return Number.POSITIVE_INFINITY;
+    if (this.raises.length > 0) {
+      const ready = this.raises.newest() + QUARANTINE_MS;
+      if (now < ready) return ready + 1;
+    }
+    const n = this.nbuckets;
+    const runStart = this.runStart;
+    const runOwner = this.runOwner!;
+    const runLevel = this.runLevel!;
+    const runUsed = this.runUsed!;
+    let b = this.settleFrom;
+    let copied = 0;
+    this.settling = true;
+    this.packing = true;
+    try {
+      for (; b < n && copied < SETTLE_STEP; b++) {
+        if (runOwner[b] !== b || runLevel[b] === n || runStart[b] === 0) continue;
+        const used = runUsed[b]!;
+        this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
+        copied += used;
+        this.settleRetries = 2;
+      }
+    } catch (err) {
+      if (err !== settlingWouldWait && !(err instanceof DlbindError)) throw err;
+      // This class again once the oldest old run has retired (the runs taken for it wait out the quarantine too).
+      if (this.settleRetries-- > 0 && this.retiring.length > 0) {
+        this.settleFrom = b;
+        return this.retiring.oldest() + QUARANTINE_MS + 1;
+      }
+      this.settleFrom = -1;
+      return Number.POSITIVE_INFINITY;
+    } finally {
+      this.settling = false;
+      this.packing = false;
+    }
+    if (b >= n) {
+      this.settleFrom = -1;
+      return Number.POSITIVE_INFINITY;
+    }
+    this.settleFrom = b;
+    return now + 1;
   }
 
   /**
