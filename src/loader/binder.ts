@@ -93,8 +93,11 @@ export interface BinderParts {
  * and the unbinding of a freed block's symbols.
  */
 export class SymbolBinder {
-  /** Results of the last inBlock, kept in fields so the hot path allocates nothing: the address's object offset, */
-  atOffset = 0;
+  /**
+   * Results of the last inBlock, kept in fields so the hot path allocates nothing: the address's
+   * object offset (a double from the start: inBlock's offset is float arithmetic, and a 0 here
+   * turned double at the first addFunction, which deprecated the binder's hidden class and 11 maps), */
+  atOffset = -0.5;
   /** its arena, */
   atArena: ArenaName = 'text';
   /** and its block's object offset. */

@@ -12,8 +12,10 @@ import { grownTo } from '../elf/bytes.js';
 export class BlockSymbols {
   /** The first slot of each block's list, but for the block binds went to last (in headBlock/headSlot). */
   private readonly heads = new Map<number, number>();
-  // Consecutive binds into one block skip the map.
-  private headBlock = -1;
+  // Consecutive binds into one block skip the map. None yet: any negative number; a double from the start,
+  // as a block's offset can come from float arithmetic (a -1 here turned double at the first addFunction,
+  // which deprecated this class's hidden class and 5 maps).
+  private headBlock = -0.5;
   private headSlot = 0;
   // Sized for the slots used so far, not the table's capacity: an idle library stays small.
   private blockOf = new Float64Array(64);
