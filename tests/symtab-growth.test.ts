@@ -34,13 +34,18 @@ function fileShape(lib: JitLibrary): [number, number] {
 }
 
 /**
- * What libc's dladdr walks in the live GNU table (the mapping, as dladdr reads it; the default
- * library's file is 600 MB, mostly holes): every non-empty bucket's chain to its end bit.
+ * The first `bytes` of the live GNU table (all of it by default) as 32-bit words, read in the
+ * mapping as ld.so reads it (the default library's file is 600 MB, mostly holes).
  */
-function dladdrWalk(lib: JitLibrary): { walked: number; distinct: number } {
+function liveGnuWords(lib: JitLibrary, bytes?: number): Uint32Array {
   const o = lib.liveObject;
   const gnu = o.layout.gnuHash!;
-  const words = new Uint32Array(getLibc().view(o.loadBase + BigInt(gnu.addr), gnu.size));
+  return new Uint32Array(getLibc().view(o.loadBase + BigInt(gnu.addr), bytes ?? gnu.size));
+}
+
+/** What libc's dladdr walks in the live GNU table: every non-empty bucket's chain to its end bit. */
+function dladdrWalk(lib: JitLibrary): { walked: number; distinct: number } {
+  const words = liveGnuWords(lib);
   const [nbuckets, symoffset, bloomWords] = [words[0]!, words[1]!, words[2]!];
   const buckets = 4 + 2 * bloomWords;
   // Symbol i's hash word: after the buckets, from symoffset on.
@@ -63,10 +68,14 @@ function dladdrWalk(lib: JitLibrary): { walked: number; distinct: number } {
 /** ld.so's l_nbuckets of `lib`, found by what it caches for the table's present shape. */
 function ldsoCount(lib: JitLibrary): Uint32Array | undefined {
   const o = lib.liveObject;
-  const gnu = o.layout.gnuHash!;
-  const header = new Uint32Array(getLibc().view(o.loadBase + BigInt(gnu.addr), 16));
+  const header = liveGnuWords(lib, 16);
   return findCachedBucketCount(
-    cachedShapeOf(o.linkMap, o.loadBase, gnu.addr, { nbuckets: header[0]!, symoffset: header[1]!, bloomWords: header[2]!, bloomShift: header[3]! }),
+    cachedShapeOf(o.linkMap, o.loadBase, o.layout.gnuHash!.addr, {
+      nbuckets: header[0]!,
+      symoffset: header[1]!,
+      bloomWords: header[2]!,
+      bloomShift: header[3]!,
+    }),
   );
 }
 

@@ -118,6 +118,8 @@ const PACK_AT_LEAST = 4096;
 const FIRST_RUN = 4;
 /** Entries settleStep copies at most between two timer ticks, so that a large table settles without holding up the event loop. */
 const SETTLE_STEP = 8192;
+/** How many times settleStep tries a class again that it found no room for, each once an old run has retired. */
+const SETTLE_RETRIES = 2;
 const WORDS_PER_SYM = SYM64_SIZE / 4;
 /** What takeRun throws instead of waiting out a quarantine while settleStep takes runs (made once: it is caught there). */
 const settlingWouldWait = new Error('settling would wait for a run to retire');
@@ -299,8 +301,8 @@ export class LiveSymbolTable {
   private settleFrom = -1;
   /** Whether settleStep is taking runs: then they come from fresh slots but the last eighth or from retired runs, and never by waiting. */
   private settling = false;
-  /** How many more times settleStep tries a class it found no room for, once an old run has retired. */
-  private settleRetries = 2;
+  /** How many more times settleStep tries a class it found no room for (SETTLE_RETRIES after any progress). */
+  private settleRetries = SETTLE_RETRIES;
   /** Per .dynsym index: the id of the live symbol there, 0 for none or a tombstone. Grows with the high-water mark. */
   private slotId: Int32Array<ArrayBuffer> = new Int32Array(64);
   /** Per id: its name (undefined when free) and its .dynsym index. */
@@ -1392,8 +1394,13 @@ export class LiveSymbolTable {
     this.growAt = target < this.maxBuckets ? 2 * target : Number.POSITIVE_INFINITY;
     // The classes it leaves shared are split between binds once the raise has waited out its quarantine.
     this.settleFrom = 0;
-    this.settleRetries = 2;
+    this.settleRetries = SETTLE_RETRIES;
     if (this.retireTimer === undefined) this.armRetireTimer(QUARANTINE_MS + 1);
+  }
+
+  /** Whether bucket b owns a class's run not yet split to the present count (its copy splits it). */
+  private ownsUnsplitClass(b: number): boolean {
+    return this.runOwner![b] === b && this.runLevel![b] !== this.nbuckets && this.runStart![b] !== 0;
   }
 
   /**
@@ -1412,9 +1419,6 @@ export class LiveSymbolTable {
       if (now < ready) return ready + 1;
     }
     const n = this.nbuckets;
-    const runStart = this.runStart;
-    const runOwner = this.runOwner!;
-    const runLevel = this.runLevel!;
     const runUsed = this.runUsed!;
     let b = this.settleFrom;
     let copied = 0;
@@ -1422,11 +1426,11 @@ export class LiveSymbolTable {
     this.packing = true;
     try {
       for (; b < n && copied < SETTLE_STEP; b++) {
-        if (runOwner[b] !== b || runLevel[b] === n || runStart[b] === 0) continue;
+        if (!this.ownsUnsplitClass(b)) continue;
         const used = runUsed[b]!;
         this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
         copied += used;
-        this.settleRetries = 2;
+        this.settleRetries = SETTLE_RETRIES;
       }
     } catch (err) {
       if (err !== settlingWouldWait && !(err instanceof DlbindError)) throw err;
@@ -1464,12 +1468,11 @@ export class LiveSymbolTable {
     }
     // Classes split to the present count only once no lookup can still divide by an older one.
     if (this.raises.length > 0) this.waitFor(this.raises.newest() + QUARANTINE_MS);
-    const n = this.nbuckets;
-    const runOwner = this.runOwner;
-    if (runOwner === undefined) return;
+    if (this.runOwner === undefined) return;
     try {
-      if (this.compactRuns()) return;
-      for (let b = 0; b < n; b++) if (runOwner[b] === b && this.runLevel![b] !== n && this.runStart![b] !== 0) this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
+      if (!this.compactRuns()) for (let b = 0; b < this.nbuckets; b++) if (this.ownsUnsplitClass(b)) this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
+      // Every class is split now: the retire timer has nothing left to settle.
+      this.settleFrom = -1;
     } catch {
       // No room to split or pack: the runs stay, as right for lookups as before.
     }
