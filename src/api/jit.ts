@@ -541,8 +541,15 @@ export class JitLibrary {
     try {
       this.write(addr, bytes);
       this.#states.own(Number(addr - this.#base));
-      const { align: _, ...bindOptions } = options as AddDataOptions;
-      delete bindOptions.writable;
+      // No bind options unless some were given: bind's fast path takes only calls without them, and an
+      // object made here every call (rest and delete) cost more than the bind itself in a fresh process.
+      const { replace, unwind } = options;
+      let bindOptions: BindOptions | undefined;
+      if (replace !== undefined || unwind !== undefined) {
+        bindOptions = {};
+        if (replace !== undefined) bindOptions.replace = replace;
+        if (unwind !== undefined) bindOptions.unwind = unwind;
+      }
       this.bind(name, addr, bytes.length, type, bindOptions);
     } catch (err) {
       this.free(addr);
