@@ -129,6 +129,21 @@ export function run(ctx: Context) {
     per: 'bind',
   });
   const floorChild = join(benchDir, 'children', 'bind-floor.mjs');
+  // The same stores in WebAssembly, compiled before the first call: what the cold goal leaves to a bind path whose
+  // stores ran in a module, as the offline writer's kernels do; bare, and behind the least a public bind checks and keeps.
+  const wasmFloor = f.measure({
+    id: 'wasm-floor',
+    label: `WebAssembly floor: the same stores in a WebAssembly module over its own memory (bench/children/bind-floor.wat), one call a bind, the first ${WARM_UP.toLocaleString('en-US')} in a fresh process`,
+    show: 'rate',
+    per: 'bind',
+  });
+  const wasmApiFloor = f.measure({
+    id: 'wasm-api-floor',
+    label: 'the same behind a minimal JavaScript bind (checks of library, name, bigint address and size; the name and an id kept)',
+    show: 'rate',
+    per: 'bind',
+  });
+  const wasmFloorChild = join(benchDir, 'children', 'bind-floor-wasm.mjs');
   const built = process.env.DLBIND_BENCH_LIBRARY;
   const coldScript = (binds: string) => `const d = await import(${JSON.stringify(built)}); const n = ${WARM_UP};
 const names = Array.from({ length: n }, (_, i) => 'jit_obj_' + i);
@@ -164,6 +179,12 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
   const floorRun = (): void => {
     const out = runTool(process.execPath, [floorChild, String(WARM_UP), ...floorShape.map(String)]);
     jsFloor(Number(out.trim()) / WARM_UP);
+    for (const [sample, mode] of [
+      [wasmFloor, 'stores'],
+      [wasmApiFloor, 'api'],
+    ] as const) {
+      sample(Number(runTool(process.execPath, [wasmFloorChild, String(WARM_UP), ...floorShape.map(String), mode]).trim()) / WARM_UP);
+    }
   };
 
   // Warm-up, untimed: the bind path and both writers compiled, gcc's files in the page cache.
@@ -201,6 +222,8 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
   f.ratio('cold binds vs the C reference as filed (every chain walked), first 20,000', 'cold', 'c-cold-walk');
   f.ratio('JS floor vs the C reference, first 20,000 (what plain JavaScript costs for the same stores)', 'js-floor', 'c-cold');
   f.ratio('cold binds vs the JS floor, first 20,000 (what the bind path adds)', 'cold', 'js-floor');
+  f.ratio('WebAssembly floor vs the C reference, first 20,000 (the same stores compiled before their first call)', 'wasm-floor', 'c-cold');
+  f.ratio('minimal JavaScript bind over the WebAssembly floor vs the C reference, first 20,000', 'wasm-api-floor', 'c-cold');
   f.ratio('bindMany (warm) vs the C reference', 'many', 'c');
   f.ratio('cold bindMany vs the C reference, first 20,000', 'cold-many', 'c-cold');
   f.ratio('dlbind vs (a), 1 symbol per .so', 'dlbind', 'a1', { max: 1 / 1000, text: '≥ 1,000× faster per symbol' });
@@ -218,6 +241,9 @@ if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not 
   );
   f.note(
     `JS floor: bench/children/bind-floor.mjs makes the C reference's stores (the same algorithm, line for line) in plain JavaScript over fresh typed arrays shaped as the C reference's cold library (its bucket count, bloom size and shift), with no library around them and no checks but the duplicate check, timing the first ${WARM_UP.toLocaleString('en-US')} in a fresh node process (${RUNS} processes). It bounds from below what any JavaScript bind path can reach before V8 has compiled it; the cold goal of 4× the C reference lies below it on this machine when the floor's ratio is above 4.`,
+  );
+  f.note(
+    `WebAssembly floor: bench/children/bind-floor-wasm.mjs makes the same stores in bind-floor.wat (compiled by wabt before the clock starts) over the module's own memory, shaped as the JS floor's tables; each bind copies the name's bytes in with Buffer#latin1Write and calls the module once. Its second row wraps that in the least a public bind does in JavaScript (an instanceof and liveness check, the name's, the bigint address's inside the library, the size's, the offset made from the address, the name and an id kept). A JIT library's tables can be such a module's memory: a memfd's pages map MAP_SHARED over a WebAssembly.Memory's pages (checked by hand, not by the bench), so these rows bound from below what a bind path built on such a module could reach; dlbind's is not (yet) one.`,
   );
   f.note(
     `Anchors publish the same kind of symbol (8 zero bytes in .data) and load it with libc dlopen (RTLD_NOW | RTLD_LOCAL) through koffi; their time includes writing the file (to ${tmpdir()}) and excludes dlclose. ${objects} anchor objects in all.`,
