@@ -118,6 +118,13 @@ const PACK_AT_LEAST = 4096;
 const FIRST_RUN = 4;
 /** Entries settleStep copies at most between two timer ticks, so that a large table settles without holding up the event loop. */
 const SETTLE_STEP = 8192;
+/**
+ * And for at most about this many milliseconds: in a library of 200,000 to 1,000,000 symbols the
+ * runs are spread over many pages, and 8,192 entries' worth held the event loop for 5 – 12 ms.
+ */
+const SETTLE_BUDGET_MS = 1;
+/** Entries settleStep copies between two looks at the clock. */
+const SETTLE_CLOCK_EVERY = 256;
 /** How many times settleStep tries a class again that it found no room for, each once an old run has retired. */
 const SETTLE_RETRIES = 2;
 const WORDS_PER_SYM = SYM64_SIZE / 4;
@@ -1422,6 +1429,8 @@ export class LiveSymbolTable {
     const runUsed = this.runUsed!;
     let b = this.settleFrom;
     let copied = 0;
+    let clockAt = SETTLE_CLOCK_EVERY;
+    const until = performance.now() + SETTLE_BUDGET_MS;
     this.settling = true;
     this.packing = true;
     try {
@@ -1431,6 +1440,13 @@ export class LiveSymbolTable {
         this.copyRun(b, 0, -1, 0, 0, 0, 0, 0, 0);
         copied += used;
         this.settleRetries = SETTLE_RETRIES;
+        if (copied >= clockAt) {
+          if (performance.now() >= until) {
+            b++;
+            break;
+          }
+          clockAt = copied + SETTLE_CLOCK_EVERY;
+        }
       }
     } catch (err) {
       if (err !== settlingWouldWait && !(err instanceof DlbindError)) throw err;
