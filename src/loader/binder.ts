@@ -139,6 +139,16 @@ export class SymbolBinder {
     return false;
   }
 
+  /**
+   * The table's one-pass bind for a new name (what addFunction with unwind rules binds), else its
+   * bind with every check: a replace, a name bound already, a name that needs encoding.
+   */
+  private bindInTable(name: string, objectOffset: number, size: number, info: number, shndx: number, replace: boolean): number {
+    const symtab = this.parts.symtab;
+    const slot = replace ? 0 : symtab.bindNew(name, objectOffset, size, info, shndx);
+    return slot !== 0 ? slot : symtab.bind(name, objectOffset, size, info, STV_DEFAULT, shndx, replace);
+  }
+
   /** bind with every check past the name's and the size's, for every case (replace, unwind rules, an existing name). */
   bindChecked(name: string, addr: bigint, size: number, type: number | undefined, replace: boolean, unwind: unknown): void {
     const { symtab, states } = this.parts;
@@ -154,7 +164,7 @@ export class SymbolBinder {
     const shndx = this.parts.object.layout.sectionIndex[arena];
     let slot: number;
     if (unwind === undefined) {
-      slot = symtab.bind(name, objectOffset, size, info, STV_DEFAULT, shndx, replace);
+      slot = this.bindInTable(name, objectOffset, size, info, shndx, replace);
     } else {
       if (arena !== 'text') throw new DlbindError('EINVAL', 'unwind rules are for code (SHF_EXECINSTR blocks)');
       // The rules go in before the symbol can be found, so no caller runs the function without them.
@@ -162,7 +172,7 @@ export class SymbolBinder {
       const had = table.entryAt(objectOffset);
       table.set(objectOffset, size, checkUnwind(this.parts.arch, unwind));
       try {
-        slot = symtab.bind(name, objectOffset, size, info, STV_DEFAULT, shndx, replace);
+        slot = this.bindInTable(name, objectOffset, size, info, shndx, replace);
       } catch (err) {
         table.undo(objectOffset, had);
         throw err;
