@@ -127,6 +127,8 @@ const SETTLE_BUDGET_MS = 1;
 const SETTLE_CLOCK_EVERY = 256;
 /** How many times settleStep tries a class again that it found no room for, each once an old run has retired. */
 const SETTLE_RETRIES = 2;
+/** Entries from which moveEntries copies the words with copyWithin (a runtime call each) rather than one entry at a time. */
+const BULK_MOVE_AT = 32;
 const WORDS_PER_SYM = SYM64_SIZE / 4;
 /** What takeRun throws instead of waiting out a quarantine while settleStep takes runs (made once: it is caught there). */
 const settlingWouldWait = new Error('settling would wait for a run to retire');
@@ -835,14 +837,8 @@ export class LiveSymbolTable {
       cap = this.lastRunCap;
       this.prepareRun(fresh, cap);
       const words = this.hashWords;
-      let to = fresh;
-      for (let from = start; from < start + used; from++) {
-        if (from === drop) {
-          if (str < 0) continue;
-          at = to;
-        } else this.moveEntry(from, to);
-        to++;
-      }
+      let to = this.moveRun(start, used, drop, str, fresh);
+      at = this.movedAt;
       if (str >= 0) {
         if (at === 0) at = to++;
         this.writeNewEntry(at, str, info, other, shndx, value, size, hash, drop === 0);
@@ -909,14 +905,19 @@ export class LiveSymbolTable {
     const counts = s.counts;
     counts.fill(0, 0, members);
     const memberOf = s.memberOf;
-    for (let from = start; from < start + used; from++) {
-      if (from === drop && str < 0) continue;
-      const c = (from === drop ? hash : this.idHash[this.slotId[from]!]! >>> 0) % to;
-      const k = (c - owner) / level;
-      memberOf[from - start] = k;
-      counts[k]!++;
+    // One member (the class's own level, no split yet): a copy of the shared run, in bulk. After a burst
+    // of binds shorter than a quarantine the first classes hold thousands of entries each.
+    if (members === 1) counts[0] = used - (drop !== 0 && str < 0 ? 1 : 0) + (str >= 0 && drop === 0 ? 1 : 0);
+    else {
+      for (let from = start; from < start + used; from++) {
+        if (from === drop && str < 0) continue;
+        const c = (from === drop ? hash : this.idHash[this.slotId[from]!]! >>> 0) % to;
+        const k = (c - owner) / level;
+        memberOf[from - start] = k;
+        counts[k]!++;
+      }
+      if (str >= 0 && drop === 0) counts[((hash % to) - owner) / level]!++;
     }
-    if (str >= 0 && drop === 0) counts[((hash % to) - owner) / level]!++;
     const starts = s.starts;
     const caps = s.caps;
     const next = s.next;
@@ -937,12 +938,17 @@ export class LiveSymbolTable {
     }
     for (let j = 0; j < members; j++) if (starts[j] !== 0) this.prepareRun(starts[j]!, caps[j]!);
     let at = 0;
-    for (let from = start; from < start + used; from++) {
-      if (from === drop && str < 0) continue;
-      const j = memberOf[from - start]!;
-      if (from === drop) at = next[j]!;
-      else this.moveEntry(from, next[j]!);
-      next[j]!++;
+    if (members === 1) {
+      next[0] = this.moveRun(start, used, drop, str, next[0]!);
+      at = this.movedAt;
+    } else {
+      for (let from = start; from < start + used; from++) {
+        if (from === drop && str < 0) continue;
+        const j = memberOf[from - start]!;
+        if (from === drop) at = next[j]!;
+        else this.moveEntry(from, next[j]!);
+        next[j]!++;
+      }
     }
     if (str >= 0) {
       if (at === 0) at = next[((hash % to) - owner) / level]!++;
@@ -966,6 +972,9 @@ export class LiveSymbolTable {
     this.releaseRun(start, used, oldCap, drop);
     return at;
   }
+
+  /** Where moveRun kept the dropped entry's slot for the new one (0: it kept none). */
+  private movedAt = 0;
 
   private scratch = {
     counts: new Int32Array(16),
@@ -1003,6 +1012,54 @@ export class LiveSymbolTable {
     this.hashWords.fill(1, fresh - 1, fresh - 1 + cap);
     const bytes = this.symBytes;
     for (let i = fresh; i < fresh + cap; i++) if (bytes[i * SYM64_SIZE + 4] !== TOMBSTONE_INFO) bytes[i * SYM64_SIZE + 4] = TOMBSTONE_INFO;
+  }
+
+  /**
+   * Moves a run's entries [start, start + used) to the slots from `to` on, in order, leaving out
+   * `drop` (0: none) or, when `str` >= 0, keeping its slot for the new entry (then in movedAt; 0 when
+   * none was kept). Returns the slot after the last one filled.
+   */
+  private moveRun(start: number, used: number, drop: number, str: number, to: number): number {
+    this.movedAt = 0;
+    if (drop === 0) {
+      this.moveEntries(start, used, to);
+      return to + used;
+    }
+    const before = drop - start;
+    this.moveEntries(start, before, to);
+    let next = to + before;
+    if (str >= 0) this.movedAt = next++;
+    const after = start + used - drop - 1;
+    this.moveEntries(drop + 1, after, next);
+    return next + after;
+  }
+
+  /** moveEntry for `count` consecutive entries, the words copied in bulk where there are many. */
+  private moveEntries(from: number, count: number, to: number): void {
+    if (count < BULK_MOVE_AT) {
+      for (let k = 0; k < count; k++) this.moveEntry(from + k, to + k);
+      return;
+    }
+    this.symU32.copyWithin(to * WORDS_PER_SYM, from * WORDS_PER_SYM, (from + count) * WORDS_PER_SYM);
+    const words = this.hashWords;
+    words.copyWithin(to - 1, from - 1, from - 1 + count);
+    const slotId = this.slotId;
+    slotId.copyWithin(to, from, from + count);
+    const idSlot = this.idSlot;
+    const idLinger = this.idLinger;
+    const lingerOf = this.lingerOf;
+    const lingerPrev = this.lingerPrev;
+    for (let k = 0; k < count; k++) {
+      const t = to + k;
+      const f = from + k;
+      words[t - 1] = words[t - 1]! & ~1;
+      const id = slotId[t]!;
+      idSlot[id] = t;
+      const newest = idLinger[id]!;
+      lingerPrev[f] = lingerOf[newest] === id ? newest : 0;
+      lingerOf[f] = id;
+      idLinger[id] = f;
+    }
   }
 
   /** Copies the live entry at `from` to `to` in a run not yet published; the one left behind is an old copy of it. */
