@@ -61,7 +61,7 @@ export class Arena {
     const a = Math.max(align, ARENA_GRANULE);
     // First fit by bin, as if the tail block were in its bin's set, after the blocks there (it was
     // the one inserted last, each time a block was taken from it).
-    const tailBin = this.tailStart < this.end ? binOf(this.end - this.tailStart) : -1;
+    const tailBin = this.tailBin();
     const lastBin = Math.max(this.bins.length - 1, tailBin);
     for (let bin = binOf(need); bin <= lastBin; bin++) {
       const set = this.bins[bin];
@@ -89,6 +89,11 @@ export class Arena {
       }
     }
     return -1;
+  }
+
+  /** The bin the tail block would be in, or -1 when the tail is used up. */
+  private tailBin(): number {
+    return this.tailStart < this.end ? binOf(this.end - this.tailStart) : -1;
   }
 
   /** A block of `need` bytes aligned to `a` from the tail block, or -1 when it does not fit there. */
@@ -234,7 +239,7 @@ export class Arena {
     this.freeByEnd.set(start + size, start);
     const bin = binOf(size);
     (this.bins[bin] ??= new Set()).add(start);
-    if (this.tailStart < this.end && bin === binOf(this.end - this.tailStart)) this.afterTail.add(start);
+    if (bin === this.tailBin()) this.afterTail.add(start);
   }
 
   private removeFree(start: number, size: number): void {

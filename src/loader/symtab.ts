@@ -225,6 +225,11 @@ function runCapacityFor(live: number): number {
   return cap;
 }
 
+/** Entries a copy of a run of `used` leaves: without `drop` (0: none), with the new entry when `str` >= 0 (in drop's place, if any). */
+function liveAfterCopy(used: number, drop: number, str: number): number {
+  return used - (drop !== 0 ? 1 : 0) + (str >= 0 ? 1 : 0);
+}
+
 function grownInt32(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
   let n = a.length;
   while (n <= need) n *= 2;
@@ -828,7 +833,7 @@ export class LiveSymbolTable {
     const runStart = this.runStart!;
     const start = runStart[b]!;
     const used = start === 0 ? 0 : this.runUsed![b]!;
-    const live = used - (drop !== 0 ? 1 : 0) + (str >= 0 ? 1 : 0);
+    const live = liveAfterCopy(used, drop, str);
     let fresh = 0;
     let cap = 0;
     let at = 0;
@@ -907,7 +912,7 @@ export class LiveSymbolTable {
     const memberOf = s.memberOf;
     // One member (the class's own level, no split yet): a copy of the shared run, in bulk. After a burst
     // of binds shorter than a quarantine the first classes hold thousands of entries each.
-    if (members === 1) counts[0] = used - (drop !== 0 && str < 0 ? 1 : 0) + (str >= 0 && drop === 0 ? 1 : 0);
+    if (members === 1) counts[0] = liveAfterCopy(used, drop, str);
     else {
       for (let from = start; from < start + used; from++) {
         if (from === drop && str < 0) continue;
@@ -1045,20 +1050,10 @@ export class LiveSymbolTable {
     words.copyWithin(to - 1, from - 1, from - 1 + count);
     const slotId = this.slotId;
     slotId.copyWithin(to, from, from + count);
-    const idSlot = this.idSlot;
-    const idLinger = this.idLinger;
-    const lingerOf = this.lingerOf;
-    const lingerPrev = this.lingerPrev;
     for (let k = 0; k < count; k++) {
       const t = to + k;
-      const f = from + k;
       words[t - 1] = words[t - 1]! & ~1;
-      const id = slotId[t]!;
-      idSlot[id] = t;
-      const newest = idLinger[id]!;
-      lingerPrev[f] = lingerOf[newest] === id ? newest : 0;
-      lingerOf[f] = id;
-      idLinger[id] = f;
+      this.bookMove(from + k, t, slotId[t]!);
     }
   }
 
@@ -1077,8 +1072,12 @@ export class LiveSymbolTable {
     u32[t + 5] = u32[f + 5]!;
     this.hashWords[to - 1] = this.hashWords[from - 1]! & ~1;
     this.slotId[to] = id;
+    this.bookMove(from, to, id);
+  }
+
+  /** The books of symbol `id` moved from `from` to `to`: the entry left behind is an old copy of it (the newer one still retiring, if any, before it). */
+  private bookMove(from: number, to: number, id: number): void {
     this.idSlot[id] = to;
-    // The entry left behind is an old copy of the symbol (the newer one still retiring, if any, before it).
     const newest = this.idLinger[id]!;
     this.lingerPrev[from] = this.lingerOf[newest] === id ? newest : 0;
     this.lingerOf[from] = id;
