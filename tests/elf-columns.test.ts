@@ -137,6 +137,28 @@ test("a plan's section bytes are their section's size, in a buffer of about that
   assert.equal([...plan.sections.rodata.content!], [1, 2, 3]);
 });
 
+test("a plan keeps none of the caller's column buffers: names, bytes and sizes reused after planning change nothing", () => {
+  for (const asBuffer of [false, true]) {
+    const count = 3000;
+    const text = Array.from({ length: count }, (_, i) => `reused_${i}\0`).join('');
+    const names = asBuffer ? Buffer.from(text, 'latin1') : utf8(text);
+    const bytes = new Uint8Array(count).fill(0xc3);
+    const sizes = new Uint32Array(count).fill(1);
+    const spec: SharedObjectSpec = { columns: { names, bytes, sizes } };
+    const before = buildSharedObject(spec);
+    const plan = planSharedObject(spec);
+    names.fill(0x41, 0, names.length - 1);
+    bytes.fill(0x90);
+    sizes.fill(7);
+    assert.equal(buildFromPlan(plan).bytes, before, asBuffer ? 'a Buffer of names' : 'a Uint8Array of names');
+    // The reused buffers now hold one long name: the same spec fails as it should.
+    assert.throws(
+      () => buildSharedObject(spec),
+      (e: unknown) => e instanceof ElfBuildError,
+    );
+  }
+});
+
 test('the object form of a plan (PlanSymbol[]) and the columnar form write the same bytes', () => {
   const f = functions(2000, (i) => (i % 3 === 0 ? `größe_${i}` : `f${i}`));
   const specs: SymbolSpec[] = f.specs.map((s, i) => ({

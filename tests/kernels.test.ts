@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { kernelMemoryBytes, kernelsAvailable, setKernelsEnabled } from '../src/elf/kernels.js';
 import type { SharedObjectSpec, SymbolSpec } from '../src/elf/index.js';
-import { badKernelSpecs, buildDigest, kernelSpecs } from './helpers/kernel-specs.js';
+import { badColumnSpecs, badKernelSpecs, buildDigest, kernelSpecs } from './helpers/kernel-specs.js';
 import { tempDir } from './helpers/tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -58,6 +58,16 @@ test('every bad spec: the same error with the kernels and with their twins', () 
     for (const [name, spec] of badKernelSpecs()) {
       const [on, off] = bothWays(spec, fewest);
       assert.match(on, /^ElfBuildError: symbols\[\d+\]/, name);
+      assert.is(on, off, `${name}, kernels from ${fewest} items`);
+    }
+  }
+});
+
+test('every bad column block: the same error with the kernels and with their twins', () => {
+  for (const fewest of [256, 0]) {
+    for (const [name, spec] of badColumnSpecs()) {
+      const [on, off] = bothWays(spec, fewest);
+      assert.match(on, /^ElfBuildError: columns\.names/, name);
       assert.is(on, off, `${name}, kernels from ${fewest} items`);
     }
   }

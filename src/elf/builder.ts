@@ -20,7 +20,7 @@ import { ElfBuildError } from './errors.js';
 import { type LinkSpec, LinkPlanner } from './link-spec.js';
 import { type PlanColumns, SECTION_CODE, symbolAt } from './columns.js';
 import { checkColumns, type SymbolColumns } from './column-spec.js';
-import { findDuplicateName, NameColumnBuilder, NameLookup, nameAt } from './names.js';
+import { findDuplicateName, type NameColumn, NameColumnBuilder, NameLookup, nameAt } from './names.js';
 import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
 import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
@@ -254,8 +254,7 @@ function placeListed(list: readonly SymbolSpec[], count: number, st: Placing): v
         if (size < length) throw new ElfBuildError(`is smaller than bytes (${length})`, field(i, 'size'));
       }
       const end = sizes[code]!;
-      // Remainders, not a division: no fractional intermediate (a boxed number before the loop is optimized).
-      const offset = end % align === 0 ? end : end + align - (end % align);
+      const offset = alignUp(end, align);
       sizes[code] = offset + size;
       if (align > aligns[code]!) aligns[code] = align;
       if (bytes !== undefined) {
@@ -312,6 +311,16 @@ function roomFor(c: Uint8Array | undefined, need: number, rest: number, step: nu
   return c === undefined ? new Uint8Array(need + Math.min(step, 64) * rest) : grownTo(c, Math.max(need, c.length * 2));
 }
 
+/**
+ * `end` rounded up to `align` (a power of two). In int32 bits below 2 GiB: a remainder of doubles
+ * is a call to fmod even in optimized code, the larger part of placing a million symbols. Above,
+ * remainders, not a division: no fractional intermediate (a boxed number before the loop is optimized).
+ */
+function alignUp(end: number, align: number): number {
+  if (end + align < 0x80000000) return (end + align - 1) & -align;
+  return end % align === 0 ? end : end + align - (end % align);
+}
+
 /** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
 export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   if (spec === null || typeof spec !== 'object') throw new ElfBuildError(`spec must be an object, got ${describeValue(spec)}`);
@@ -330,11 +339,17 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   const blocks = checkColumns(spec.columns);
   const listCount = list.length;
   let n = listCount;
-  for (const block of blocks) n += block.names.count;
+  let blockNameBytes = 0;
+  for (const block of blocks) {
+    n += block.names.count;
+    blockNameBytes += block.names.start[block.names.count]!;
+  }
+  // One block alone is the name column as it stands (no copy); listed names are joined first.
+  const alone = listCount === 0 && blocks.length === 1 ? blocks[0]!.names : undefined;
 
   const st: Placing = {
     machine,
-    names: new NameColumnBuilder(n),
+    names: new NameColumnBuilder(alone ? 0 : n, alone ? 0 : listCount * 16 + blockNameBytes),
     section: new Uint8Array(n),
     offset: new Float64Array(n),
     size: new Float64Array(n),
@@ -378,7 +393,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const count = block.names.count;
     for (let j = 0; j < count; j++) {
       const i = first + j;
-      const offset = end % align === 0 ? end : end + align - (end % align);
+      const offset = alignUp(end, align);
       const size = block.sizes[j]!;
       end = offset + size;
       sectionCodes[i] = code;
@@ -391,8 +406,12 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     if (count > 0 && align > aligns[code]!) aligns[code] = align;
     first += count;
   }
-  for (const block of blocks) names.append(block.names);
-  const nameColumn = names.finish();
+  let nameColumn: NameColumn;
+  if (alone) nameColumn = alone;
+  else {
+    for (const block of blocks) names.append(block.names);
+    nameColumn = names.finish();
+  }
   // Where symbol i came from, for messages: symbols[i] or columns[b].names[j].
   const origin = (i: number): string => {
     if (i < listCount) return field(i, 'name');

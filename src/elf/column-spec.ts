@@ -73,6 +73,11 @@ function numberColumn(value: unknown, count: number, field: string): Float64Arra
   const list = value as ArrayLike<unknown>;
   if (list.length !== count) throw new ElfBuildError(`has ${list.length} entries for ${count} names`, field);
   const out = new Float64Array(count);
+  // Unsigned integer arrays hold nothing to reject: one native copy.
+  if (value instanceof Uint8Array || value instanceof Uint16Array || value instanceof Uint32Array || value instanceof Uint8ClampedArray) {
+    out.set(value);
+    return out;
+  }
   for (let i = 0; i < count; i++) {
     const v = list[i];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
@@ -94,7 +99,9 @@ export function checkColumns(value: unknown): ColumnBlock[] {
     if (key !== undefined) throw new ElfBuildError(unknownKeyMessage(key, SYMBOL_COLUMNS_KEYS, 'field'), field);
     const c = raw as SymbolColumns;
     let names: NameColumn;
-    if (c.names instanceof Uint8Array) names = nameColumnOfBuffer(c.names, `${field}.names`);
+    // A copy of the caller's buffer: the plan must not change when the caller reuses it.
+    // (new Uint8Array, not slice: a Buffer's slice is a view.)
+    if (c.names instanceof Uint8Array) names = nameColumnOfBuffer(new Uint8Array(c.names), `${field}.names`);
     else if (Array.isArray(c.names)) names = encodeNames(c.names, (i) => `${field}.names[${i}]`);
     else throw new ElfBuildError(`must be an array of strings or a Uint8Array of NUL-terminated names, got ${describeValue(c.names)}`, `${field}.names`);
     const count = names.count;
@@ -140,7 +147,8 @@ export function checkColumns(value: unknown): ColumnBlock[] {
       }
       if (bytes !== undefined && at > length) throw new ElfBuildError(`add up to ${at} bytes, 'bytes' holds ${length}`, `${field}.sizes`);
     }
-    if (bytes !== undefined) {
+    // Back to back from 0 (no offsets given), every symbol lies inside once all of them do.
+    if (bytes !== undefined && c.offsets !== undefined) {
       for (let i = 0; i < count; i++) {
         if (offsets[i]! + sizes[i]! > length)
           throw new ElfBuildError(`symbol ${i}'s bytes [${offsets[i]}, +${sizes[i]}) lie outside 'bytes' (${length} bytes)`, `${field}.offsets`);

@@ -47,6 +47,7 @@ interface KernelExports {
     shndx: number,
     addr: number,
   ): void;
+  scanNames(src: number, used: number, starts: number, gnu: number, sysv: number): number;
   firstDuplicate(bytes: number, starts: number, gnu: number, n: number, table: number, mask: number, twin: number): number;
   stringAddrs(bytes: number, bases: number, src: number, begin: number, n: number, addr: number): void;
   identity(order: number, n: number): void;
@@ -330,6 +331,38 @@ export function kernelSymbolEntries(
   table.set(new Uint32Array(buffer, tableAt, m * 6), firstWord);
   release(k);
   return true;
+}
+
+/**
+ * Starts and hashes of the NUL-terminated names filling `bytes` (its last byte a NUL), in one
+ * pass; null when a name is empty (the caller's own loop then finds and names it), undefined
+ * when it did nothing.
+ */
+export function kernelScanNames(bytes: Uint8Array): { count: number; start: Uint32Array; gnu: Uint32Array; sysv: Uint32Array } | null | undefined {
+  const used = bytes.length;
+  // Every name takes at least two bytes, its NUL included.
+  const most = used >>> 1;
+  const a = new Arena();
+  const srcAt = a.take(used);
+  const startsAt = a.take((most + 1) * 4);
+  const gnuAt = a.take(most * 4);
+  const sysvAt = a.take(most * 4);
+  const k = instance(a.top, most);
+  if (k === undefined) return undefined;
+  const buffer = k.memory.buffer;
+  new Uint8Array(buffer, srcAt, used).set(bytes);
+  const count = k.scanNames(srcAt, used, startsAt, gnuAt, sysvAt);
+  const result =
+    count < 0
+      ? null
+      : {
+          count,
+          start: new Uint32Array(buffer, startsAt, count + 1).slice(),
+          gnu: new Uint32Array(buffer, gnuAt, count).slice(),
+          sysv: new Uint32Array(buffer, sysvAt, count).slice(),
+        };
+  release(k);
+  return result;
 }
 
 /** The first name equal to an earlier one as [index, earlier index], null when there is none, undefined when it did nothing (see findDuplicateName). */

@@ -51,6 +51,44 @@
         (br $name)))
     (i32.const -1))
 
+  ;; The `used` bytes at `src`, NUL-terminated names back to back: each name's
+  ;; start to `starts[k]` (then `starts[count]` = `used`), its GNU and SysV
+  ;; hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 - p for an
+  ;; empty name whose NUL is byte p. The caller has checked that the last byte
+  ;; is a NUL. names.ts: nameColumnOfBuffer.
+  (func (export "scanNames")
+    (param $src i32) (param $used i32) (param $starts i32) (param $gnu i32) (param $sysv i32)
+    (result i32)
+    (local $p i32) (local $c i32) (local $h i32) (local $e i32) (local $g i32)
+    (local $k4 i32) (local $first i32)
+    (local.set $h (i32.const 5381))
+    (block $done
+      (loop $byte
+        (br_if $done (i32.ge_u (local.get $p) (local.get $used)))
+        (local.set $c (i32.load8_u (i32.add (local.get $src) (local.get $p))))
+        (if (i32.eqz (local.get $c))
+          (then
+            (if (i32.eq (local.get $p) (local.get $first)) (then (return (i32.sub (i32.const -1) (local.get $p)))))
+            (i32.store (i32.add (local.get $starts) (local.get $k4)) (local.get $first))
+            (i32.store (i32.add (local.get $gnu) (local.get $k4)) (local.get $h))
+            (i32.store (i32.add (local.get $sysv) (local.get $k4)) (local.get $e))
+            (local.set $k4 (i32.add (local.get $k4) (i32.const 4)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (local.set $first (local.get $p))
+            (local.set $h (i32.const 5381))
+            (local.set $e (i32.const 0))
+            (br $byte)))
+        (local.set $h (i32.add (i32.mul (local.get $h) (i32.const 33)) (local.get $c)))
+        (local.set $e (i32.add (i32.shl (local.get $e) (i32.const 4)) (local.get $c)))
+        (local.set $g (i32.and (local.get $e) (i32.const 0xf0000000)))
+        (local.set $e (i32.and
+          (i32.xor (local.get $e) (i32.shr_u (local.get $g) (i32.const 24)))
+          (i32.xor (local.get $g) (i32.const -1))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $byte)))
+    (i32.store (i32.add (local.get $starts) (local.get $k4)) (local.get $used))
+    (i32.shr_u (local.get $k4) (i32.const 2)))
+
   ;; Counting sort of the `m` symbols in `exported` by GNU bucket (stable) into
   ;; `order`, each one's hash (from `hashes`, by symbol) into `sorted`;
   ;; `counts` has room for nbuckets + 1 words. Then `index[order[k]]` =

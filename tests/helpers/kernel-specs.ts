@@ -65,6 +65,22 @@ export function kernelSpecs(): [string, SharedObjectSpec][] {
       ],
     },
   ]);
+  // One block alone is the plan's name column as it stands; a buffer of names is scanned by a kernel.
+  const columnNames = Array.from({ length: 5000 }, (_, i) => (i % 613 === 7 ? `cöl_${i}` : `col_${i}`));
+  specs.push([
+    'columns alone, names as strings',
+    { columns: { names: columnNames, sizes: new Uint32Array(5000).fill(1), bytes: new Uint8Array(5000).fill(0xc3) } },
+  ]);
+  specs.push([
+    'columns alone, names as one buffer',
+    {
+      columns: {
+        names: new TextEncoder().encode(columnNames.map((s) => `${s}\0`).join('')),
+        sizes: new Uint32Array(5000).fill(1),
+        bytes: new Uint8Array(5000).fill(0xc3),
+      },
+    },
+  ]);
   specs.push(['aarch64', { machine: 'aarch64', symbols: Array.from({ length: 3000 }, (_, i) => symbol(`a64_${i}`, i)) }]);
   specs.push(['no static symbols', { staticSymbols: false, symbols: Array.from({ length: 3000 }, (_, i) => symbol(`s_${i}`, i)) }]);
   return specs;
@@ -79,6 +95,25 @@ export function badKernelSpecs(): [string, SharedObjectSpec][] {
     ['a duplicate far apart', { symbols: names(6000, (i) => (i === 5999 ? 'ok_17' : undefined)) }],
     ['a duplicate and a later NUL', { symbols: names(6000, (i) => (i === 10 ? 'ok_3' : i === 5000 ? 'x\0' : undefined)) }],
     ['a symbol outside its section', { symbols: [symbol('a', 0), { name: 'b', section: 'text', bytes: RET, size: -1 } as SymbolSpec] }],
+  ];
+}
+
+/** Column blocks that must fail, each as the first bad name is found. */
+export function badColumnSpecs(): [string, SharedObjectSpec][] {
+  const strings = (n: number, bad: (i: number) => unknown): SharedObjectSpec => ({
+    columns: { names: Array.from({ length: n }, (_, i) => bad(i) ?? `c_${i}`) as string[], section: 'data', sizes: new Uint32Array(n).fill(8) },
+  });
+  const buffer = (text: string): SharedObjectSpec => ({
+    columns: { names: new TextEncoder().encode(text), section: 'data', sizes: new Uint32Array(text.split('\0').length - 1).fill(8) },
+  });
+  const many = Array.from({ length: 3000 }, (_, i) => `b_${i}\0`);
+  return [
+    ['a NUL in a name of the second batch', strings(5000, (i) => (i === 3000 ? 'has\0nul' : undefined))],
+    ['a NUL before a name that is not a string', strings(5000, (i) => (i === 2100 ? 'x\0' : i === 2500 ? 7 : undefined))],
+    ['an empty name after a NUL', strings(5000, (i) => (i === 10 ? 'y\0' : i === 20 ? '' : undefined))],
+    ['an empty name in a buffer', buffer([...many.slice(0, 1500), '\0', ...many.slice(1500)].join(''))],
+    ['an empty first name in a buffer', buffer(['\0', ...many].join(''))],
+    ['a duplicate in a buffer', buffer([...many, 'b_17\0'].join(''))],
   ];
 }
 
