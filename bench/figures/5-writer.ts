@@ -41,6 +41,11 @@ export function run(ctx: Context) {
         label: `${k}: the same with the WebAssembly kernels off (the JavaScript loops alone)`,
         show: 'time',
       }),
+      columns: f.measure({
+        id: `columns-${n}`,
+        label: `${k}: the same from the bulk form (columns: names in one buffer, bytes in one, sizes)`,
+        show: 'time',
+      }),
       process: f.measure({ id: `process-${n}`, label: `${k}: that whole node process (start, make the spec, build, write)`, show: 'time' }),
       command: f.measure({ id: `command-${n}`, label: `${k}: dlbind build spec.json (whole process)`, show: 'time' }),
       asld: f.measure({ id: `as+ld-${n}`, label: `${k}: GNU as + GNU ld -shared (whole processes)`, show: 'time' }),
@@ -70,6 +75,7 @@ export function run(ctx: Context) {
     runTool('as', ['-o', obj, asm], { quiet: true });
     const ours = join(dir, `writer-${n}.so`);
     const commandOut = join(dir, `command-${n}.so`);
+    const columnsSo = join(dir, `columns-${n}.so`);
 
     for (let r = 0; r < runsOf(n); r++) {
       const report = join(dir, 'writer-child.json');
@@ -84,6 +90,11 @@ export function run(ctx: Context) {
       const twins = JSON.parse(readFileSync(report, 'utf8')) as { buildSeconds: number; writeSeconds: number; size: number };
       if (twins.size !== inside.size) throw new Error(`the writer's twins made ${twins.size} bytes, the kernels ${inside.size}`);
       m.twins(twins.buildSeconds + twins.writeSeconds);
+      measureProcess(ctx.binDir, node, ['--import', 'tsx', child, String(n), columnsSo, 'columns'], { stdout: report });
+      const columns = JSON.parse(readFileSync(report, 'utf8')) as { buildSeconds: number; writeSeconds: number; size: number };
+      if (!readFileSync(columnsSo).equals(readFileSync(ours)))
+        throw new Error(`the bulk form made other bytes than the symbols' form (${columns.size} against ${inside.size})`);
+      m.columns(columns.buildSeconds + columns.writeSeconds);
       m.command(measureProcess(ctx.binDir, node, [command, 'build', spec, '-o', commandOut]).seconds);
       const a = measureProcess(ctx.binDir, 'as', ['-o', join(dir, 'functions-again.o'), asm]);
       const l = measureProcess(ctx.binDir, 'ld', ['-shared', '--hash-style=both', '-o', ldSo, obj]);
@@ -116,7 +127,9 @@ export function run(ctx: Context) {
     if (lld) {
       const goal = n >= 1_000_000 ? { max: 0.5, text: '≤ 0.5× ld.lld' } : n >= 10_000 ? { max: 1, text: '≤ ld.lld' } : undefined;
       ratio('buildSharedObject + write (fresh process) vs ld.lld alone', 'build', 'lld', goal);
+      ratio('the same from the bulk form vs ld.lld alone', 'columns', 'lld', goal);
     }
+    ratio('bulk form vs symbols form', 'columns', 'build');
     if (lld) ratio('the same, kernels off, vs ld.lld alone', 'twins', 'lld');
     ratio('buildSharedObject + write, kernels on vs off', 'build', 'twins');
     if (mold) ratio('buildSharedObject + write (fresh process) vs mold alone', 'build', 'mold');
@@ -136,9 +149,14 @@ export function run(ctx: Context) {
   if (lld) f.ratio(`${k}: peak RSS, node process vs ld.lld`, 'rss-ours', 'rss-lld');
   if (!lld) f.note('ld.lld is not installed: its rows are skipped.');
   if (!mold) f.note('mold is not installed: its rows are skipped.');
+  else
+    f.note(
+      "mold forks by default: a child links and the parent exits as soon as the output is done, which hides the kernel's teardown of the child. So its time is what a caller waits for, and its peak RSS row is the parent's alone.",
+    );
   f.note(
     'Same input on every side: N global STT_FUNC symbols jit_fn_<i>, one ret each, 16-byte aligned, with .dynsym, .symtab and both SysV and GNU hash tables (every linker gets --hash-style=both). ' +
       'Ours: each sample is a fresh node process (bench/children/writer.ts) that makes the spec (one object per symbol), then times its first and only buildSharedObject + writeFileSync; the whole-process row adds node start-up and making the spec. ' +
+      "The bulk-form rows are the same child given the same functions as one SymbolColumns block (names as one buffer of NUL-terminated names, the ret bytes in one buffer, sizes in a Uint32Array), which it makes outside the clock; its output must be byte for byte the symbols form's. " +
       "The kernels-off rows are the same child with the writer's WebAssembly kernels turned off (src/elf/kernels.ts): its JavaScript loops alone, the writer before stop 23, in the same runs; both sides must give the same size. " +
       'dlbind build reads the same functions from a JSON spec ({"name", "section": "text", "bytes": "c3"} each) and writes atomically. ' +
       'The assembly and the object file are made once per size outside every clock; as + ld assembles again in each run. Tools are timed as whole processes (fork to wait4, which also gives ru_maxrss). Runs are interleaved: in each, every side once.',
