@@ -20,7 +20,7 @@ import { ElfBuildError } from './errors.js';
 import { type LinkSpec, LinkPlanner } from './link-spec.js';
 import { type PlanColumns, SECTION_CODE, symbolAt } from './columns.js';
 import { checkColumns, type SymbolColumns } from './column-spec.js';
-import { findDuplicateName, type NameColumn, NameColumnBuilder, NameLookup, nameAt } from './names.js';
+import { findDuplicateName, type NameColumn, NAME_JOIN_BATCH, NameColumnBuilder, NameLookup, nameAt } from './names.js';
 import type { ContentSectionName } from './layout.js';
 import type { Machine } from './types.js';
 import { type HashStyle, type ObjectLayout, type ObjectPlan, type PlanRelocation, type PlanSymbol, prepareObject, writeObject } from './writer.js';
@@ -186,8 +186,8 @@ function placeListed(list: readonly SymbolSpec[], count: number, st: Placing): v
   const { names, section: sectionCodes, offset: offsets, size: symbolSizes, info, other, sizes, aligns, contents } = st;
   const field = (i: number, f?: string) => (f === undefined ? `symbols[${i}]` : `symbols[${i}].${f}`);
   // Names go into the column a batch at a time, joined into one string (see pushJoined).
-  const pending = new Array<string>(NAME_BATCH);
-  const lengths = new Uint32Array(NAME_BATCH);
+  const pending = new Array<string>(NAME_JOIN_BATCH);
+  const lengths = new Uint32Array(NAME_JOIN_BATCH);
   let waiting = 0;
   let firstWaiting = 0;
   let i = 0;
@@ -218,7 +218,7 @@ function placeListed(list: readonly SymbolSpec[], count: number, st: Placing): v
       if (typeof name !== 'string' || name.length === 0) checkSymbolName(name, field(i, 'name'));
       pending[waiting] = name;
       lengths[waiting] = name.length;
-      if (++waiting === NAME_BATCH) {
+      if (++waiting === NAME_JOIN_BATCH) {
         addNames(names, pending, lengths, waiting, firstWaiting);
         waiting = 0;
         firstWaiting = i + 1;
@@ -291,9 +291,6 @@ function placeListed(list: readonly SymbolSpec[], count: number, st: Placing): v
   }
   addNames(names, pending, lengths, waiting, firstWaiting);
 }
-
-/** How many names placeListed joins into one string. */
-const NAME_BATCH = 2048;
 
 /** Adds the first `waiting` of `pending` (symbols `first`, `first + 1`, ...) to the name column; throws naming the first with a NUL. */
 function addNames(names: NameColumnBuilder, pending: string[], lengths: Uint32Array, waiting: number, first: number): void {

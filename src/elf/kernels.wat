@@ -53,9 +53,9 @@
 
   ;; The `used` bytes at `src`, NUL-terminated names back to back: each name's
   ;; start to `starts[k]` (then `starts[count]` = `used`), its GNU and SysV
-  ;; hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 - p for an
-  ;; empty name whose NUL is byte p. The caller has checked that the last byte
-  ;; is a NUL. names.ts: nameColumnOfBuffer.
+  ;; hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 for an empty
+  ;; name (the caller's JavaScript loop finds which one). The caller has checked
+  ;; that the last byte is a NUL. names.ts: nameColumnOfBuffer.
   (func (export "scanNames")
     (param $src i32) (param $used i32) (param $starts i32) (param $gnu i32) (param $sysv i32)
     (result i32)
@@ -68,7 +68,7 @@
         (local.set $c (i32.load8_u (i32.add (local.get $src) (local.get $p))))
         (if (i32.eqz (local.get $c))
           (then
-            (if (i32.eq (local.get $p) (local.get $first)) (then (return (i32.sub (i32.const -1) (local.get $p)))))
+            (if (i32.eq (local.get $p) (local.get $first)) (then (return (i32.const -1))))
             (i32.store (i32.add (local.get $starts) (local.get $k4)) (local.get $first))
             (i32.store (i32.add (local.get $gnu) (local.get $k4)) (local.get $h))
             (i32.store (i32.add (local.get $sysv) (local.get $k4)) (local.get $e))

@@ -167,9 +167,9 @@ export function encodeNames(names: readonly unknown[], field: (i: number) => str
   const n = names.length;
   const b = new NameColumnBuilder(n);
   // Batches joined into one string each, as placeListed joins its names (see pushJoined).
-  const lengths = new Uint32Array(Math.min(n, JOIN_BATCH));
-  for (let first = 0; first < n; first += JOIN_BATCH) {
-    const end = Math.min(n, first + JOIN_BATCH);
+  const lengths = new Uint32Array(Math.min(n, NAME_JOIN_BATCH));
+  for (let first = 0; first < n; first += NAME_JOIN_BATCH) {
+    const end = Math.min(n, first + NAME_JOIN_BATCH);
     for (let i = first; i < end; i++) {
       const s = names[i];
       if (typeof s !== 'string' || (s.length === 0 && !allowEmpty)) {
@@ -186,8 +186,12 @@ export function encodeNames(names: readonly unknown[], field: (i: number) => str
   return b.finish();
 }
 
-/** How many names encodeNames joins into one string. */
-const JOIN_BATCH = 2048;
+/**
+ * How many names encodeNames and the planner join into one string before they
+ * are encoded: few enough that the joined string and its lengths stay small,
+ * many enough that one native join replaces thousands of JavaScript pushes.
+ */
+export const NAME_JOIN_BATCH = 2048;
 
 /**
  * A column over names given as one buffer of NUL-terminated UTF-8 names.
