@@ -17,9 +17,9 @@ import { tempDir } from './helpers/tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The digest of a build with the kernels on (for calls of at least `fewest` items) and off. */
-function bothWays(spec: SharedObjectSpec, fewest = 256): [string, string] {
-  setKernelsEnabled(true, fewest);
+/** The digest of a build with the kernels on (for calls of at least `fewest` items, `perCall` at most a call) and off. */
+function bothWays(spec: SharedObjectSpec, fewest = 256, perCall?: number): [string, string] {
+  setKernelsEnabled(true, fewest, perCall);
   const on = buildDigest(spec);
   setKernelsEnabled(false);
   try {
@@ -53,6 +53,15 @@ test('every spec: the same bytes with the kernels and with their twins', () => {
   }
 });
 
+test('every spec and bad spec: the same with each kernel loop made in calls of 1, 2 or 3 items (pieces meet inside a bucket, a duplicate pair or a name)', () => {
+  for (const perCall of [1, 2, 3]) {
+    for (const [name, spec] of [...kernelSpecs(), ...badKernelSpecs(), ...badColumnSpecs()]) {
+      const [on, off] = bothWays(spec, 0, perCall);
+      assert.is(on, off, `${name}, kernels in calls of ${perCall}`);
+    }
+  }
+});
+
 test('every bad spec: the same error with the kernels and with their twins', () => {
   for (const fewest of [256, 0]) {
     for (const [name, spec] of badKernelSpecs()) {
@@ -81,7 +90,7 @@ test('random names (fast-check): the same bytes or the same error both ways', ()
     { minLength: 0, maxLength: 300 },
   );
   fc.assert(
-    fc.property(symbols, fc.constantFrom('both', 'gnu', 'sysv'), (list, hashStyle) => {
+    fc.property(symbols, fc.constantFrom('both', 'gnu', 'sysv'), fc.integer({ min: 1, max: 400 }), (list, hashStyle, perCall) => {
       const spec: SharedObjectSpec = {
         hashStyle: hashStyle as 'both',
         symbols: list.map(
@@ -93,8 +102,8 @@ test('random names (fast-check): the same bytes or the same error both ways', ()
           }),
         ),
       };
-      // Kernels for every call, however small: these lists are short.
-      const [on, off] = bothWays(spec, 0);
+      // Kernels for every call, however small (these lists are short), their loops in calls of perCall items.
+      const [on, off] = bothWays(spec, 0, perCall);
       assert.is(on, off);
     }),
     { numRuns: 400 },

@@ -5,7 +5,9 @@
 // ended before TurboFan's code for it arrives, so the first build of an object
 // ran five to ten times slower than the same build once warm. WebAssembly is
 // compiled before it runs (Liftoff, in well under a millisecond for this module),
-// so these loops run near their optimized speed from the first symbol.
+// so these loops run near their optimized speed from the first symbol. A long loop
+// is made in calls of at most PIECE_ITEMS items, so that its later calls run in
+// TurboFan's code once V8 has made it.
 //
 // Each kernel copies its inputs into the module's memory and its results back
 // out (native copies), so the writer's arrays stay ordinary typed arrays and the
@@ -30,8 +32,21 @@ const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 interface KernelExports {
   readonly memory: WasmMemory;
   names(src: number, lens: number, n: number, dst: number, starts: number, gnu: number, sysv: number, base: number): number;
-  gnuOrder(hashes: number, exported: number, m: number, nbuckets: number, counts: number, order: number, sorted: number): void;
-  fillGnu(hashes: number, count: number, first: number, bloom: number, bloomWords: number, buckets: number, nbuckets: number, chain: number): void;
+  gnuCount(hashes: number, exported: number, m: number, nbuckets: number, counts: number): void;
+  gnuPrefix(counts: number, nbuckets: number): void;
+  gnuScatter(hashes: number, exported: number, m: number, nbuckets: number, counts: number, order: number, sorted: number): void;
+  fillGnu(
+    hashes: number,
+    from: number,
+    to: number,
+    count: number,
+    first: number,
+    bloom: number,
+    bloomWords: number,
+    buckets: number,
+    nbuckets: number,
+    chain: number,
+  ): void;
   chainSysv(sysv: number, order: number, m: number, first: number, buckets: number, nbucket: number, chains: number): void;
   symbolEntries(
     table: number,
@@ -47,8 +62,8 @@ interface KernelExports {
     shndx: number,
     addr: number,
   ): void;
-  scanNames(src: number, used: number, starts: number, gnu: number, sysv: number): number;
-  firstDuplicate(bytes: number, starts: number, gnu: number, n: number, table: number, mask: number, twin: number): number;
+  scanNames(src: number, from: number, to: number, starts: number, gnu: number, sysv: number): number;
+  firstDuplicate(bytes: number, starts: number, gnu: number, from: number, to: number, table: number, mask: number, twin: number): number;
   stringAddrs(bytes: number, bases: number, src: number, begin: number, n: number, addr: number): void;
   identity(order: number, n: number): void;
   sortKeys(order: number, from: number, to: number, depth: number, addr: number, length: number, keys: number): number;
@@ -78,16 +93,32 @@ let dropScheduled = false;
  * only creates live libraries (whose zygotes have no symbols) never compiles the module.
  */
 let minItems = 256;
+/**
+ * The most items one kernel call takes: a longer loop is made in calls of this many. V8 runs a
+ * WebAssembly function in Liftoff's code first and compiles it with TurboFan in the background
+ * once it has run hot, but a call keeps the code it started in (there is no on-stack replacement
+ * for WebAssembly). So one call over a million names, the first in a process, ran all of it in
+ * Liftoff's code: the names' scan took 47 - 55 ms in it, and 19 - 26 ms in a second call. Made in
+ * calls of 65,536 names the first scan took 26 - 38 ms (the rest is the first touch of its
+ * output's pages).
+ */
+const PIECE_ITEMS = 65536;
+let pieceItems = PIECE_ITEMS;
 
 let compiled: object | null | undefined;
 let current: KernelExports | undefined;
 /** Whether the kernels are turned off (tests compare them with their twins this way). */
 let disabled = false;
 
-/** Turns the kernels off or on (the writer then runs only its JavaScript loops), and sets the fewest items a kernel takes (default 256); for tests and measurements. */
-export function setKernelsEnabled(enabled: boolean, fewestItems = 256): void {
+/**
+ * Turns the kernels off or on (the writer then runs only its JavaScript loops), and sets the
+ * fewest items a kernel takes (default 256) and the most one call takes (default 65,536); for
+ * tests and measurements.
+ */
+export function setKernelsEnabled(enabled: boolean, fewestItems = 256, itemsPerCall = PIECE_ITEMS): void {
   disabled = !enabled;
   minItems = fewestItems;
+  pieceItems = Math.max(1, itemsPerCall);
 }
 
 /** Bytes of kernel memory held now (0 when no instance is kept); for tests. */
@@ -226,7 +257,12 @@ export function kernelGnuOrder(hashes: Uint32Array, exported: Int32Array, nbucke
   const buffer = k.memory.buffer;
   new Uint32Array(buffer, hashesAt, hashes.length).set(hashes);
   new Int32Array(buffer, exportedAt, m).set(exported);
-  k.gnuOrder(hashesAt, exportedAt, m, nbuckets, counts, orderAt, sortedAt);
+  new Uint32Array(buffer, counts, nbuckets + 1).fill(0);
+  for (let from = 0; from < m; from += pieceItems) k.gnuCount(hashesAt, exportedAt + from * 4, Math.min(pieceItems, m - from), nbuckets, counts);
+  k.gnuPrefix(counts, nbuckets);
+  for (let from = 0; from < m; from += pieceItems) {
+    k.gnuScatter(hashesAt, exportedAt + from * 4, Math.min(pieceItems, m - from), nbuckets, counts, orderAt, sortedAt);
+  }
   order.set(new Int32Array(buffer, orderAt, m));
   sortedHashes.set(new Uint32Array(buffer, sortedAt, m));
   release(k);
@@ -250,7 +286,9 @@ export function kernelFillGnu(hashes: Uint32Array, first: number, bloom: Uint32A
   const bucketsView = new Uint32Array(buffer, bucketsAt, buckets.length);
   bloomView.fill(0);
   bucketsView.fill(0);
-  k.fillGnu(hashesAt, count, first, bloomAt, bloomWords, bucketsAt, buckets.length, chainAt);
+  for (let from = 0; from < count; from += pieceItems) {
+    k.fillGnu(hashesAt, from, Math.min(count, from + pieceItems), count, first, bloomAt, bloomWords, bucketsAt, buckets.length, chainAt);
+  }
   bloom.set(bloomView);
   buckets.set(bucketsView);
   chain.set(new Uint32Array(buffer, chainAt, count));
@@ -274,7 +312,9 @@ export function kernelChainSysv(sysv: Uint32Array, order: Int32Array, first: num
   new Int32Array(buffer, orderAt, m).set(order);
   const bucketsView = new Uint32Array(buffer, bucketsAt, buckets.length);
   bucketsView.set(buckets);
-  k.chainSysv(sysvAt, orderAt, m, first, bucketsAt, buckets.length, chainsAt);
+  for (let from = 0; from < m; from += pieceItems) {
+    k.chainSysv(sysvAt, orderAt + from * 4, Math.min(pieceItems, m - from), first + from, bucketsAt, buckets.length, chainsAt);
+  }
   buckets.set(bucketsView);
   chains.set(new Uint32Array(buffer, chainsAt + first * 4, m), first);
   release(k);
@@ -327,7 +367,23 @@ export function kernelSymbolEntries(
     shndx[c] = sectionShndx[c] ?? 0;
     addr[c] = sectionAddr[c] ?? Number.NaN;
   }
-  k.symbolEntries(tableAt, orderAt, m, namesAt, nameBase, sectionAt, offsetAt, sizeAt, infoAt, otherAt, shndxAt, addrAt);
+  for (let from = 0; from < m; from += pieceItems) {
+    const length = Math.min(pieceItems, m - from);
+    k.symbolEntries(
+      tableAt + from * 24,
+      orderAt + from * 4,
+      length,
+      namesAt + from * 4,
+      nameBase,
+      sectionAt,
+      offsetAt,
+      sizeAt,
+      infoAt,
+      otherAt,
+      shndxAt,
+      addrAt,
+    );
+  }
   table.set(new Uint32Array(buffer, tableAt, m * 6), firstWord);
   release(k);
   return true;
@@ -351,7 +407,20 @@ export function kernelScanNames(bytes: Uint8Array): { count: number; start: Uint
   if (k === undefined) return undefined;
   const buffer = k.memory.buffer;
   new Uint8Array(buffer, srcAt, used).set(bytes);
-  const count = k.scanNames(srcAt, used, startsAt, gnuAt, sysvAt);
+  // In calls of about pieceItems names of 16 bytes, each ending at a NUL.
+  const pieceBytes = pieceItems * 16;
+  let count = 0;
+  let from = 0;
+  do {
+    const to = from + pieceBytes >= used ? used : bytes.indexOf(0, from + pieceBytes - 1) + 1;
+    const scanned = k.scanNames(srcAt, from, to, startsAt + count * 4, gnuAt + count * 4, sysvAt + count * 4);
+    if (scanned < 0) {
+      count = -1;
+      break;
+    }
+    count += scanned;
+    from = to;
+  } while (from < used);
   const result =
     count < 0
       ? null
@@ -380,7 +449,11 @@ export function kernelFirstDuplicate(bytes: Uint8Array, start: Uint32Array, gnu:
   new Uint8Array(buffer, bytesAt, used).set(bytes.subarray(0, used));
   new Uint32Array(buffer, startsAt, n + 1).set(start.subarray(0, n + 1));
   new Uint32Array(buffer, gnuAt, n).set(gnu.subarray(0, n));
-  const i = k.firstDuplicate(bytesAt, startsAt, gnuAt, n, tableAt, size - 1, twinAt);
+  new Int32Array(buffer, tableAt, size).fill(-1);
+  let i = -1;
+  for (let from = 0; from < n && i < 0; from += pieceItems) {
+    i = k.firstDuplicate(bytesAt, startsAt, gnuAt, from, Math.min(n, from + pieceItems), tableAt, size - 1, twinAt);
+  }
   const twin = new Int32Array(buffer, twinAt, 1)[0]!;
   release(k);
   return i < 0 ? null : [i, twin];

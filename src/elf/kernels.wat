@@ -51,20 +51,22 @@
         (br $name)))
     (i32.const -1))
 
-  ;; The `used` bytes at `src`, NUL-terminated names back to back: each name's
-  ;; start to `starts[k]` (then `starts[count]` = `used`), its GNU and SysV
-  ;; hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 for an empty
+  ;; Bytes [from, to) at `src`, NUL-terminated names back to back: each name's
+  ;; start (from `src`) to `starts[k]` (then `starts[count]` = `to`), its GNU
+  ;; and SysV hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 for an empty
   ;; name (the caller's JavaScript loop finds which one). The caller has checked
-  ;; that the last byte is a NUL. names.ts: nameColumnOfBuffer.
+  ;; that byte to - 1 is a NUL. names.ts: nameColumnOfBuffer.
   (func (export "scanNames")
-    (param $src i32) (param $used i32) (param $starts i32) (param $gnu i32) (param $sysv i32)
+    (param $src i32) (param $from i32) (param $to i32) (param $starts i32) (param $gnu i32) (param $sysv i32)
     (result i32)
     (local $p i32) (local $c i32) (local $h i32) (local $e i32) (local $g i32)
     (local $k4 i32) (local $first i32)
+    (local.set $p (local.get $from))
+    (local.set $first (local.get $from))
     (local.set $h (i32.const 5381))
     (block $done
       (loop $byte
-        (br_if $done (i32.ge_u (local.get $p) (local.get $used)))
+        (br_if $done (i32.ge_u (local.get $p) (local.get $to)))
         (local.set $c (i32.load8_u (i32.add (local.get $src) (local.get $p))))
         (if (i32.eqz (local.get $c))
           (then
@@ -86,18 +88,18 @@
           (i32.xor (local.get $g) (i32.const -1))))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $byte)))
-    (i32.store (i32.add (local.get $starts) (local.get $k4)) (local.get $used))
+    (i32.store (i32.add (local.get $starts) (local.get $k4)) (local.get $to))
     (i32.shr_u (local.get $k4) (i32.const 2)))
 
   ;; Counting sort of the `m` symbols in `exported` by GNU bucket (stable) into
-  ;; `order`, each one's hash (from `hashes`, by symbol) into `sorted`;
-  ;; `counts` has room for nbuckets + 1 words. Then `index[order[k]]` =
-  ;; `first` + k. writer.ts: gnuBucketOrder and numberInOrder.
-  (func (export "gnuOrder")
-    (param $hashes i32) (param $exported i32) (param $m i32) (param $nbuckets i32)
-    (param $counts i32) (param $order i32) (param $sorted i32)
-    (local $k i32) (local $i i32) (local $h i32) (local $at i32) (local $cell i32) (local $sum i32)
-    (memory.fill (local.get $counts) (i32.const 0) (i32.shl (i32.add (local.get $nbuckets) (i32.const 1)) (i32.const 2)))
+  ;; `order`, each one's hash (from `hashes`, by symbol) into `sorted`, in
+  ;; three steps that the caller may call over ranges of `exported` in order:
+  ;; gnuCount counts them into `counts` (nbuckets + 1 words, zeroed first),
+  ;; gnuPrefix makes counts[b] the first place of bucket b, gnuScatter places
+  ;; them. writer.ts: gnuBucketOrder.
+  (func (export "gnuCount")
+    (param $hashes i32) (param $exported i32) (param $m i32) (param $nbuckets i32) (param $counts i32)
+    (local $k i32) (local $i i32) (local $h i32) (local $cell i32)
     (block $done
       (loop $count
         (br_if $done (i32.ge_u (local.get $k) (local.get $m)))
@@ -106,9 +108,10 @@
         (local.set $cell (i32.add (local.get $counts) (i32.shl (i32.add (i32.rem_u (local.get $h) (local.get $nbuckets)) (i32.const 1)) (i32.const 2))))
         (i32.store (local.get $cell) (i32.add (i32.load (local.get $cell)) (i32.const 1)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $count)))
-    ;; Exclusive prefix sums: counts[b] becomes the first place of bucket b.
-    (local.set $k (i32.const 0))
+        (br $count))))
+
+  (func (export "gnuPrefix") (param $counts i32) (param $nbuckets i32)
+    (local $k i32) (local $cell i32) (local $sum i32)
     (block $done
       (loop $sum
         (br_if $done (i32.gt_u (local.get $k) (local.get $nbuckets)))
@@ -116,8 +119,12 @@
         (local.set $sum (i32.add (local.get $sum) (i32.load (local.get $cell))))
         (i32.store (local.get $cell) (local.get $sum))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $sum)))
-    (local.set $k (i32.const 0))
+        (br $sum))))
+
+  (func (export "gnuScatter")
+    (param $hashes i32) (param $exported i32) (param $m i32) (param $nbuckets i32)
+    (param $counts i32) (param $order i32) (param $sorted i32)
+    (local $k i32) (local $i i32) (local $h i32) (local $at i32) (local $cell i32)
     (block $done
       (loop $scatter
         (br_if $done (i32.ge_u (local.get $k) (local.get $m)))
@@ -133,15 +140,17 @@
 
   ;; The GNU table for `count` symbols from `first` with these hashes (sorted by
   ;; bucket): bloom words (pairs of 32-bit halves), buckets and chain words,
-  ;; over zeroed memory. writer.ts: fillGnuHash.
+  ;; over zeroed memory, for symbols [from, to) of them (ranges in order).
+  ;; writer.ts: fillGnuHash.
   (func (export "fillGnu")
-    (param $hashes i32) (param $count i32) (param $first i32) (param $bloom i32)
+    (param $hashes i32) (param $from i32) (param $to i32) (param $count i32) (param $first i32) (param $bloom i32)
     (param $bloomWords i32) (param $buckets i32) (param $nbuckets i32) (param $chain i32)
     (local $k i32) (local $h i32) (local $word i32) (local $bit i32) (local $b i32)
     (local $cell i32) (local $next i32)
+    (local.set $k (local.get $from))
     (block $done
       (loop $each
-        (br_if $done (i32.ge_u (local.get $k) (local.get $count)))
+        (br_if $done (i32.ge_u (local.get $k) (local.get $to)))
         (local.set $h (i32.load (i32.add (local.get $hashes) (i32.shl (local.get $k) (i32.const 2)))))
         ;; word = ((h / 64) % bloomWords) * 2 halves, each 4 bytes
         (local.set $word (i32.add (local.get $bloom)
@@ -217,18 +226,20 @@
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $each))))
 
-  ;; The first name (in order) equal to an earlier one: returns its index and
-  ;; stores the earlier one's at `twin`, or returns -1. Open addressing on the
-  ;; GNU hashes in `table` (mask + 1 words). names.ts: findDuplicateName.
+  ;; The first name of [from, to) (in order) equal to an earlier one: returns
+  ;; its index and stores the earlier one's at `twin`, or returns -1. Open
+  ;; addressing on the GNU hashes in `table` (mask + 1 words, -1 where empty:
+  ;; the caller fills it before the first range and keeps it between ranges).
+  ;; names.ts: findDuplicateName.
   (func (export "firstDuplicate")
-    (param $bytes i32) (param $starts i32) (param $gnu i32) (param $n i32)
+    (param $bytes i32) (param $starts i32) (param $gnu i32) (param $from i32) (param $to i32)
     (param $table i32) (param $mask i32) (param $twin i32) (result i32)
     (local $i i32) (local $h i32) (local $at i32) (local $j i32) (local $cell i32)
     (local $a i32) (local $b i32) (local $len i32) (local $q i32)
-    (memory.fill (local.get $table) (i32.const 0xff) (i32.shl (i32.add (local.get $mask) (i32.const 1)) (i32.const 2)))
+    (local.set $i (local.get $from))
     (block $done
       (loop $each
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (br_if $done (i32.ge_u (local.get $i) (local.get $to)))
         (local.set $h (i32.load (i32.add (local.get $gnu) (i32.shl (local.get $i) (i32.const 2)))))
         (local.set $at (i32.and (local.get $h) (local.get $mask)))
         (block $placed
