@@ -504,7 +504,9 @@ function stringRoom(a: Arena, s: StringColumns): StringRoom {
     new Uint16Array(buffer, srcAt, s.n).set(s.src.subarray(0, s.n));
     new Uint32Array(buffer, beginAt, s.n).set(s.begin.subarray(0, s.n));
     new Uint32Array(buffer, lengthAt, s.n).set(s.length.subarray(0, s.n));
-    k.stringAddrs(bytesAt, basesAt, srcAt, beginAt, s.n, addrAt);
+    for (let from = 0; from < s.n; from += pieceItems) {
+      k.stringAddrs(bytesAt, basesAt, srcAt + from * 2, beginAt + from * 4, Math.min(pieceItems, s.n - from), addrAt + from * 4);
+    }
   };
   return { lengthAt, addrAt, load };
 }
@@ -565,7 +567,9 @@ export function kernelWriteStrings(s: StringColumns, offsets: Uint32Array, size:
   new Uint32Array(buffer, offsetsAt, s.n).set(offsets.subarray(0, s.n));
   const table = new Uint8Array(buffer, tableAt, size);
   table.fill(0);
-  k.gatherStrings(addrAt, lengthAt, offsetsAt, s.n, tableAt);
+  for (let from = 0; from < s.n; from += pieceItems) {
+    k.gatherStrings(addrAt + from * 4, lengthAt + from * 4, offsetsAt + from * 4, Math.min(pieceItems, s.n - from), tableAt);
+  }
   // Byte 0 is the empty string's NUL, already there (and, for .strtab, .dynstr's last byte).
   out.set(table.subarray(1), at + 1);
   release(k);
@@ -666,7 +670,9 @@ export function kernelColumnStrings(
   const buffer = k.memory.buffer;
   new Int32Array(buffer, orderAt, m).set(order);
   new Uint32Array(buffer, startAt, count + 1).set(start.subarray(0, count + 1));
-  k.columnStrings(orderAt, m, startAt, source, srcAt, beginAt, lengthAt);
+  for (let from = 0; from < m; from += pieceItems) {
+    k.columnStrings(orderAt + from * 4, Math.min(pieceItems, m - from), startAt, source, srcAt + from * 2, beginAt + from * 4, lengthAt + from * 4);
+  }
   src.set(new Uint16Array(buffer, srcAt, m), first);
   begin.set(new Uint32Array(buffer, beginAt, m), first);
   length.set(new Uint32Array(buffer, lengthAt, m), first);
