@@ -349,7 +349,8 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     names: new NameColumnBuilder(alone ? 0 : n, alone ? 0 : listCount * 16 + blockNameBytes),
     section: new Uint8Array(n),
     offset: new Float64Array(n),
-    size: new Float64Array(n),
+    // One block alone: its sizes (the writer's own copy) are the plan's.
+    size: alone ? blocks[0]!.sizes : new Float64Array(n),
     info: new Uint8Array(n),
     other: new Uint8Array(n),
     sizes: [0, 0, 0, 0],
@@ -388,16 +389,15 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     const align = block.align;
     let end = sizes[code]!;
     const count = block.names.count;
+    const blockSizes = block.sizes;
+    sectionCodes.fill(code, first, first + count);
+    info.fill(stInfo, first, first + count);
+    other.fill(visibility, first, first + count);
+    if (blockSizes !== symbolSizes) symbolSizes.set(blockSizes, first);
     for (let j = 0; j < count; j++) {
-      const i = first + j;
       const offset = alignUp(end, align);
-      const size = block.sizes[j]!;
-      end = offset + size;
-      sectionCodes[i] = code;
-      offsets[i] = offset;
-      symbolSizes[i] = size;
-      info[i] = stInfo;
-      other[i] = visibility;
+      end = offset + blockSizes[j]!;
+      offsets[first + j] = offset;
     }
     sizes[code] = end;
     if (count > 0 && align > aligns[code]!) aligns[code] = align;
@@ -495,9 +495,13 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
     if (src !== undefined && count > 0) {
       const content = contents[SECTION_CODE[block.section]]!;
       const from = block.offsets;
+      const blockSizes = block.sizes;
+      // Without offsets the bytes lie back to back from 0.
+      let next = 0;
       for (let j = 0; j < count; j++) {
-        const size = block.sizes[j]!;
-        const a = from[j]!;
+        const size = blockSizes[j]!;
+        const a = from === undefined ? next : from[j]!;
+        next = a + size;
         const at = offsets[first + j]!;
         if (size <= 16) for (let k = 0; k < size; k++) content[at + k] = src[a + k]!;
         else content.set(src.subarray(a, a + size), at);

@@ -61,7 +61,9 @@ export interface ColumnBlock {
   binding: unknown;
   visibility: unknown;
   bytes: Uint8Array | undefined;
-  offsets: Float64Array;
+  /** Each symbol's first byte in `bytes`; undefined when they lie back to back from 0 (no offsets given). */
+  offsets: Float64Array | undefined;
+  /** Each symbol's size (an array of the writer's own, not the caller's). */
   sizes: Float64Array;
 }
 
@@ -119,7 +121,7 @@ export function checkColumns(value: unknown): ColumnBlock[] {
       bytes = toByteArray(c.bytes) as Uint8Array;
     }
     const length = bytes?.length ?? 0;
-    let offsets: Float64Array;
+    let offsets: Float64Array | undefined;
     let sizes: Float64Array;
     if (c.offsets !== undefined) {
       if (bytes === undefined) throw new ElfBuildError("needs 'bytes' (offsets point into them)", `${field}.offsets`);
@@ -139,16 +141,12 @@ export function checkColumns(value: unknown): ColumnBlock[] {
         if (count > 0) throw new ElfBuildError("needs 'sizes' or 'offsets'", field);
         sizes = new Float64Array(0);
       } else sizes = numberColumn(c.sizes, count, `${field}.sizes`);
-      offsets = new Float64Array(count);
       let at = 0;
-      for (let i = 0; i < count; i++) {
-        offsets[i] = at;
-        at += sizes[i]!;
-      }
+      for (let i = 0; i < count; i++) at += sizes[i]!;
       if (bytes !== undefined && at > length) throw new ElfBuildError(`add up to ${at} bytes, 'bytes' holds ${length}`, `${field}.sizes`);
     }
     // Back to back from 0 (no offsets given), every symbol lies inside once all of them do.
-    if (bytes !== undefined && c.offsets !== undefined) {
+    if (bytes !== undefined && offsets !== undefined) {
       for (let i = 0; i < count; i++) {
         if (offsets[i]! + sizes[i]! > length)
           throw new ElfBuildError(`symbol ${i}'s bytes [${offsets[i]}, +${sizes[i]}) lie outside 'bytes' (${length} bytes)`, `${field}.offsets`);
