@@ -62,6 +62,7 @@ interface KernelExports {
     shndx: number,
     addr: number,
   ): void;
+  nulCount(src: number, from: number, to: number): number;
   scanNames(src: number, from: number, to: number, starts: number, gnu: number, sysv: number): number;
   firstDuplicate(bytes: number, starts: number, gnu: number, from: number, to: number, table: number, mask: number, twin: number): number;
   stringAddrs(bytes: number, bases: number, src: number, begin: number, n: number, addr: number): void;
@@ -400,15 +401,23 @@ export function kernelScanNames(bytes: Uint8Array): { count: number; start: Uint
   const most = used >>> 1;
   const a = new Arena();
   const srcAt = a.take(used);
-  const startsAt = a.take((most + 1) * 4);
-  const gnuAt = a.take(most * 4);
-  const sysvAt = a.take(most * 4);
+  const first = instance(a.top, most);
+  if (first === undefined) return undefined;
+  new Uint8Array(first.memory.buffer, srcAt, used).set(bytes);
+  // In calls of about pieceItems names of 16 bytes.
+  const pieceBytes = pieceItems * 16;
+  // The names counted first (a NUL ends each), so that the module's memory grows by what they take.
+  // Room for the most names the bytes could hold (one a byte) took 6 bytes for each of theirs, in a
+  // memory that every later call of the build kept (98 MB for a million names) and that V8 counts
+  // as external memory, whose growth sets off full collections of the caller's heap.
+  let names = 0;
+  for (let at = 0; at < used; at += pieceBytes) names += first.nulCount(srcAt, at, Math.min(used, at + pieceBytes));
+  const startsAt = a.take((names + 1) * 4);
+  const gnuAt = a.take(names * 4);
+  const sysvAt = a.take(names * 4);
   const k = instance(a.top, most);
   if (k === undefined) return undefined;
   const buffer = k.memory.buffer;
-  new Uint8Array(buffer, srcAt, used).set(bytes);
-  // In calls of about pieceItems names of 16 bytes, each ending at a NUL.
-  const pieceBytes = pieceItems * 16;
   let count = 0;
   let from = 0;
   do {
@@ -421,6 +430,8 @@ export function kernelScanNames(bytes: Uint8Array): { count: number; start: Uint
     count += scanned;
     from = to;
   } while (from < used);
+  // The scan finds as many names as there are NULs (else the twin decides).
+  if (count >= 0 && count !== names) return undefined;
   const result =
     count < 0
       ? null

@@ -51,6 +51,29 @@
         (br $name)))
     (i32.const -1))
 
+;; How many bytes of [from, to) at `src` are 0: eight at a time (a byte's
+  ;; high bit set in y exactly when the byte is 0), then one at a time.
+  ;; names.ts: nameColumnOfBuffer (each NUL ends a name).
+  (func (export "nulCount") (param $src i32) (param $from i32) (param $to i32) (result i32)
+    (local $count i32) (local $x i64) (local $y i64)
+    (block $words
+      (loop $word
+        (br_if $words (i32.gt_u (i32.add (local.get $from) (i32.const 8)) (local.get $to)))
+        (local.set $x (i64.load (i32.add (local.get $src) (local.get $from))))
+        (local.set $y (i64.add (i64.and (local.get $x) (i64.const 0x7f7f7f7f7f7f7f7f)) (i64.const 0x7f7f7f7f7f7f7f7f)))
+        (local.set $y (i64.xor (i64.or (i64.or (local.get $y) (local.get $x)) (i64.const 0x7f7f7f7f7f7f7f7f)) (i64.const -1)))
+        (local.set $count (i32.add (local.get $count) (i32.wrap_i64 (i64.popcnt (local.get $y)))))
+        (local.set $from (i32.add (local.get $from) (i32.const 8)))
+        (br $word)))
+    (block $bytes
+      (loop $byte
+        (br_if $bytes (i32.ge_u (local.get $from) (local.get $to)))
+        (if (i32.eqz (i32.load8_u (i32.add (local.get $src) (local.get $from))))
+          (then (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+        (local.set $from (i32.add (local.get $from) (i32.const 1)))
+        (br $byte)))
+    (local.get $count))
+
   ;; Bytes [from, to) at `src`, NUL-terminated names back to back: each name's
   ;; start (from `src`) to `starts[k]` (then `starts[count]` = `to`), its GNU
   ;; and SysV hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 for an empty
