@@ -87,8 +87,20 @@ function revision(): string {
   }
 }
 
+/** The CPUs' time so far from /proc/stat, in ticks: all of it, and what the hypervisor took (steal); undefined where there is none. */
+function cpuTicks(): { total: number; steal: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((f) => !Number.isFinite(f))) return undefined;
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
 const started = Date.now();
 const loadAtStart = loadavg()[0]!;
+const ticksAtStart = cpuTicks();
 let library = 'src/ through tsx (--source)';
 delete process.env.DLBIND_BENCH_LIBRARY;
 if (!args.includes('--source')) {
@@ -141,6 +153,12 @@ try {
 }
 
 const seconds = (Date.now() - started) / 1000;
+/** The share of the CPUs' time during the run that the hypervisor gave to other guests. */
+function stealShare(): number | undefined {
+  const end = cpuTicks();
+  if (ticksAtStart === undefined || end === undefined || end.total <= ticksAtStart.total) return undefined;
+  return (end.steal - ticksAtStart.steal) / (end.total - ticksAtStart.total);
+}
 const results: Results = {
   mode: quick ? 'quick' : 'full',
   command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
@@ -148,6 +166,7 @@ const results: Results = {
   seconds,
   revision: revision(),
   loadAverage: { start: loadAtStart, end: loadavg()[0]! },
+  steal: stealShare(),
   library,
   machine: m,
   figures,
@@ -156,5 +175,6 @@ console.log('goals:');
 for (const g of goalLines(figures)) console.log(`  ${g.met ? 'met   ' : 'MISSED'}  [${g.figure}] ${g.what}: ${g.result}; ${g.verdict}`);
 mkdirSync(join(outFile, '..'), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
-console.log(`\n${figures.length} of ${files.length} figures in ${seconds.toFixed(0)} s; results in ${outFile}`);
+const stealText = results.steal === undefined ? '' : `; steal ${(results.steal * 100).toFixed(1)}% of the CPUs' time`;
+console.log(`\n${figures.length} of ${files.length} figures in ${seconds.toFixed(0)} s${stealText}; results in ${outFile}`);
 if (figures.length < files.length) process.exitCode = 1;

@@ -20,6 +20,8 @@ export interface Results {
   seconds: number;
   /** The 1-minute load average when the run started and ended (the machine is shared). */
   loadAverage: { start: number; end: number };
+  /** The share of the CPUs' time during the run that a hypervisor gave to other guests (steal, from /proc/stat); absent in older results. */
+  steal?: number;
   /** The commit measured. */
   revision: string;
   /** How the library under test was loaded. */
@@ -156,7 +158,7 @@ const esc = (s: string): string => s.replace(/\|/g, '\\|');
 function markdownHeader(results: Results): string[] {
   const m = results.machine;
   return [
-    `- Run: ${results.mode}, ${results.date}, ${Math.round(results.seconds)} s, \`${results.command}\`; 1-minute load average ${results.loadAverage.start.toFixed(1)} at the start, ${results.loadAverage.end.toFixed(1)} at the end`,
+    `- Run: ${results.mode}, ${results.date}, ${Math.round(results.seconds)} s, \`${results.command}\`; 1-minute load average ${results.loadAverage.start.toFixed(1)} at the start, ${results.loadAverage.end.toFixed(1)} at the end${results.steal === undefined ? '' : `; steal (CPU time the hypervisor gave to other guests) ${(results.steal * 100).toFixed(1)}% of the run`}`,
     `- Library under test: ${results.library}, at ${results.revision}`,
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, Linux ${m.kernel}`,
     `- node ${m.node}, glibc ${m.glibc}, koffi ${m.koffi}`,
