@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHF_EXECINSTR, dlcreate, dlfunc, dlsym } from '../src/index.js';
+import { aliasSpaceKinds } from '../src/loader/alias-space.js';
 import { readMappings, writableExecutableMappings } from '../src/loader/procmaps.js';
 import { ADD, rets } from './helpers/code.js';
 import { assertNoWX } from './helpers/wx.js';
@@ -29,6 +30,8 @@ test('no mapping of the process is ever writable and executable', () => {
   assert.is(text.perms, 'r-xp');
   const alias = readMappings().find((m) => m.start <= lib.alias(add) && lib.alias(add) < m.end)!;
   assert.is(alias.perms, 'rw-s');
+  // No WebAssembly here: the aliases' space is a plain reservation with a koffi view (src/loader/alias-space.ts).
+  assert.equal(aliasSpaceKinds(), ['view']);
   for (const l of libs) l.delete();
   assert.equal(writableExecutableMappings(), [], 'after delete');
 });

@@ -24,6 +24,7 @@ export const MAP_PRIVATE = 0x02;
 export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_FIXED_NOREPLACE = 0x100000;
+export const MAP_NORESERVE = 0x4000;
 /** mmap's MAP_FAILED, (void *) -1, as koffi returns it for a pointer. */
 export const MAP_FAILED = 0xffffffffffffffffn;
 
@@ -81,6 +82,8 @@ export interface Libc {
   strerror(errnum: number): string;
   /** An ArrayBuffer over native memory, without copying. */
   view(addr: bigint, length: number): ArrayBuffer;
+  /** The address of a typed array's first byte (its buffer's data plus its offset). */
+  addressOf(bytes: Uint8Array): bigint;
   /** Reads a pointer-sized word. */
   readPointer(addr: bigint): bigint;
   /** Calls a function pointer. */
@@ -131,6 +134,8 @@ function bind(): Libc {
   const fcntl = f('int fcntl(int fd, int cmd, ...)');
   const gnu_get_libc_version = f('const char *gnu_get_libc_version()');
   const strerror = f('const char *strerror(int errnum)');
+  // memmove of 0 bytes returns its destination: the array's address as koffi passed it.
+  const memmove = f('void *memmove(void *dest, const void *src, size_t n)');
   const big = (p: unknown): bigint => (p === null || p === undefined ? 0n : typeof p === 'bigint' ? p : BigInt(koffi.address(p)));
   return {
     koffi,
@@ -171,6 +176,7 @@ function bind(): Libc {
     errno: () => koffi.errno(),
     strerror: (errnum) => strerror(errnum) ?? `errno ${errnum}`,
     view: (addr, length) => koffi.view(addr, length),
+    addressOf: (bytes) => big(memmove(bytes, bytes, 0)),
     // decode, not a DataView over koffi.view: a view is an ArrayBuffer with a finalizer, some 3x the cost.
     readPointer: (addr) => BigInt(koffi.decode(addr, 'uint64_t') as number | bigint),
     call: (addr, proto, ...args) => koffi.call(addr, proto, ...args),

@@ -8,14 +8,11 @@ import type { ObjectLayout } from '../elf/writer.js';
 import { DlbindError } from './errors.js';
 import {
   type Libc,
-  MAP_FAILED,
-  MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
   MFD_CLOEXEC,
   PROT_EXEC,
-  PROT_NONE,
   PROT_READ,
   PROT_WRITE,
   RTLD_GLOBAL,
@@ -28,9 +25,10 @@ import {
   glibcVersion,
   libcFailure,
 } from './libc.js';
+import { type AliasRange, giveBackAliasRange, takeAliasRange } from './alias-space.js';
 import { keepAliasInCores } from './debugger.js';
 import { requireSupportedPlatform } from './platform.js';
-import { type Capacity, MAX_OBJECT_BYTES, imageFillsFile, preparedZygote, writeZygoteInto } from './zygote.js';
+import { type Capacity, imageFillsFile, preparedZygote, writeZygoteInto } from './zygote.js';
 
 export type Backing = { kind: 'memfd' } | { kind: 'file'; directory: string };
 
@@ -109,23 +107,6 @@ function closeLibcFd(fd: number): void {
   if (closeFd(fd) !== 0) throw libcFailure('close');
 }
 
-/** A page-aligned address somewhere in the upper user address space, so the alias is not at a fixed distance from the text. */
-const randomPool = new Uint32Array(256);
-let randomLeft = 0;
-/** 32 random bits, from a pool refilled by the OS 256 words at a time. */
-export function randomWord(): number {
-  if (randomLeft === 0) {
-    crypto.getRandomValues(randomPool);
-    randomLeft = randomPool.length;
-  }
-  return randomPool[--randomLeft]!;
-}
-
-function randomHint(pageSize: number): bigint {
-  const r = randomWord();
-  return (0x2000_0000_0000n + BigInt(r) * BigInt(pageSize)) & ~BigInt(pageSize - 1);
-}
-
 /**
  * Creates the backing file at exactly `path`: exclusively (an existing file
  * or a planted symlink makes it fail; neither is followed), mode 0600,
@@ -158,8 +139,6 @@ function openBackingFile(directory: string, soname: string): { fd: number; path:
   removeAtExit(path);
   return { fd, path };
 }
-
-const MAP_NORESERVE = 0x4000;
 
 const MADV_DONTDUMP = 16;
 const MADV_DODUMP = 17;
@@ -220,83 +199,6 @@ export function corePlan(l: ObjectLayout): CorePlan {
   return plan;
 }
 
-/**
- * Address space for writable aliases, reserved PROT_NONE in pieces of
- * MAX_OBJECT_BYTES, each with one ArrayBuffer view made once. A library's
- * alias is mapped MAP_FIXED into a free range of a piece, and its `mem` is a
- * subarray of the piece's view. Why: V8 counts every ArrayBuffer's bytes as
- * external memory and runs a full garbage collection when that grows by some
- * 64 MiB, so a view of its own per library (hundreds of MiB at the default
- * capacity) would cost each dlcreate a major GC, more with more capacity. A
- * deleted library's range goes back to PROT_NONE and is reused.
- */
-interface AliasSpace {
-  base: bigint;
-  view: Uint8Array;
-  /** Free ranges [offset, length], by offset. */
-  free: [number, number][];
-  users: number;
-}
-const aliasSpaces: AliasSpace[] = [];
-
-function reserveAliasSpace(page: number): AliasSpace {
-  const c = getLibc();
-  const base = c.mmap(randomHint(page), MAX_OBJECT_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (base === MAP_FAILED || base === 0n) throw libcFailure('mmap reserving address space for writable aliases');
-  const free: [number, number][] = [[0, MAX_OBJECT_BYTES]];
-  const space = { base, view: new Uint8Array(c.view(base, MAX_OBJECT_BYTES)), free, users: 0 };
-  aliasSpaces.push(space);
-  return space;
-}
-
-/** A page-aligned range of `size` bytes in some alias space (reserving another piece when none has room). */
-function takeAliasRange(size: number, page: number): { space: AliasSpace; offset: number } {
-  const need = Math.ceil(size / page) * page;
-  for (let k = 0; ; k++) {
-    const space = k < aliasSpaces.length ? aliasSpaces[k]! : reserveAliasSpace(page);
-    const i = space.free.findIndex(([, length]) => length >= need);
-    if (i < 0) continue;
-    // A random place in the free range, so that no alias sits at a distance from its text
-    // that another library's gives away (nor at the same distance in every process: qemu-user,
-    // for one, ignores the reservation's address hint).
-    const [start, length] = space.free[i]!;
-    const offset = start + (randomWord() % ((length - need) / page + 1)) * page;
-    const pieces: [number, number][] = [];
-    if (offset > start) pieces.push([start, offset - start]);
-    if (offset + need < start + length) pieces.push([offset + need, start + length - offset - need]);
-    space.free.splice(i, 1, ...pieces);
-    space.users++;
-    return { space, offset };
-  }
-}
-
-/** Puts the range back to PROT_NONE and into its space's free list, merged with its neighbours. */
-function giveBackAliasRange(space: AliasSpace, offset: number, size: number, page: number): boolean {
-  const need = Math.ceil(size / page) * page;
-  const c = getLibc();
-  const at = space.base + BigInt(offset);
-  if (c.mmap(at, need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) !== at) return false;
-  const free = space.free;
-  let i = 0;
-  while (i < free.length && free[i]![0] < offset) i++;
-  free.splice(i, 0, [offset, need]);
-  if (i + 1 < free.length && free[i]![0] + free[i]![1] === free[i + 1]![0]) {
-    free[i]![1] += free[i + 1]![1];
-    free.splice(i + 1, 1);
-  }
-  if (i > 0 && free[i - 1]![0] + free[i - 1]![1] === free[i]![0]) {
-    free[i - 1]![1] += free[i]![1];
-    free.splice(i, 1);
-  }
-  space.users--;
-  // Keep one empty space for the next library; give the others back.
-  if (space.users === 0 && aliasSpaces.some((s) => s !== space && s.users === 0)) {
-    aliasSpaces.splice(aliasSpaces.indexOf(space), 1);
-    c.munmap(space.base, MAX_OBJECT_BYTES);
-  }
-  return true;
-}
-
 export class LiveObject {
   readonly layout: ObjectLayout;
   readonly fd: number;
@@ -312,7 +214,7 @@ export class LiveObject {
   /** l_addr: what ld.so added to every st_value. */
   readonly loadBase: bigint;
   readonly fileSize: number;
-  private aliasRange: { space: AliasSpace; offset: number } | undefined;
+  private aliasRange: AliasRange | undefined;
   /**
    * The big reserved regions (tables, sections): a shared memfd mapping is
    * dumped in full, and the kernel would fill every hole of it to write a core
@@ -349,7 +251,7 @@ export class LiveObject {
     this.path = path;
     let alias = 0n;
     let handle = 0n;
-    let range: { space: AliasSpace; offset: number } | undefined;
+    let range: AliasRange | undefined;
     try {
       // Nothing reads the alias before the zygote's pages are in, and the last of them sets the size.
       if (!imageFillsFile(prepared) && c.ftruncate(fd, this.fileSize) !== 0) throw libcFailure('ftruncate of the backing file');
@@ -385,7 +287,7 @@ export class LiveObject {
       this.excludeUnusedFromCores();
     } catch (err) {
       if (handle !== 0n) c.dlclose(handle);
-      if (range !== undefined) giveBackAliasRange(range.space, range.offset, this.fileSize, page);
+      if (range !== undefined) giveBackAliasRange(range, this.fileSize, page);
       if (options.backing.kind === 'memfd') closeLibcFd(fd);
       else closeSync(fd);
       if (this.ownedFile !== undefined) removeFile(this.ownedFile);
@@ -500,7 +402,7 @@ export class LiveObject {
       }
     }
     const r = this.aliasRange!;
-    if (!giveBackAliasRange(r.space, r.offset, this.fileSize, this.layout.pageSize)) failures.push('unmapping the alias');
+    if (!giveBackAliasRange(r, this.fileSize, this.layout.pageSize)) failures.push('unmapping the alias');
     try {
       if (this.ownedFile === undefined) closeLibcFd(this.fd);
       else closeSync(this.fd);
