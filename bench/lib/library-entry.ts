@@ -4,3 +4,4 @@ export * from '../../src/index.js';
 export { RTLD_LOCAL, RTLD_NOW, getLibc } from '../../src/loader/libc.js';
 export { corePlan } from '../../src/loader/live-object.js';
 export { setKernelsEnabled } from '../../src/elf/kernels.js';
+export { setWasmAliasSpaces } from '../../src/loader/alias-space.js';
