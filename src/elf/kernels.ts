@@ -106,6 +106,11 @@ let minItems = 256;
 const PIECE_ITEMS = 65536;
 let pieceItems = PIECE_ITEMS;
 
+/** Calls `run(from, length)` over [0, n) in pieces of at most pieceItems, in order; stops when `run` returns true. */
+function inPieces(n: number, run: (from: number, length: number) => unknown): void {
+  for (let from = 0; from < n; from += pieceItems) if (run(from, Math.min(pieceItems, n - from)) === true) return;
+}
+
 let compiled: object | null | undefined;
 let current: KernelExports | undefined;
 /** Whether the kernels are turned off (tests compare them with their twins this way). */
@@ -259,11 +264,9 @@ export function kernelGnuOrder(hashes: Uint32Array, exported: Int32Array, nbucke
   new Uint32Array(buffer, hashesAt, hashes.length).set(hashes);
   new Int32Array(buffer, exportedAt, m).set(exported);
   new Uint32Array(buffer, counts, nbuckets + 1).fill(0);
-  for (let from = 0; from < m; from += pieceItems) k.gnuCount(hashesAt, exportedAt + from * 4, Math.min(pieceItems, m - from), nbuckets, counts);
+  inPieces(m, (from, length) => k.gnuCount(hashesAt, exportedAt + from * 4, length, nbuckets, counts));
   k.gnuPrefix(counts, nbuckets);
-  for (let from = 0; from < m; from += pieceItems) {
-    k.gnuScatter(hashesAt, exportedAt + from * 4, Math.min(pieceItems, m - from), nbuckets, counts, orderAt, sortedAt);
-  }
+  inPieces(m, (from, length) => k.gnuScatter(hashesAt, exportedAt + from * 4, length, nbuckets, counts, orderAt, sortedAt));
   order.set(new Int32Array(buffer, orderAt, m));
   sortedHashes.set(new Uint32Array(buffer, sortedAt, m));
   release(k);
@@ -287,9 +290,7 @@ export function kernelFillGnu(hashes: Uint32Array, first: number, bloom: Uint32A
   const bucketsView = new Uint32Array(buffer, bucketsAt, buckets.length);
   bloomView.fill(0);
   bucketsView.fill(0);
-  for (let from = 0; from < count; from += pieceItems) {
-    k.fillGnu(hashesAt, from, Math.min(count, from + pieceItems), count, first, bloomAt, bloomWords, bucketsAt, buckets.length, chainAt);
-  }
+  inPieces(count, (from, length) => k.fillGnu(hashesAt, from, from + length, count, first, bloomAt, bloomWords, bucketsAt, buckets.length, chainAt));
   bloom.set(bloomView);
   buckets.set(bucketsView);
   chain.set(new Uint32Array(buffer, chainAt, count));
@@ -313,9 +314,7 @@ export function kernelChainSysv(sysv: Uint32Array, order: Int32Array, first: num
   new Int32Array(buffer, orderAt, m).set(order);
   const bucketsView = new Uint32Array(buffer, bucketsAt, buckets.length);
   bucketsView.set(buckets);
-  for (let from = 0; from < m; from += pieceItems) {
-    k.chainSysv(sysvAt, orderAt + from * 4, Math.min(pieceItems, m - from), first + from, bucketsAt, buckets.length, chainsAt);
-  }
+  inPieces(m, (from, length) => k.chainSysv(sysvAt, orderAt + from * 4, length, first + from, bucketsAt, buckets.length, chainsAt));
   buckets.set(bucketsView);
   chains.set(new Uint32Array(buffer, chainsAt + first * 4, m), first);
   release(k);
@@ -368,8 +367,7 @@ export function kernelSymbolEntries(
     shndx[c] = sectionShndx[c] ?? 0;
     addr[c] = sectionAddr[c] ?? Number.NaN;
   }
-  for (let from = 0; from < m; from += pieceItems) {
-    const length = Math.min(pieceItems, m - from);
+  inPieces(m, (from, length) =>
     k.symbolEntries(
       tableAt + from * 24,
       orderAt + from * 4,
@@ -383,8 +381,9 @@ export function kernelSymbolEntries(
       otherAt,
       shndxAt,
       addrAt,
-    );
-  }
+    ),
+  );
+
   table.set(new Uint32Array(buffer, tableAt, m * 6), firstWord);
   release(k);
   return true;
@@ -462,9 +461,10 @@ export function kernelFirstDuplicate(bytes: Uint8Array, start: Uint32Array, gnu:
   new Uint32Array(buffer, gnuAt, n).set(gnu.subarray(0, n));
   new Int32Array(buffer, tableAt, size).fill(-1);
   let i = -1;
-  for (let from = 0; from < n && i < 0; from += pieceItems) {
-    i = k.firstDuplicate(bytesAt, startsAt, gnuAt, from, Math.min(n, from + pieceItems), tableAt, size - 1, twinAt);
-  }
+  inPieces(n, (from, length) => {
+    i = k.firstDuplicate(bytesAt, startsAt, gnuAt, from, from + length, tableAt, size - 1, twinAt);
+    return i >= 0;
+  });
   const twin = new Int32Array(buffer, twinAt, 1)[0]!;
   release(k);
   return i < 0 ? null : [i, twin];
@@ -515,9 +515,7 @@ function stringRoom(a: Arena, s: StringColumns): StringRoom {
     new Uint16Array(buffer, srcAt, s.n).set(s.src.subarray(0, s.n));
     new Uint32Array(buffer, beginAt, s.n).set(s.begin.subarray(0, s.n));
     new Uint32Array(buffer, lengthAt, s.n).set(s.length.subarray(0, s.n));
-    for (let from = 0; from < s.n; from += pieceItems) {
-      k.stringAddrs(bytesAt, basesAt, srcAt + from * 2, beginAt + from * 4, Math.min(pieceItems, s.n - from), addrAt + from * 4);
-    }
+    inPieces(s.n, (from, length) => k.stringAddrs(bytesAt, basesAt, srcAt + from * 2, beginAt + from * 4, length, addrAt + from * 4));
   };
   return { lengthAt, addrAt, load };
 }
@@ -578,9 +576,7 @@ export function kernelWriteStrings(s: StringColumns, offsets: Uint32Array, size:
   new Uint32Array(buffer, offsetsAt, s.n).set(offsets.subarray(0, s.n));
   const table = new Uint8Array(buffer, tableAt, size);
   table.fill(0);
-  for (let from = 0; from < s.n; from += pieceItems) {
-    k.gatherStrings(addrAt + from * 4, lengthAt + from * 4, offsetsAt + from * 4, Math.min(pieceItems, s.n - from), tableAt);
-  }
+  inPieces(s.n, (from, length) => k.gatherStrings(addrAt + from * 4, lengthAt + from * 4, offsetsAt + from * 4, length, tableAt));
   // Byte 0 is the empty string's NUL, already there (and, for .strtab, .dynstr's last byte).
   out.set(table.subarray(1), at + 1);
   release(k);
@@ -681,9 +677,7 @@ export function kernelColumnStrings(
   const buffer = k.memory.buffer;
   new Int32Array(buffer, orderAt, m).set(order);
   new Uint32Array(buffer, startAt, count + 1).set(start.subarray(0, count + 1));
-  for (let from = 0; from < m; from += pieceItems) {
-    k.columnStrings(orderAt + from * 4, Math.min(pieceItems, m - from), startAt, source, srcAt + from * 2, beginAt + from * 4, lengthAt + from * 4);
-  }
+  inPieces(m, (from, length) => k.columnStrings(orderAt + from * 4, length, startAt, source, srcAt + from * 2, beginAt + from * 4, lengthAt + from * 4));
   src.set(new Uint16Array(buffer, srcAt, m), first);
   begin.set(new Uint32Array(buffer, beginAt, m), first);
   length.set(new Uint32Array(buffer, lengthAt, m), first);

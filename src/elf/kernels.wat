@@ -51,7 +51,7 @@
         (br $name)))
     (i32.const -1))
 
-;; How many bytes of [from, to) at `src` are 0: eight at a time (a byte's
+  ;; How many bytes of [from, to) at `src` are 0: eight at a time (a byte's
   ;; high bit set in y exactly when the byte is 0), then one at a time.
   ;; names.ts: nameColumnOfBuffer (each NUL ends a name).
   (func (export "nulCount") (param $src i32) (param $from i32) (param $to i32) (result i32)
@@ -76,9 +76,9 @@
 
   ;; Bytes [from, to) at `src`, NUL-terminated names back to back: each name's
   ;; start (from `src`) to `starts[k]` (then `starts[count]` = `to`), its GNU
-  ;; and SysV hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 for an empty
-  ;; name (the caller's JavaScript loop finds which one). The caller has checked
-  ;; that byte to - 1 is a NUL. names.ts: nameColumnOfBuffer.
+  ;; and SysV hashes to `gnu[k]` and `sysv[k]`. Returns the count, or -1 for an
+  ;; empty name (the caller's JavaScript loop finds which one). The caller has
+  ;; checked that byte to - 1 is a NUL. names.ts: nameColumnOfBuffer.
   (func (export "scanNames")
     (param $src i32) (param $from i32) (param $to i32) (param $starts i32) (param $gnu i32) (param $sysv i32)
     (result i32)
