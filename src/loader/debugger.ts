@@ -10,7 +10,10 @@
 // which holds ld.so's load-write lock, so no dlopen/dlclose on another thread
 // can walk or edit the list at the same moment.
 import { futimesSync, readFileSync, writeFileSync } from 'node:fs';
-import { getLibc } from './libc.js';
+import { type Koffi, type KoffiType, getLibc } from './libc.js';
+
+/** A C function koffi has bound. */
+type KoffiFunction = ReturnType<ReturnType<Koffi['load']>['func']>;
 
 // struct r_debug (64-bit): int r_version; struct link_map *r_map; ElfW(Addr) r_brk; int r_state; ElfW(Addr) r_ldbase;
 const R_BRK = 16;
@@ -42,10 +45,21 @@ function getRendezvous(): Rendezvous | undefined {
     rendezvous = null;
     return undefined;
   }
+  // The types and the function an announcement calls through are made at the first announcement, not here:
+  // every library's first bind asks for the rendezvous, and koffi's type parsing is dear while no debugger listens.
   // Anonymous types: koffi's type names are process-wide, shared with any other copy of dlbind loaded (ESM and CommonJS).
-  const voidProto = c.proto('void ()');
-  const callbackProto = koffi.proto('int (void *info, size_t size, void *data)');
-  const dlIteratePhdr = koffi.load('libc.so.6').func('dl_iterate_phdr', 'int', [koffi.pointer(callbackProto), 'void *']);
+  let calls: { voidProto: KoffiType; callbackProto: KoffiType; dlIteratePhdr: KoffiFunction } | undefined;
+  const announcementCalls = () => {
+    if (calls === undefined) {
+      const callbackProto = koffi.proto('int (void *info, size_t size, void *data)');
+      calls = {
+        voidProto: c.proto('void ()'),
+        callbackProto,
+        dlIteratePhdr: koffi.load('libc.so.6').func('dl_iterate_phdr', 'int', [koffi.pointer(callbackProto), 'void *']),
+      };
+    }
+    return calls;
+  };
   // A debugger that follows the link map plants a software breakpoint on r_brk
   // (gdb: int3 on x86_64, brk #0 on aarch64) for as long as it is attached.
   // Reading that code word is far cheaper than asking /proc who traces us.
@@ -73,9 +87,10 @@ function getRendezvous(): Rendezvous | undefined {
     callBrk: () => {
       // r_brk is re-read each time: ld.so may set it late on some versions.
       const now = rDebugWords.getBigUint64(R_BRK, true);
-      if (now !== 0n) c.call(now, voidProto);
+      if (now !== 0n) c.call(now, announcementCalls().voidProto);
     },
     iterate: (cb) => {
+      const { callbackProto, dlIteratePhdr } = announcementCalls();
       let error: unknown;
       const trampoline = koffi.register(() => {
         try {
