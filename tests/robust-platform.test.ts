@@ -4,9 +4,15 @@
 // nothing native: koffi is loaded by the first live library, not before.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { libcInMaps } from '../src/loader/platform.js';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSharedObject } from '../src/elf/builder.js';
+import { ElfFormatError } from '../src/elf/errors.js';
+import { readInterpreter } from '../src/elf/reader.js';
+import { libcInMaps, libcOfInterpreter } from '../src/loader/platform.js';
 import { pool, runNode } from './fixtures/robust-children.js';
+import { mustRun } from './helpers/tools.js';
 
 const FIXTURE = 'tests/fixtures/robust-platform.ts';
 
@@ -75,6 +81,43 @@ test('the C library is read from /proc/self/maps: glibc here (as process.report 
   const musl = '7f0000000000-7f0000001000 r-xp 00000000 08:01 123 /lib/ld-musl-x86_64.so.1\n';
   assert.is(libcInMaps(musl), 'musl');
   assert.is(libcInMaps('7f0000000000-7f0000001000 r-xp 00000000 08:01 123 /usr/lib/libc.so.6.bak\n[heap]\n'), undefined);
+});
+
+test("node's interpreter is read from its first page: glibc's loader here, as readelf says", () => {
+  const readelf = /Requesting program interpreter: ([^\]]+)\]/.exec(mustRun('readelf', ['-lW', process.execPath]).stdout)?.[1];
+  assert.ok(readelf, 'readelf shows no interpreter for node');
+  const interpreter = readInterpreter(readFileSync(process.execPath).subarray(0, 4096));
+  assert.is(interpreter, readelf);
+  assert.is(libcOfInterpreter(interpreter!), 'glibc');
+});
+
+test('readInterpreter: undefined without PT_INTERP or past the head, ElfFormatError for what is not ELF64', () => {
+  assert.is(readInterpreter(buildSharedObject({ symbols: [{ name: 'f', section: 'text', bytes: Uint8Array.of(0xc3) }] })), undefined);
+  // glibc's libc.so.6 runs as a program too: its PT_INTERP lies far past its first page.
+  const libc = readFileSync(/\S+\/libc\.so\.6$/m.exec(readFileSync('/proc/self/maps', 'latin1'))![0]);
+  assert.is(readInterpreter(libc.subarray(0, 4096)), undefined);
+  assert.match(readInterpreter(libc) ?? '', /\/ld-linux-[^/]+\.so\.\d$/);
+  const node = readFileSync(process.execPath).subarray(0, 4096);
+  const isFormatError = (e: unknown) => e instanceof ElfFormatError;
+  assert.throws(() => readInterpreter(node.subarray(0, 40)), isFormatError);
+  assert.throws(() => readInterpreter(new TextEncoder().encode('#!/bin/sh\necho not ELF\n')), isFormatError);
+  // The program headers cut off by the head: an error, not a guess.
+  assert.throws(() => readInterpreter(node.subarray(0, 80)), isFormatError);
+});
+
+test("an interpreter's C library follows its symlinks (gcompat names musl's loader as glibc's), and is undefined for other files", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dlbind-interp-'));
+  try {
+    const musl = join(dir, 'ld-musl-x86_64.so.1');
+    writeFileSync(musl, '');
+    const glibcNamed = join(dir, 'ld-linux-x86-64.so.2');
+    symlinkSync(musl, glibcNamed);
+    assert.is(libcOfInterpreter(glibcNamed), 'musl');
+    assert.is(libcOfInterpreter('/bin/sh'), undefined);
+    assert.throws(() => libcOfInterpreter(join(dir, 'missing')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

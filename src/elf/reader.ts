@@ -44,6 +44,7 @@ import {
   EV_CURRENT,
   PHDR64_SIZE,
   PT_DYNAMIC,
+  PT_INTERP,
   PT_LOAD,
   PT_NOTE,
   SHDR64_SIZE,
@@ -389,6 +390,27 @@ function readSegments(r: ByteReader, h: ElfHeader, sections: SectionHeader[]): P
     });
   }
   return segments;
+}
+
+/**
+ * The program interpreter named by PT_INTERP in the ELF file whose first bytes
+ * are `head` (the path ld.so is loaded from), or undefined when the file has
+ * none or its path lies past `head`. For a look at an executable without
+ * reading it whole: linkers put the headers and the path in the first page.
+ * Throws ElfFormatError when the headers `head` holds are not ELF64.
+ */
+export function readInterpreter(head: Uint8Array): string | undefined {
+  const r = new ByteReader(head);
+  const h = readHeader(r);
+  // The count of PN_XNUM is in section 0, at the file's end: past any head.
+  if (h.e_phnum === PN_XNUM) return undefined;
+  for (const p of readSegments(r, h, [])) {
+    if (p.p_type !== PT_INTERP) continue;
+    if (p.p_offset + p.p_filesz > BigInt(head.length)) return undefined;
+    const at = Number(p.p_offset);
+    return readCString(head, at, at + Number(p.p_filesz));
+  }
+  return undefined;
 }
 
 /** Where an address lies in the input, and how far the bytes behind it reach. */
