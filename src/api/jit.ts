@@ -8,7 +8,7 @@ import { Arena } from '../loader/arena.js';
 import { BlockStates, blockBytes } from '../loader/block-states.js';
 import { DlbindError } from '../loader/errors.js';
 import type { DlInfo } from '../loader/libc.js';
-import { randomWord } from '../loader/alias-space.js';
+import { randomWord } from '../loader/random.js';
 import { type Backing, LiveObject, bindLibc } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';

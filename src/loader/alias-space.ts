@@ -20,6 +20,7 @@
 // larger than 4 GiB), the space is a plain reservation with a koffi view.
 import { DlbindError } from './errors.js';
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_NONE, getLibc, libcFailure } from './libc.js';
+import { randomWord } from './random.js';
 import { MAX_OBJECT_BYTES } from './zygote.js';
 
 /** One reserved space and its view. */
@@ -56,17 +57,6 @@ export function setWasmAliasSpaces(enabled: boolean): void {
 /** How the spaces reserved so far are made, for tests: 'wasm' or 'view' each. */
 export function aliasSpaceKinds(): ('wasm' | 'view')[] {
   return spaces.map((s) => (s.memory === undefined ? 'view' : 'wasm'));
-}
-
-const randomPool = new Uint32Array(256);
-let randomLeft = 0;
-/** 32 random bits, from a pool refilled by the OS 256 words at a time. */
-export function randomWord(): number {
-  if (randomLeft === 0) {
-    crypto.getRandomValues(randomPool);
-    randomLeft = randomPool.length;
-  }
-  return randomPool[--randomLeft]!;
 }
 
 /** A page-aligned address somewhere in the upper user address space, so the alias is not at a fixed distance from the text. */
