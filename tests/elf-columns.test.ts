@@ -119,6 +119,19 @@ test('columns: every section, alignment, kind, binding and visibility, non-ASCII
   sameBytes(buildSharedObject(asColumns), buildSharedObject(asObjects), 'mixed sections');
 });
 
+test('columns placed past 2 GiB into their section align as the same symbols do, and where int32 bits no longer hold the offsets', () => {
+  // bss holds no file bytes, so a section of some 2 GiB costs nothing to write.
+  const sizes = [2 ** 30 - 3, 5, 2 ** 30 + 1, 3, 1];
+  const names = sizes.map((_, i) => `big_${i}`);
+  const symbols: SymbolSpec[] = names.map((name, i) => ({ name, section: 'bss', size: sizes[i]!, align: 16 }));
+  const fromSymbols = buildSharedObject({ symbols });
+  const fromColumns = buildSharedObject({ columns: { names, section: 'bss', sizes, align: 16 } });
+  sameBytes(fromColumns, fromSymbols, 'bss past 2 GiB');
+  const values = names.map((n) => readElf(fromColumns).symbols.find((s) => s.name === n)!.st_value);
+  const step = values.map((v) => Number(v - values[0]!));
+  assert.equal(step, [0, 2 ** 30, 2 ** 30 + 16, 2 ** 31 + 32, 2 ** 31 + 48]);
+});
+
 test("a plan's section bytes are their section's size, in a buffer of about that size, whatever came first", () => {
   // The text buffer is first sized for the symbols after the first one; here they all go to data.
   const symbols = [
