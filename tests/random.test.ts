@@ -4,7 +4,7 @@
 // same in two processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { randomWord } from '../src/loader/random.js';
+import { randomHex, randomWord } from '../src/loader/random.js';
 import { run } from './helpers/tools.js';
 
 test('randomWord gives 32-bit words that do not repeat across pool refills', () => {
@@ -15,6 +15,14 @@ test('randomWord gives 32-bit words that do not repeat across pool refills', () 
   let high = 0;
   for (const w of words) if (w >= 2 ** 31) high++;
   assert.ok(high > 1800 && high < 2300, `${high} of 4096 words have the top bit set`);
+});
+
+test('randomHex gives exactly the digits asked for, lowercase hex, not repeating', () => {
+  for (const digits of [1, 6, 8, 9, 16]) {
+    const drawn = Array.from({ length: 200 }, () => randomHex(digits));
+    for (const h of drawn) assert.match(h, new RegExp(`^[0-9a-f]{${digits}}$`));
+    if (digits >= 6) assert.is(new Set(drawn).size, drawn.length, `${digits} digits repeated`);
+  }
 });
 
 test('two processes draw different words', () => {

@@ -8,7 +8,7 @@ import { Arena } from '../loader/arena.js';
 import { BlockStates, blockBytes } from '../loader/block-states.js';
 import { DlbindError } from '../loader/errors.js';
 import type { DlInfo } from '../loader/libc.js';
-import { randomWord } from '../loader/random.js';
+import { randomHex } from '../loader/random.js';
 import { type Backing, LiveObject, bindLibc } from '../loader/live-object.js';
 import { requireSupportedPlatform } from '../loader/platform.js';
 import { buildFromPlan } from '../elf/builder.js';
@@ -126,7 +126,7 @@ export class JitLibrary {
     this.#arch = requireSupportedPlatform();
     checkOptions(options, DLCREATE_OPTION_KEYS, 'dlcreate options');
     if (name !== undefined) checkLibraryName(name, 'library name');
-    this.name = name ?? `libdlbind-${process.pid}-${++counter}-${(randomWord() & 0xffffff).toString(16).padStart(6, '0')}.so`;
+    this.name = name ?? `libdlbind-${process.pid}-${++counter}-${randomHex(6)}.so`;
     const page = this.#arch === 'aarch64' ? 65536 : 4096;
     this.#capacity = checkCapacity(options, page);
     let backing: Backing = { kind: 'memfd' };

@@ -1,7 +1,6 @@
 // One live shared object: its backing file (a memfd, or a file in a chosen
 // directory), the writable MAP_SHARED alias through which every write goes,
 // and ld.so's own mappings of it after dlopen.
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ObjectLayout } from '../elf/writer.js';
@@ -28,6 +27,7 @@ import {
 import { type AliasRange, giveBackAliasRange, takeAliasRange } from './alias-space.js';
 import { keepAliasInCores } from './debugger.js';
 import { requireSupportedPlatform } from './platform.js';
+import { randomHex } from './random.js';
 import { type Capacity, imageFillsFile, preparedZygote, writeZygoteInto } from './zygote.js';
 
 export type Backing = { kind: 'memfd' } | { kind: 'file'; directory: string };
@@ -134,7 +134,7 @@ function openBackingFile(directory: string, soname: string): { fd: number; path:
   if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
     throw new DlbindError('EINVAL', `backing directory ${dir} is world-writable without the sticky bit`);
   }
-  const path = join(dir, `${soname}.${randomBytes(8).toString('hex')}`);
+  const path = join(dir, `${soname}.${randomHex(16)}`);
   const fd = createBackingFile(path);
   removeAtExit(path);
   return { fd, path };

@@ -33,3 +33,10 @@ export function randomWord(): number {
   }
   return pool[--left]!;
 }
+
+/** `digits` random hex digits (lowercase), for names. */
+export function randomHex(digits: number): string {
+  let hex = '';
+  while (hex.length < digits) hex += randomWord().toString(16).padStart(8, '0');
+  return hex.slice(0, digits);
+}
