@@ -10,10 +10,7 @@
 // which holds ld.so's load-write lock, so no dlopen/dlclose on another thread
 // can walk or edit the list at the same moment.
 import { futimesSync, readFileSync, writeFileSync } from 'node:fs';
-import { type Koffi, type KoffiType, getLibc } from './libc.js';
-
-/** A C function koffi has bound. */
-type KoffiFunction = ReturnType<ReturnType<Koffi['load']>['func']>;
+import { type KoffiFunction, type KoffiType, getLibc } from './libc.js';
 
 // struct r_debug (64-bit): int r_version; struct link_map *r_map; ElfW(Addr) r_brk; int r_state; ElfW(Addr) r_ldbase;
 const R_BRK = 16;

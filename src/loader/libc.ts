@@ -43,6 +43,8 @@ export interface DlInfo {
 export type Koffi = typeof import('koffi');
 /** A koffi type, such as a function prototype. */
 export type KoffiType = ReturnType<Koffi['proto']>;
+/** A C function koffi has bound. */
+export type KoffiFunction = ReturnType<ReturnType<Koffi['load']>['func']>;
 // biome-ignore lint/suspicious/noExplicitAny: koffi checks each call against its C declaration at run time
 type Fn = (...args: any[]) => any;
 
