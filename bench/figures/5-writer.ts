@@ -136,10 +136,8 @@ export function run(ctx: Context) {
       const goal = n >= 1_000_000 ? { max: 0.5, text: '≤ 0.5× ld.lld' } : n >= 10_000 ? { max: 1, text: '≤ ld.lld' } : undefined;
       ratio('buildSharedObject + write (fresh process) vs ld.lld alone', 'build', 'lld', goal);
       ratio('the same from the bulk form vs ld.lld alone', 'columns', 'lld', goal);
-    }
-    if (lld) {
-      // The write's time is the file system's more than ours (on this machine's ext4, 25 to 350 ms for the same
-      // 98 MiB): the build alone against the same goal says how much of it the writer's own work leaves.
+      // The write's time is the file system's more than ours (on this machine's ext4, 26 to 371 ms for the same
+      // 98 MiB): the build alone, beside the goal's rows, says how much of the goal the writer's own work takes.
       ratio('buildSharedObject alone (no write) vs ld.lld alone', 'build-alone', 'lld');
       ratio('the same from the bulk form vs ld.lld alone', 'columns-alone', 'lld');
     }
@@ -170,7 +168,7 @@ export function run(ctx: Context) {
   f.note(
     'Same input on every side: N global STT_FUNC symbols jit_fn_<i>, one ret each, 16-byte aligned, with .dynsym, .symtab and both SysV and GNU hash tables (every linker gets --hash-style=both). ' +
       'Ours: each sample is a fresh node process (bench/children/writer.ts) that makes the spec (one object per symbol), then times its first and only buildSharedObject + writeFileSync; the whole-process row adds node start-up and making the spec. ' +
-      "The 'of which' rows split the child's time into the build alone and the write alone: the write goes over the file the last run's child wrote there (O_TRUNC), and on this machine's ext4 (mounted with discard) the same 98 MiB took 25 to 350 ms to write from one process to the next. " +
+      "The 'of which' rows split the child's time into the build alone and the write alone: the write goes (O_TRUNC) over the file an earlier child wrote there, and on this machine's ext4 (mounted with discard) the same 98 MiB took 26 to 371 ms to write from one process to the next. " +
       "The bulk-form rows are the same child given the same functions as one SymbolColumns block (names as one buffer of NUL-terminated names, the ret bytes in one buffer, sizes in a Uint32Array), which it makes outside the clock; its output must be byte for byte the symbols form's. " +
       "The kernels-off rows are the same child with the writer's WebAssembly kernels turned off (src/elf/kernels.ts): its JavaScript loops alone, the writer before stop 23, in the same runs; both sides must give the same size. " +
       'dlbind build reads the same functions from a JSON spec ({"name", "section": "text", "bytes": "c3"} each) and writes atomically. ' +
