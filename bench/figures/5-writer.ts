@@ -37,7 +37,7 @@ export function run(ctx: Context) {
     const m = {
       build: f.measure({ id: `build-${n}`, label: `${k}: buildSharedObject + write, first call in a fresh process (timed inside it)`, show: 'time' }),
       buildAlone: f.measure({ id: `build-alone-${n}`, label: `${k}: of which buildSharedObject alone`, show: 'time' }),
-      writeAlone: f.measure({ id: `write-alone-${n}`, label: `${k}: of which the write alone (writeFileSync over the last run's output)`, show: 'time' }),
+      writeAlone: f.measure({ id: `write-alone-${n}`, label: `${k}: of which the write alone (writeFileSync over an earlier child's output)`, show: 'time' }),
       twins: f.measure({
         id: `twins-${n}`,
         label: `${k}: the same with the WebAssembly kernels off (the JavaScript loops alone)`,
