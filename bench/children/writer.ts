@@ -5,8 +5,7 @@
 // WebAssembly kernels are off: its JavaScript loops alone, as the writer was before them.
 // With 'columns' the spec is the bulk form (SymbolColumns): the names as one buffer of
 // NUL-terminated names, every function's byte in one buffer, their sizes in a Uint32Array.
-import { writeFileSync } from 'node:fs';
-import { buildSharedObject, setKernelsEnabled } from '../lib/dlbind.js';
+import { buildSharedObject, setKernelsEnabled, writeFileAtomic } from '../lib/dlbind.js';
 import type { SharedObjectSpec } from '../lib/library-entry.js';
 import { functionName } from '../lib/native.js';
 import { time } from '../lib/stats.js';
@@ -29,5 +28,7 @@ let bytes: Uint8Array = new Uint8Array(0);
 const buildSeconds = time(() => {
   bytes = buildSharedObject(spec);
 });
-const writeSeconds = time(() => writeFileSync(out, bytes));
+// The library's own write as ld.lld writes: a new file renamed into place, the old one freed
+// in the background, no fsync.
+const writeSeconds = time(() => writeFileAtomic(out, bytes, 0o755, { fsync: false }));
 process.stdout.write(`${JSON.stringify({ specSeconds, buildSeconds, writeSeconds, size: bytes.length, maxRss: process.resourceUsage().maxRSS * 1024 })}\n`);

@@ -33,4 +33,5 @@ export const {
   getLibc,
   readElf,
   setKernelsEnabled,
+  writeFileAtomic,
 } = library;

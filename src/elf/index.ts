@@ -29,7 +29,7 @@ export type { PlanColumns } from './columns.js';
 export type { NameColumn } from './names.js';
 export type { EhFrame, EhFrameCie, EhFrameFde } from './eh-frame.js';
 export type { EhFrameHdr, EhFrameHdrEntry } from './eh-frame-hdr.js';
-export { writeSharedObject, writeFileAtomic } from './file.js';
+export { writeSharedObject, writeFileAtomic, type WriteFileOptions } from './file.js';
 export type { ObjectPlan, ObjectLayout, PlanSymbol, PlanSection, PlanRelocation, HashStyle } from './writer.js';
 export type { ContentSectionName, Placement, SegmentPlacement } from './layout.js';
 export { readElf } from './reader.js';

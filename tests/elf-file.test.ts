@@ -1,0 +1,142 @@
+// arch: aarch64
+// writeFileAtomic, on the real file system: the old file is replaced whole (a reader that has it
+// open keeps its bytes), never half-written, and nothing is left beside it, not even when the
+// write fails, the target is a directory, or the old file is freed in the background.
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileAtomic } from '../src/elf/index.js';
+import { onTarget, tempDir } from './helpers/tools.js';
+
+const root = tempDir('dlbind-file-');
+let cases = 0;
+const freshDir = (): string => {
+  const d = join(root, `case-${cases++}`);
+  mkdirSync(d);
+  return d;
+};
+
+/** This process's descriptors open on anything inside `dir` (deleted files included). */
+function fdsInto(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const link = readlinkSync(`/proc/self/fd/${fd}`);
+      if (link.startsWith(`${dir}/`)) out.push(link);
+    } catch {
+      // readdir's own descriptor, closed meanwhile
+    }
+  }
+  return out;
+}
+
+async function settled(dir: string): Promise<string[]> {
+  // The old file's last descriptor is closed on libuv's pool: give it a moment.
+  for (let i = 0; i < 200 && fdsInto(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return fdsInto(dir);
+}
+
+function readAll(fd: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  let at = 0;
+  while (at < size) {
+    const n = readSync(fd, b, at, size - at, at);
+    if (n === 0) break;
+    at += n;
+  }
+  return b.subarray(0, at);
+}
+
+for (const [what, size] of [
+  ['a small file', 4096],
+  ['a large one (freed in the background)', 8 << 20],
+] as const) {
+  for (const fsync of [true, false]) {
+    test(`${what}, fsync ${fsync}: the new bytes under the name, the old ones still read through an old descriptor, nothing left beside`, async () => {
+      const dir = freshDir();
+      const path = join(dir, 'lib.so');
+      const old = Buffer.alloc(size, 0x11);
+      writeFileSync(path, old);
+      const before = statSync(path).ino;
+      const reader = openSync(path, 'r');
+      const fresh = new Uint8Array(size + 1).fill(0x22);
+      writeFileAtomic(path, fresh, 0o755, { fsync });
+      assert.equal(readdirSync(dir), ['lib.so'], 'only the target, at once');
+      assert.ok(readFileSync(path).equals(fresh), 'the new bytes');
+      assert.is.not(statSync(path).ino, before, 'a new file, not the old one written over');
+      assert.ok(readAll(reader, size + 1).equals(old), 'the old file, still open, kept its bytes');
+      closeSync(reader);
+      assert.equal(await settled(dir), [], 'no descriptor left on the old file');
+    });
+  }
+}
+
+test('a new file gets the mode less the umask; over nothing at all, too', () => {
+  const dir = freshDir();
+  const old = process.umask(0o022);
+  try {
+    writeFileAtomic(join(dir, 'a.so'), Uint8Array.of(1));
+    writeFileAtomic(join(dir, 'b.so'), Uint8Array.of(2), 0o640);
+    writeFileAtomic(join(dir, 'c.so'), Uint8Array.of(3), 0o777);
+  } finally {
+    process.umask(old);
+  }
+  assert.is(statSync(join(dir, 'a.so')).mode & 0o777, 0o755);
+  assert.is(statSync(join(dir, 'b.so')).mode & 0o777, 0o640);
+  assert.is(statSync(join(dir, 'c.so')).mode & 0o777, 0o755);
+  assert.equal(readdirSync(dir).sort(), ['a.so', 'b.so', 'c.so']);
+});
+
+test('a symlink at the path is replaced itself: the file it points to is not touched', () => {
+  const dir = freshDir();
+  const victim = join(dir, 'victim.txt');
+  writeFileSync(victim, 'precious');
+  const path = join(dir, 'lib.so');
+  symlinkSync(victim, path);
+  writeFileAtomic(path, Uint8Array.of(7, 7));
+  assert.ok(lstatSync(path).isFile());
+  assert.equal([...readFileSync(path)], [7, 7]);
+  assert.is(readFileSync(victim, 'utf8'), 'precious');
+  assert.equal(readdirSync(dir).sort(), ['lib.so', 'victim.txt']);
+});
+
+test('a directory at the path is refused (EISDIR) and kept as it was, and no temporary is left', () => {
+  const dir = freshDir();
+  const path = join(dir, 'lib.so');
+  mkdirSync(path);
+  writeFileSync(join(path, 'inside'), 'kept');
+  let code: string | undefined;
+  try {
+    writeFileAtomic(path, Uint8Array.of(1));
+  } catch (err) {
+    code = (err as NodeJS.ErrnoException).code;
+  }
+  assert.is(code, 'EISDIR');
+  assert.equal(readdirSync(dir), ['lib.so']);
+  assert.equal(readdirSync(path), ['inside']);
+});
+
+test('a write that fails part-way (EFBIG under ulimit -f) leaves the old file whole and nothing beside it', () => {
+  const dir = freshDir();
+  const path = join(dir, 'lib.so');
+  writeFileSync(path, 'the old library');
+  const child = join(import.meta.dirname, 'fixtures', 'write-file-child.ts');
+  const run = (size: number): string => {
+    const [cmd, args] = onTarget(process.execPath, ['--import', 'tsx', child, path, String(size)]);
+    // 64 blocks of 1,024 bytes: 64 KiB.
+    const r = spawnSync('bash', ['-c', 'ulimit -f 64 && exec "$@"', 'bash', cmd, ...args], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  assert.is(run(1 << 20), 'EFBIG', 'a mebibyte is over the limit');
+  assert.is(readFileSync(path, 'utf8'), 'the old library');
+  assert.equal(readdirSync(dir), ['lib.so']);
+  // The failing case's twin: under the limit, the same child does replace the file.
+  assert.is(run(1000), 'written');
+  assert.equal([...new Set(readFileSync(path))], [0x5a]);
+  assert.equal(readdirSync(dir), ['lib.so']);
+});
+
+test.run();
