@@ -6,9 +6,10 @@ import { type SharedObjectSpec, buildSharedObject } from './builder.js';
 export interface WriteFileOptions {
   /**
    * fsync the new file before it takes the old one's name (the default), so that once the call
-   * returns the file is on disk, and a crash leaves the old file or the new one. `false` writes
-   * as ld and ld.lld do: readers still never see a half-written file, but a power loss soon
-   * after may. At 98 MiB the fsync is most of the write's time.
+   * returns its bytes are on disk, and a crash leaves the new file whole or the old one (under
+   * its name aside, if the crash fell between the two renames). `false` writes as ld and ld.lld
+   * do: readers still never see a half-written file, but a power loss soon after may leave one.
+   * At 98 MiB the fsync was about a third of the write's time on the bench machine.
    */
   fsync?: boolean;
 }
@@ -25,8 +26,8 @@ const DEFER_FREE_BYTES = 4 << 20;
  *
  * An old regular file at `path` is first renamed aside, and removed after the new file has
  * its name. Renaming over it would be simpler, but ext4 (auto_da_alloc) then starts writing
- * the whole new file out inside the rename, and a just-written file of 98 MiB took 300 ms
- * more that way. A large old file is freed in the background, as ld.lld does: the name goes
+ * the whole new file out inside the rename: 98 MiB took a median of 59 ms that way against 33
+ * (no fsync; BENCHMARKS.md, stop 32). A large old file is freed in the background, as ld.lld does: the name goes
  * at once and the last descriptor on it is closed on libuv's pool, or by the kernel at exit.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o755, options: WriteFileOptions = {}): void {
