@@ -146,7 +146,13 @@ test('the writable alias is not at a fixed distance from the text: eight librari
     });
     console.log(`  alias - text: ${distances.map((d) => `${d < 0n ? '-' : ''}0x${(d < 0n ? -d : d).toString(16)}`).join(', ')}`);
     assert.is(new Set(distances).size, distances.length, 'two libraries share an alias distance');
-    // Nor right next to it: the alias is nowhere near the library it aliases.
+    // Nor right next to it: the alias is nowhere near the library it aliases. That needs the
+    // reservation's address hint, which qemu-user ignores (its own mmap places the space, maybe
+    // within a few times the library's size of it); there only the distances' spread is shown.
+    if (process.env.DLBIND_EMULATOR) {
+      console.log('  under qemu-user: the address hint is ignored, so the distance is not checked against the size');
+      return;
+    }
     for (const [i, lib] of libs.entries()) {
       const size = BigInt(lib.liveObject.fileSize);
       const d = distances[i]!;
