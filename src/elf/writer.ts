@@ -154,7 +154,7 @@ export interface ObjectPlan {
   gnuBuckets?: number;
   /** The GNU bloom filter's 64-bit word count (a power of two), fixed for the table's life. */
   gnuBloomWords?: number;
-  /** Not read any more: the writer hashes each name's bytes once (kept so that older plans still type-check). */
+  /** @deprecated Not read any more: the writer hashes each name's bytes once (kept so that older plans still type-check). */
   nameHashes?: Uint32Array;
   /** Imports, GOT/PLT, versions, code references, RELR, build-id, runpath, flags. */
   links?: PlanLinks;
