@@ -27,12 +27,13 @@ const DEFER_FREE_BYTES = 4 << 20;
  * An old regular file at `path` is first renamed aside, and removed after the new file has
  * its name. Renaming over it would be simpler, but ext4 (auto_da_alloc) then starts writing
  * the whole new file out inside the rename: 98 MiB took a median of 59 ms that way against 33
- * (no fsync; BENCHMARKS.md, stop 32). A large old file is freed in the background, as ld.lld does: the name goes
- * at once and the last descriptor on it is closed on libuv's pool, or by the kernel at exit.
+ * (no fsync; BENCHMARKS.md, stop 32). A large old file is freed in the background, as ld.lld
+ * does: the name goes at once and the last descriptor on it is closed on libuv's pool, or by
+ * the kernel at exit.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o755, options: WriteFileOptions = {}): void {
   const { fd, tmp } = openTemporary(path, '.tmp', mode);
-  let aside: string | undefined;
+  let aside: Aside | undefined;
   try {
     try {
       let done = 0;
@@ -45,14 +46,20 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o755, o
     renameSync(tmp, path);
   } catch (err) {
     removeQuietly(tmp);
-    if (aside !== undefined) restore(aside, path, err);
+    if (aside !== undefined) restore(aside.name, path, err);
     throw err;
   }
   if (aside !== undefined) freeAside(aside);
 }
 
-/** Renames an old regular file at `path` to a free name beside it; returns that name, if any. */
-function moveAside(path: string): string | undefined {
+/** An old file renamed aside: its new name, and its size when it was moved. */
+interface Aside {
+  name: string;
+  size: number;
+}
+
+/** Renames an old regular file at `path` to a free name beside it; returns where it went, if anywhere. */
+function moveAside(path: string): Aside | undefined {
   const old = lstatSync(path, { throwIfNoEntry: false });
   // Anything else (a symlink, a directory) is left to the rename, which replaces a symlink
   // itself and refuses a directory, as before.
@@ -67,7 +74,7 @@ function moveAside(path: string): string | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  return tmp;
+  return { name: tmp, size: old.size };
 }
 
 /** Puts the old file back after a failed rename; says where it is if even that fails. */
@@ -79,16 +86,14 @@ function restore(aside: string, path: string, cause: unknown): void {
   }
 }
 
-function freeAside(aside: string): void {
+function freeAside(aside: Aside): void {
   let fd = -1;
   try {
-    if ((lstatSync(aside, { throwIfNoEntry: false })?.size ?? 0) >= DEFER_FREE_BYTES) {
-      fd = openSync(aside, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOFOLLOW ?? 0));
-    }
+    if (aside.size >= DEFER_FREE_BYTES) fd = openSync(aside.name, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOFOLLOW ?? 0));
   } catch {
     fd = -1;
   }
-  removeQuietly(aside);
+  removeQuietly(aside.name);
   // The unlink above was quick because this descriptor still holds the blocks.
   if (fd >= 0) close(fd, () => {});
 }
