@@ -2,14 +2,14 @@
 // never through a planted symlink, only in a directory nobody else can swap it in, and removed at
 // dldelete and at a normal exit; no descriptor of a library reaches a child process.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DlbindError, dlcreate } from '../src/index.js';
 import { createBackingFile } from '../src/loader/live-object.js';
 import { runNode } from './fixtures/robust-children.js';
-import { tempDir } from './helpers/tools.js';
+import { openDescriptors, tempDir } from './helpers/tools.js';
 import { assertNoWX } from './helpers/wx.js';
 
 test.after.each(() => assertNoWX('after the test'));
@@ -29,14 +29,7 @@ function code(fn: () => unknown): string {
 
 /** The descriptor of this process open on `path` (a memfd shows as /memfd:<name> (deleted)). */
 function fdOf(target: (link: string) => boolean): number {
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (target(readlinkSync(`/proc/self/fd/${fd}`))) return Number(fd);
-    } catch {
-      // closed meanwhile (readdir's own descriptor)
-    }
-  }
-  return -1;
+  return openDescriptors().find((d) => target(d.link))?.fd ?? -1;
 }
 
 test('the backing file is mode 0600 whatever the umask, a regular file of ours, and gone after dldelete', () => {

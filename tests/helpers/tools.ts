@@ -1,6 +1,6 @@
 // Running the real tools that dlbind claims to interoperate with.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -96,6 +96,19 @@ export function skipBecause(what: string, reason: string): void {
 }
 
 /** A fresh temporary directory, removed when the process exits. */
+/** This process's open descriptors and what each links to (a memfd as /memfd:<name> (deleted), an unlinked file with " (deleted)"). */
+export function openDescriptors(): { fd: number; link: string }[] {
+  const out: { fd: number; link: string }[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      out.push({ fd: Number(fd), link: readlinkSync(`/proc/self/fd/${fd}`) });
+    } catch {
+      // readdir's own descriptor, closed meanwhile
+    }
+  }
+  return out;
+}
+
 export function tempDir(prefix = 'dlbind-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
