@@ -163,7 +163,7 @@ const t = performance.now(); ${binds}; const s = (performance.now() - t) / 1000;
 let last = performance.now(); let stall = 0;
 const tick = setInterval(() => { const now = performance.now(); if (now - last > stall) stall = now - last; last = now; }, 0);
 await new Promise((r) => setTimeout(r, ${STALL_WATCH_MS})); clearInterval(tick);
-if (${binds === '' ? 'false' : 'true'} && d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not found'); d.dldelete(lib); console.log(JSON.stringify({ s, stall: stall / 1000 }));`;
+${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw new Error('last name not found');"} d.dldelete(lib); console.log(JSON.stringify({ s, stall: stall / 1000 }));`;
   /** The cold rows' children: fresh node processes (only with the bundle: a child through tsx would measure tsx). */
   const coldRun = (): void => {
     if (built === undefined) return;
