@@ -38,7 +38,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o755, o
     try {
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      if (options.fsync !== false) fsyncSync(fd);
+      if (options?.fsync !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
