@@ -264,7 +264,8 @@
       (loop $each
         (br_if $done (i32.ge_u (local.get $i) (local.get $to)))
         (local.set $h (i32.load (i32.add (local.get $gnu) (i32.shl (local.get $i) (i32.const 2)))))
-        (local.set $at (i32.and (local.get $h) (local.get $mask)))
+        ;; names.ts: firstSlot (Fibonacci hashing; `h & mask` clusters on short names).
+        (local.set $at (i32.shr_u (i32.mul (local.get $h) (i32.const 0x9e3779b1)) (i32.clz (local.get $mask))))
         (block $placed
           (loop $probe
             (local.set $cell (i32.add (local.get $table) (i32.shl (local.get $at) (i32.const 2))))
