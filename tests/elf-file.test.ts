@@ -1,7 +1,9 @@
 // arch: aarch64
 // writeFileAtomic, on the real file system: the old file is replaced whole (a reader that has it
 // open keeps its bytes), never half-written, and nothing is left beside it, not even when the
-// write fails, the target is a directory, or the old file is freed in the background.
+// write fails, the target is a directory, or the old file is freed in the background. With
+// freeOldFirst the old file goes before the write, as ld.lld's does, and a failed write leaves
+// no file: that loss is checked too, so that the default's guarantee is shown to be its own.
 import { spawnSync } from 'node:child_process';
 import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,8 +37,12 @@ for (const [what, size] of [
   ['a small file', 4096],
   ['a large one (freed in the background)', 8 << 20],
 ] as const) {
-  for (const fsync of [true, false]) {
-    test(`${what}, fsync ${fsync}: the new bytes under the name, the old ones still read through an old descriptor, nothing left beside`, async () => {
+  for (const [fsync, freeOldFirst] of [
+    [true, false],
+    [false, false],
+    [false, true],
+  ] as const) {
+    test(`${what}, fsync ${fsync}, freeOldFirst ${freeOldFirst}: the new bytes under the name, the old ones still read through an old descriptor, nothing left beside`, async () => {
       const dir = freshDir();
       const path = join(dir, 'lib.so');
       const old = Buffer.alloc(size, 0x11);
@@ -44,7 +50,7 @@ for (const [what, size] of [
       const before = statSync(path).ino;
       const reader = openSync(path, 'r');
       const fresh = new Uint8Array(size + 1).fill(0x22);
-      writeFileAtomic(path, fresh, 0o755, { fsync });
+      writeFileAtomic(path, fresh, 0o755, { fsync, freeOldFirst });
       assert.equal(readdirSync(dir), ['lib.so'], 'only the target, at once');
       assert.ok(readFileSync(path).equals(fresh), 'the new bytes');
       assert.is.not(statSync(path).ino, before, 'a new file, not the old one written over');
@@ -71,42 +77,46 @@ test('a new file gets the mode less the umask; over nothing at all, too', () => 
   assert.equal(readdirSync(dir).sort(), ['a.so', 'b.so', 'c.so']);
 });
 
-test('a symlink at the path is replaced itself: the file it points to is not touched', () => {
-  const dir = freshDir();
-  const victim = join(dir, 'victim.txt');
-  writeFileSync(victim, 'precious');
-  const path = join(dir, 'lib.so');
-  symlinkSync(victim, path);
-  writeFileAtomic(path, Uint8Array.of(7, 7));
-  assert.ok(lstatSync(path).isFile());
-  assert.equal([...readFileSync(path)], [7, 7]);
-  assert.is(readFileSync(victim, 'utf8'), 'precious');
-  assert.equal(readdirSync(dir).sort(), ['lib.so', 'victim.txt']);
-});
+for (const freeOldFirst of [false, true]) {
+  test(`freeOldFirst ${freeOldFirst}: a symlink at the path is replaced itself; the file it points to is not touched`, () => {
+    const dir = freshDir();
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious');
+    const path = join(dir, 'lib.so');
+    symlinkSync(victim, path);
+    writeFileAtomic(path, Uint8Array.of(7, 7), 0o755, { freeOldFirst });
+    assert.ok(lstatSync(path).isFile());
+    assert.equal([...readFileSync(path)], [7, 7]);
+    assert.is(readFileSync(victim, 'utf8'), 'precious');
+    assert.equal(readdirSync(dir).sort(), ['lib.so', 'victim.txt']);
+  });
+}
 
-test('a directory at the path is refused (EISDIR) and kept as it was, and no temporary is left', () => {
-  const dir = freshDir();
-  const path = join(dir, 'lib.so');
-  mkdirSync(path);
-  writeFileSync(join(path, 'inside'), 'kept');
-  let code: string | undefined;
-  try {
-    writeFileAtomic(path, Uint8Array.of(1));
-  } catch (err) {
-    code = (err as NodeJS.ErrnoException).code;
-  }
-  assert.is(code, 'EISDIR');
-  assert.equal(readdirSync(dir), ['lib.so']);
-  assert.equal(readdirSync(path), ['inside']);
-});
+for (const freeOldFirst of [false, true]) {
+  test(`freeOldFirst ${freeOldFirst}: a directory at the path is refused (EISDIR) and kept as it was, and no temporary is left`, () => {
+    const dir = freshDir();
+    const path = join(dir, 'lib.so');
+    mkdirSync(path);
+    writeFileSync(join(path, 'inside'), 'kept');
+    let code: string | undefined;
+    try {
+      writeFileAtomic(path, Uint8Array.of(1), 0o755, { freeOldFirst });
+    } catch (err) {
+      code = (err as NodeJS.ErrnoException).code;
+    }
+    assert.is(code, 'EISDIR');
+    assert.equal(readdirSync(dir), ['lib.so']);
+    assert.equal(readdirSync(path), ['inside']);
+  });
+}
 
 test('a write that fails part-way (EFBIG under ulimit -f) leaves the old file whole and nothing beside it', () => {
   const dir = freshDir();
   const path = join(dir, 'lib.so');
   writeFileSync(path, 'the old library');
   const child = join(import.meta.dirname, 'fixtures', 'write-file-child.ts');
-  const run = (size: number): string => {
-    const [cmd, args] = onTarget(process.execPath, ['--import', 'tsx', child, path, String(size)]);
+  const run = (size: number, how = 'keep'): string => {
+    const [cmd, args] = onTarget(process.execPath, ['--import', 'tsx', child, path, String(size), how]);
     // 64 blocks of 1,024 bytes: 64 KiB.
     const r = spawnSync('bash', ['-c', 'ulimit -f 64 && exec "$@"', 'bash', cmd, ...args], { encoding: 'utf8' });
     assert.is(r.status, 0, r.stderr);
@@ -118,6 +128,11 @@ test('a write that fails part-way (EFBIG under ulimit -f) leaves the old file wh
   // The failing case's twin: under the limit, the same child does replace the file.
   assert.is(run(1000), 'written');
   assert.equal([...new Set(readFileSync(path))], [0x5a]);
+  assert.equal(readdirSync(dir), ['lib.so']);
+  // What freeOldFirst gives up: the same failure leaves no file at all, and still no temporary.
+  assert.is(run(1 << 20, 'free-first'), 'EFBIG');
+  assert.equal(readdirSync(dir), []);
+  assert.is(run(1000, 'free-first'), 'written');
   assert.equal(readdirSync(dir), ['lib.so']);
 });
 

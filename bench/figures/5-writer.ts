@@ -39,7 +39,7 @@ export function run(ctx: Context) {
       buildAlone: f.measure({ id: `build-alone-${n}`, label: `${k}: of which buildSharedObject alone`, show: 'time' }),
       writeAlone: f.measure({
         id: `write-alone-${n}`,
-        label: `${k}: of which the write alone (writeFileAtomic, no fsync, over an earlier child's output)`,
+        label: `${k}: of which the write alone (writeFileAtomic, no fsync, freeOldFirst, over an earlier child's output)`,
         show: 'time',
       }),
       twins: f.measure({
@@ -171,7 +171,7 @@ export function run(ctx: Context) {
     );
   f.note(
     'Same input on every side: N global STT_FUNC symbols jit_fn_<i>, one ret each, 16-byte aligned, with .dynsym, .symtab and both SysV and GNU hash tables (every linker gets --hash-style=both). ' +
-      'Ours: each sample is a fresh node process (bench/children/writer.ts) that makes the spec (one object per symbol), then times its first and only buildSharedObject + writeFileAtomic without fsync (a new file renamed into place, the old one freed in the background: what ld.lld does); the whole-process row adds node start-up and making the spec. ' +
+      'Ours: each sample is a fresh node process (bench/children/writer.ts) that makes the spec (one object per symbol), then times its first and only buildSharedObject + writeFileAtomic without fsync and with freeOldFirst (the old file unlinked first, a new file renamed into place: what ld.lld does); the whole-process row adds node start-up and making the spec. ' +
       "The 'of which' rows split the child's time into the build alone and the write alone: the write replaces the file an earlier child wrote there. Until stop 32 it was writeFileSync (O_TRUNC), where this machine's ext4 (auto_da_alloc, discard) took 26 to 371 ms for the same 98 MiB from one process to the next. " +
       "The bulk-form rows are the same child given the same functions as one SymbolColumns block (names as one buffer of NUL-terminated names, the ret bytes in one buffer, sizes in a Uint32Array), which it makes outside the clock; its output must be byte for byte the symbols form's. " +
       "The kernels-off rows are the same child with the writer's WebAssembly kernels turned off (src/elf/kernels.ts): its JavaScript loops alone, the writer before stop 23, in the same runs; both sides must give the same size. " +
