@@ -1,4 +1,4 @@
-// Figure 1's JS floor: node bench/children/bind-floor.mjs COUNT NBUCKETS BLOOM_WORDS BLOOM_SHIFT
+// Figure 1's JS floor: node bench/children/bind-floor.mjs COUNT NBUCKETS BLOOM_WORDS BLOOM_SHIFT [WARM_UP]
 // The table stores of bench/c/bind.c (the C reference), line for line in plain JavaScript over
 // typed arrays, with no library around them: the GNU hash while the name's bytes are copied,
 // the duplicate check (bloom bits first, the chain only when both are set), the Elf64_Sym words,
@@ -6,24 +6,44 @@
 // fresh one with tombstones. Times the first COUNT binds of a fresh process ('jit_obj_<i>', made
 // before the clock starts, as figure 1's cold row makes them) and prints the seconds. What
 // JavaScript costs for the same work before V8 has compiled it: the floor under any bind path.
-const [count, nbuckets, bloomWords, bloomShift] = process.argv.slice(2).map(Number);
+// With WARM_UP, the same stores first bind WARM_UP other names into tables of their own, untimed,
+// and the COUNT binds then go into fresh tables (fresh pages, as the C reference's warm library
+// has): the floor under the warm goal, once V8 has compiled the stores.
+const [count, nbuckets, bloomWords, bloomShift, warmUp = 0] = process.argv.slice(2).map(Number);
 const FIRST_RUN = 4;
 const TOMBSTONE_INFO = 0x14; // STB_GLOBAL, STT_FILE
 const OBJECT_INFO = 0x11; // STB_GLOBAL, STT_OBJECT
-const slots = 4 * count + 1024;
-const strings = new Uint8Array(16 * count + 4096);
-const symU32 = new Uint32Array(6 * slots);
-const symBytes = new Uint8Array(symU32.buffer);
-const chain = new Uint32Array(slots);
-const buckets = new Uint32Array(nbuckets);
-const bloom = new Uint32Array(2 * bloomWords);
-const runStart = new Uint32Array(nbuckets);
-const runCap = new Uint32Array(nbuckets);
-const runUsed = new Uint32Array(nbuckets);
 const bloomMask = bloomWords - 1;
-let strNext = 1;
-let nextFresh = 1;
-let highWater = 0;
+let slots;
+let strings;
+let symU32;
+let symBytes;
+let chain;
+let buckets;
+let bloom;
+let runStart;
+let runCap;
+let runUsed;
+let strNext;
+let nextFresh;
+let highWater;
+
+/** Fresh, empty tables for `binds` binds. */
+function freshTables(binds) {
+  slots = 4 * binds + 1024;
+  strings = new Uint8Array(16 * binds + 4096);
+  symU32 = new Uint32Array(6 * slots);
+  symBytes = new Uint8Array(symU32.buffer);
+  chain = new Uint32Array(slots);
+  buckets = new Uint32Array(nbuckets);
+  bloom = new Uint32Array(2 * bloomWords);
+  runStart = new Uint32Array(nbuckets);
+  runCap = new Uint32Array(nbuckets);
+  runUsed = new Uint32Array(nbuckets);
+  strNext = 1;
+  nextFresh = 1;
+  highWater = 0;
+}
 
 function sameName(at, name, n) {
   for (let k = 0; k < n; k++) if (strings[at + k] !== strings[name + k]) return false;
@@ -112,6 +132,12 @@ function bind(s, value) {
   runUsed[b] = used + 1;
 }
 
+if (warmUp > 0) {
+  freshTables(warmUp);
+  const warmNames = Array.from({ length: warmUp }, (_, i) => `warm_obj_${i}`);
+  for (let i = 0; i < warmUp; i++) bind(warmNames[i], 4096 + 8 * i);
+}
+freshTables(count);
 const names = Array.from({ length: count }, (_, i) => `jit_obj_${i}`);
 const t = performance.now();
 for (let i = 0; i < count; i++) bind(names[i], 4096 + 8 * i);

@@ -100,6 +100,8 @@ export function run(ctx: Context) {
       delete process.env.DLBIND_FIXED_BUCKETS;
     }
   };
+  /** The warm C reference's library: sized as dlbind's warm runs size theirs. */
+  const warmOptions = { maxSymbols: n, stringTableSize: stringBytes + 4096, data: 8 * n };
   /** The C reference: bench/c/bind.c binds the first `count` names into `lib`'s tables through its backing file; every name must then resolve through libc dlsym. Returns the seconds per bind. */
   const viaC = (lib: JitLibrary, count: number, walk = false): number => {
     const base = dlalloc(lib, 8 * count, SHF_WRITE);
@@ -146,6 +148,20 @@ export function run(ctx: Context) {
     per: 'bind',
   });
   const wasmFloorChild = join(benchDir, 'children', 'bind-floor-wasm.mjs');
+  // The same floors warm, for the warm goal: each child binds WARM_UP other names first, untimed, then n into fresh
+  // tables shaped as the C reference's warm library.
+  const jsFloorWarm = f.measure({
+    id: 'js-floor-warm',
+    label: `JS floor, warm: the same stores in plain JavaScript, ${n.toLocaleString('en-US')} binds after ${WARM_UP.toLocaleString('en-US')} others, in the warm C reference's table shape`,
+    show: 'rate',
+    per: 'bind',
+  });
+  const wasmFloorWarm = f.measure({
+    id: 'wasm-floor-warm',
+    label: 'WebAssembly floor, warm: the same, one call of the module a bind',
+    show: 'rate',
+    per: 'bind',
+  });
   // After the burst, the table settles and retires old runs on its own timer, between the event
   // loop's other callbacks: the longest gap between two ticks of a 0 ms interval over the next
   // STALL_WATCH_MS is what a caller's event loop waits at worst. The same child with no binds is its floor.
@@ -184,15 +200,18 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
    * JS floor: its .gnu.hash header (nbuckets, symoffset, bloom words, bloom shift), read in memory
    * (the file is 600 MiB, nearly all of it holes).
    */
-  const floorShape = (() => {
-    const lib = fixedShape({});
+  const shapeOf = (options: Parameters<typeof dlcreate>[1]): number[] => {
+    const lib = fixedShape(options);
     const gnu = lib.liveObject.layout.gnuHash;
     if (gnu === undefined) throw new Error('a live library without .gnu.hash');
     const header = Array.from(new Uint32Array(getLibc().view(lib.loadBase + BigInt(gnu.addr), 16)));
     dldelete(lib);
     return [header[0]!, header[2]!, header[3]!];
-  })();
-  /** The JS floor's child. */
+  };
+  const floorShape = shapeOf({});
+  /** The warm floors' shape: the C reference's warm library. */
+  const warmFloorShape = shapeOf(warmOptions);
+  /** The floors' children. */
   const floorRun = (): void => {
     const out = runTool(process.execPath, [floorChild, String(WARM_UP), ...floorShape.map(String)]);
     jsFloor(Number(out.trim()) / WARM_UP);
@@ -202,6 +221,9 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
     ] as const) {
       sample(Number(runTool(process.execPath, [wasmFloorChild, String(WARM_UP), ...floorShape.map(String), mode]).trim()) / WARM_UP);
     }
+    const warmArgs = [String(n), ...warmFloorShape.map(String)];
+    jsFloorWarm(Number(runTool(process.execPath, [floorChild, ...warmArgs, String(WARM_UP)]).trim()) / n);
+    wasmFloorWarm(Number(runTool(process.execPath, [wasmFloorChild, ...warmArgs, 'stores', String(WARM_UP)]).trim()) / n);
   };
 
   // Warm-up, untimed: the bind path and both writers compiled, gcc's files in the page cache.
@@ -216,8 +238,8 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
     collect();
     manySample(bindAll(n, true) / n);
     collect();
-    cWarm(viaC(fixedShape({ maxSymbols: n, stringTableSize: stringBytes + 4096, data: 8 * n }), n));
-    cWarmWalk(viaC(fixedShape({ maxSymbols: n, stringTableSize: stringBytes + 4096, data: 8 * n }), n, true));
+    cWarm(viaC(fixedShape(warmOptions), n));
+    cWarmWalk(viaC(fixedShape(warmOptions), n, true));
     coldRun();
     floorRun();
     cCold(viaC(fixedShape({}), WARM_UP));
@@ -241,6 +263,9 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
   f.ratio('cold binds vs the JS floor, first 20,000 (what the bind path adds)', 'cold', 'js-floor');
   f.ratio('WebAssembly floor vs the C reference, first 20,000 (the same stores compiled before their first call)', 'wasm-floor', 'c-cold');
   f.ratio('minimal JavaScript bind over the WebAssembly floor vs the C reference, first 20,000', 'wasm-api-floor', 'c-cold');
+  f.ratio('JS floor (warm) vs the C reference (what plain JavaScript costs for the same stores, compiled)', 'js-floor-warm', 'c');
+  f.ratio('dlbind (warm) vs the warm JS floor (what the bind path adds)', 'dlbind', 'js-floor-warm');
+  f.ratio('WebAssembly floor (warm) vs the C reference', 'wasm-floor-warm', 'c');
   f.ratio('bindMany (warm) vs the C reference', 'many', 'c');
   f.ratio('cold bindMany vs the C reference, first 20,000', 'cold-many', 'c-cold');
   f.ratio("the event loop's longest wait after the cold binds vs with none", 'stall-after-cold', 'stall-idle');
@@ -258,7 +283,7 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
     `C reference: bench/c/bind.c (gcc -O2) maps the library's backing file (/proc/<pid>/fd/<n>) MAP_SHARED, reads the table's shape from its section headers and, timed with clock_gettime, makes each bind's table stores as src/loader/symtab.ts makes them (GNU hash, the duplicate check: bloom bits, then the chain only where both are set, name copied into .dynstr, the Elf64_Sym, hash word and end bit, bloom bits, the publishing store, a full run copied to a fresh one); the bench then finds the names through libc dlsym. The 'as filed' rows walk every bind's chain, as dlbind's duplicate check did before it asked the bloom filter first. Warm row: the same library shape as dlbind's warm runs, in the same runs; cold row: a fresh default library, as the cold row's. Both include the first touch of every table page, as dlbind's rows do. The C reference's libraries are made with DLBIND_FIXED_BUCKETS=1: their bucket count stays at the one ld.so took at load (2,048 for a million symbols, the default), since the C stores do not grow it; dlbind's binds grow theirs from 16 on (src/loader/symtab.ts), which includes copying runs out of the slots the buckets grow over and splitting shared runs.`,
   );
   f.note(
-    `JS floor: bench/children/bind-floor.mjs makes the C reference's stores (the same algorithm, line for line) in plain JavaScript over fresh typed arrays shaped as the C reference's cold library (its bucket count, bloom size and shift), with no library around them and no checks but the duplicate check, timing the first ${WARM_UP.toLocaleString('en-US')} in a fresh node process (${RUNS} processes). It bounds from below what any JavaScript bind path can reach before V8 has compiled it; the cold goal of 4× the C reference lies below it on this machine when the floor's ratio is above 4.`,
+    `JS floor: bench/children/bind-floor.mjs makes the C reference's stores (the same algorithm, line for line) in plain JavaScript over fresh typed arrays shaped as the C reference's cold library (its bucket count, bloom size and shift), with no library around them and no checks but the duplicate check, timing the first ${WARM_UP.toLocaleString('en-US')} in a fresh node process (${RUNS} processes). It bounds from below what any JavaScript bind path can reach before V8 has compiled it; the cold goal of 4× the C reference lies below it on this machine when the floor's ratio is above 4. Its warm row (and the WebAssembly floor's) binds ${WARM_UP.toLocaleString('en-US')} other names first, untimed, in tables of their own, then ${n.toLocaleString('en-US')} into fresh tables shaped as the warm C reference's library (pages never touched, as that library's are): the floor under the warm goal once V8 has compiled the stores.`,
   );
   f.note(
     `WebAssembly floor: bench/children/bind-floor-wasm.mjs makes the same stores in bind-floor.wat (compiled by wabt before the clock starts) over the module's own memory, shaped as the JS floor's tables; each bind copies the name's bytes in with Buffer#latin1Write and calls the module once. Its second row wraps that in the least a public bind does in JavaScript (an instanceof and liveness check, the name's, the bigint address's inside the library, the size's, the offset made from the address, the name and an id kept). A JIT library's tables can be such a module's memory: a memfd's pages map MAP_SHARED over a WebAssembly.Memory's pages (checked by hand, not by the bench), so these rows bound from below what a bind path built on such a module could reach; dlbind's is not (yet) one.`,
