@@ -172,6 +172,22 @@ test("a plan keeps none of the caller's column buffers: names, bytes and sizes r
   }
 });
 
+test('buildSharedObject reads a names buffer in place and leaves it as it was; one in a SharedArrayBuffer it copies, to the same bytes', () => {
+  const count = 3000;
+  const text = Array.from({ length: count }, (_, i) => `borrowed_${i}\0`).join('');
+  const own = utf8(text);
+  const kept = own.slice();
+  const shared = new Uint8Array(new SharedArrayBuffer(own.length));
+  shared.set(own);
+  const columns = (names: Uint8Array) => ({ columns: { names, bytes: new Uint8Array(count).fill(0xc3), sizes: new Uint32Array(count).fill(1) } });
+  const fromOwn = buildSharedObject(columns(own));
+  assert.equal(own, kept, "the caller's buffer after the build");
+  assert.equal(buildSharedObject(columns(shared)), fromOwn, 'names in a SharedArrayBuffer');
+  assert.equal(buildFromPlan(planSharedObject(columns(own))).bytes, fromOwn, 'through a plan');
+  const names = readElf(fromOwn).dynamicSymbols.map((s) => s.name);
+  assert.ok(names.includes('borrowed_0') && names.includes(`borrowed_${count - 1}`), 'the first and last names are in .dynsym');
+});
+
 test('the object form of a plan (PlanSymbol[]) and the columnar form write the same bytes', () => {
   const f = functions(2000, (i) => (i % 3 === 0 ? `größe_${i}` : `f${i}`));
   const specs: SymbolSpec[] = f.specs.map((s, i) => ({

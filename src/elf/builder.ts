@@ -320,6 +320,14 @@ function alignUp(end: number, align: number): number {
 
 /** Turns a spec into a plan: checks every field, packs each section, places each symbol. */
 export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
+  return planOf(spec, false);
+}
+
+/**
+ * planSharedObject's work. With `borrowNames`, a names buffer of the bulk form is planned as it is,
+ * not copied: only for a plan built from at once, which the caller cannot change in between.
+ */
+function planOf(spec: SharedObjectSpec, borrowNames: boolean): ObjectPlan {
   if (spec === null || typeof spec !== 'object') throw new ElfBuildError(`spec must be an object, got ${describeValue(spec)}`);
   checkKeys(spec, SHARED_OBJECT_SPEC_KEYS, undefined);
   const machine = oneOf<Machine>(spec.machine, ['x86_64', 'aarch64'], 'machine', 'x86_64');
@@ -333,7 +341,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
   const list = spec.symbols ?? [];
   if (!Array.isArray(list)) throw new ElfBuildError('must be an array', 'symbols');
 
-  const blocks = checkColumns(spec.columns);
+  const blocks = checkColumns(spec.columns, borrowNames);
   const listCount = list.length;
   let n = listCount;
   let blockNameBytes = 0;
@@ -533,7 +541,7 @@ export function planSharedObject(spec: SharedObjectSpec): ObjectPlan {
 
 /** Builds a complete ELF64 shared object (ET_DYN) from a spec. Throws ElfBuildError naming the bad field. */
 export function buildSharedObject(spec: SharedObjectSpec): Uint8Array {
-  return buildFromPlan(planSharedObject(spec)).bytes;
+  return buildFromPlan(planOf(spec, true)).bytes;
 }
 
 /** Builds from a plan and also returns where everything was placed. */

@@ -89,8 +89,11 @@ function numberColumn(value: unknown, count: number, field: string): Float64Arra
   return out;
 }
 
-/** Checks `spec.columns` (one block or an array of them). */
-export function checkColumns(value: unknown): ColumnBlock[] {
+/**
+ * Checks `spec.columns` (one block or an array of them). With `borrowNames`, a names buffer in
+ * memory of this thread's own is used as it is, for a plan that is built from at once.
+ */
+export function checkColumns(value: unknown, borrowNames = false): ColumnBlock[] {
   if (value === undefined) return [];
   const single = !Array.isArray(value);
   const list = (single ? [value] : value) as unknown[];
@@ -101,9 +104,11 @@ export function checkColumns(value: unknown): ColumnBlock[] {
     if (key !== undefined) throw new ElfBuildError(unknownKeyMessage(key, SYMBOL_COLUMNS_KEYS, 'field'), field);
     const c = raw as SymbolColumns;
     let names: NameColumn;
-    // A copy of the caller's buffer: the plan must not change when the caller reuses it.
-    // (new Uint8Array, not slice: a Buffer's slice is a view.)
-    if (c.names instanceof Uint8Array) names = nameColumnOfBuffer(new Uint8Array(c.names), `${field}.names`);
+    // A copy of the caller's buffer: the plan must not change when the caller reuses it (new
+    // Uint8Array, not slice: a Buffer's slice is a view), nor while it is built, which a
+    // SharedArrayBuffer's other threads could do between the names' checks and their write.
+    if (c.names instanceof Uint8Array)
+      names = nameColumnOfBuffer(borrowNames && c.names.buffer instanceof ArrayBuffer ? c.names : new Uint8Array(c.names), `${field}.names`);
     else if (Array.isArray(c.names)) names = encodeNames(c.names, (i) => `${field}.names[${i}]`);
     else throw new ElfBuildError(`must be an array of strings or a Uint8Array of NUL-terminated names, got ${describeValue(c.names)}`, `${field}.names`);
     const count = names.count;
