@@ -64,7 +64,7 @@ interface KernelExports {
   ): void;
   nulCount(src: number, from: number, to: number): number;
   scanNames(src: number, from: number, to: number, starts: number, gnu: number, sysv: number): number;
-  firstDuplicate(bytes: number, starts: number, gnu: number, from: number, to: number, table: number, mask: number, twin: number): number;
+  firstDuplicate(bytes: number, starts: number, gnu: number, from: number, to: number, table: number, mask: number, twin: number, limit: number): number;
   stringAddrs(bytes: number, bases: number, src: number, begin: number, n: number, addr: number): void;
   identity(order: number, n: number): void;
   sortKeys(order: number, from: number, to: number, depth: number, addr: number, length: number, keys: number): number;
@@ -444,8 +444,18 @@ export function kernelScanNames(bytes: Uint8Array): { count: number; start: Uint
   return result;
 }
 
-/** The first name equal to an earlier one as [index, earlier index], null when there is none, undefined when it did nothing (see findDuplicateName). */
-export function kernelFirstDuplicate(bytes: Uint8Array, start: Uint32Array, gnu: Uint32Array, n: number, size: number): [number, number] | null | undefined {
+/**
+ * The first name equal to an earlier one as [index, earlier index], null when there is none,
+ * 'crowded' when a probe passed `probeLimit` slots, undefined when it did nothing (see findDuplicateName).
+ */
+export function kernelFirstDuplicate(
+  bytes: Uint8Array,
+  start: Uint32Array,
+  gnu: Uint32Array,
+  n: number,
+  size: number,
+  probeLimit: number,
+): [number, number] | null | 'crowded' | undefined {
   const used = start[n]!;
   const a = new Arena();
   const bytesAt = a.take(used);
@@ -462,12 +472,12 @@ export function kernelFirstDuplicate(bytes: Uint8Array, start: Uint32Array, gnu:
   new Int32Array(buffer, tableAt, size).fill(-1);
   let i = -1;
   inPieces(n, (from, length) => {
-    i = k.firstDuplicate(bytesAt, startsAt, gnuAt, from, from + length, tableAt, size - 1, twinAt);
-    return i >= 0;
+    i = k.firstDuplicate(bytesAt, startsAt, gnuAt, from, from + length, tableAt, size - 1, twinAt, probeLimit);
+    return i !== -1;
   });
   const twin = new Int32Array(buffer, twinAt, 1)[0]!;
   release(k);
-  return i < 0 ? null : [i, twin];
+  return i === -2 ? 'crowded' : i < 0 ? null : [i, twin];
 }
 
 /** A string table's strings as StringTableBuilder keeps them: string i is `length[i]` bytes at `begin[i]` of `sources[src[i]]`. */

@@ -250,15 +250,16 @@
         (br $each))))
 
   ;; The first name of [from, to) (in order) equal to an earlier one: returns
-  ;; its index and stores the earlier one's at `twin`, or returns -1. Open
-  ;; addressing on the GNU hashes in `table` (mask + 1 words, -1 where empty:
-  ;; the caller fills it before the first range and keeps it between ranges).
+  ;; its index and stores the earlier one's at `twin`, or returns -1; -2 when a
+  ;; name's probe passes `limit` slots. Open addressing on the GNU hashes in
+  ;; `table` (mask + 1 words, -1 where empty: the caller fills it before the
+  ;; first range and keeps it between ranges).
   ;; names.ts: findDuplicateName.
   (func (export "firstDuplicate")
     (param $bytes i32) (param $starts i32) (param $gnu i32) (param $from i32) (param $to i32)
-    (param $table i32) (param $mask i32) (param $twin i32) (result i32)
+    (param $table i32) (param $mask i32) (param $twin i32) (param $limit i32) (result i32)
     (local $i i32) (local $h i32) (local $at i32) (local $j i32) (local $cell i32)
-    (local $a i32) (local $b i32) (local $len i32) (local $q i32)
+    (local $a i32) (local $b i32) (local $len i32) (local $q i32) (local $walked i32)
     (local.set $i (local.get $from))
     (block $done
       (loop $each
@@ -266,8 +267,12 @@
         (local.set $h (i32.load (i32.add (local.get $gnu) (i32.shl (local.get $i) (i32.const 2)))))
         ;; names.ts: firstSlot (Fibonacci hashing; `h & mask` clusters on short names).
         (local.set $at (i32.shr_u (i32.mul (local.get $h) (i32.const 0x9e3779b1)) (i32.clz (local.get $mask))))
+        (local.set $walked (i32.const 0))
         (block $placed
           (loop $probe
+            ;; names.ts: PROBE_LIMIT (names made to share a GNU hash; the caller rekeys them).
+            (if (i32.gt_u (local.get $walked) (local.get $limit)) (then (return (i32.const -2))))
+            (local.set $walked (i32.add (local.get $walked) (i32.const 1)))
             (local.set $cell (i32.add (local.get $table) (i32.shl (local.get $at) (i32.const 2))))
             (local.set $j (i32.load (local.get $cell)))
             (if (i32.lt_s (local.get $j) (i32.const 0))

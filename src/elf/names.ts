@@ -276,34 +276,79 @@ function sameName(c: NameColumn, i: number, j: number): boolean {
 }
 
 /**
+ * The most slots the name tables' probes walk before they give up their GNU-hash keys. Names
+ * that spread walk under 20 at these tables' load (half full). Names made to share a GNU hash
+ * walk as many slots as there are names before them: djb2 hashes `az`, `bY` and `c8` alike (33 *
+ * 97 + 122 = 33 * 98 + 89 = 33 * 99 + 56), so any names built of such pairs collide, 3^k of them.
+ */
+export const PROBE_LIMIT = 256;
+
+/**
  * Finds the first name that appears twice: returns [i, twin] with twin < i,
- * or undefined. Open addressing on the GNU hashes in one Int32Array.
+ * or undefined. Open addressing on the GNU hashes in one Int32Array; when a
+ * probe passes PROBE_LIMIT, again on a hash keyed by a random seed.
  */
 export function findDuplicateName(c: NameColumn): [number, number] | undefined {
   const n = c.count;
   let size = 16;
   while (size < n * 2) size *= 2;
-  const found = kernelFirstDuplicate(c.bytes, c.start, c.gnu, n, size);
-  if (found !== undefined) return found ?? undefined;
+  let found: [number, number] | null | 'crowded' | undefined = kernelFirstDuplicate(c.bytes, c.start, c.gnu, n, size, PROBE_LIMIT);
+  // Signed views of the hashes: the same bits, read as small integers (no boxing before the loop is optimized).
+  if (found === undefined) found = duplicateByKeys(c, new Int32Array(c.gnu.buffer, c.gnu.byteOffset, n), size, PROBE_LIMIT);
+  if (found === 'crowded') found = duplicateByKeys(c, seededKeys(c, randomSeed()), size, 0x7fffffff);
+  return found === null || found === 'crowded' ? undefined : found;
+}
+
+/** findDuplicateName's probes on `keys` (one a name); 'crowded' when one passes `limit` slots. */
+function duplicateByKeys(c: NameColumn, keys: Int32Array, size: number, limit: number): [number, number] | 'crowded' | null {
   const table = new Int32Array(size).fill(-1);
   const mask = size - 1;
-  // Signed views of the hashes: the same bits, read as small integers (no boxing before the loop is optimized).
-  const gnu = new Int32Array(c.gnu.buffer, c.gnu.byteOffset, n);
   const shift = Math.clz32(mask);
-  for (let i = 0; i < n; i++) {
-    const h = gnu[i]!;
+  for (let i = 0; i < c.count; i++) {
+    const h = keys[i]!;
     let at = firstSlot(h, shift);
-    for (;;) {
+    for (let walked = 0; ; walked++) {
+      if (walked > limit) return 'crowded';
       const j = table[at]!;
       if (j < 0) {
         table[at] = i;
         break;
       }
-      if (gnu[j] === h && sameName(c, i, j)) return [i, j];
+      if (keys[j] === h && sameName(c, i, j)) return [i, j];
       at = (at + 1) & mask;
     }
   }
-  return undefined;
+  return null;
+}
+
+/** A 32-bit seed for seededHash, fresh each time, so that names cannot be chosen to collide under it. */
+function randomSeed(): number {
+  return (Math.random() * 0x100000000) | 0;
+}
+
+/**
+ * A hash of `bytes[from, to)` under `seed`, for the name tables once GNU-hash keys crowd: FNV-1a's
+ * step with a xorshift after each multiply, so that it is not linear in the bytes as djb2 is,
+ * and murmur3's finalizer.
+ */
+export function seededHash(bytes: Uint8Array, from: number, to: number, seed: number): number {
+  let h = seed ^ 0x811c9dc5;
+  for (let k = from; k < to; k++) {
+    h = Math.imul(h ^ bytes[k]!, 0x01000193);
+    h ^= h >>> 15;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** seededHash of each name of `c` (its NUL left out). */
+function seededKeys(c: NameColumn, seed: number): Int32Array {
+  const keys = new Int32Array(c.count);
+  for (let i = 0; i < c.count; i++) keys[i] = seededHash(c.bytes, c.start[i]!, c.start[i + 1]! - 1, seed);
+  return keys;
 }
 
 /**
@@ -318,9 +363,14 @@ export function firstSlot(hash: number, shift: number): number {
   return Math.imul(hash, 0x9e3779b1) >>> shift;
 }
 
-/** A lookup from name to index over a column (built on first use: only pointers and references need it). */
+/**
+ * A lookup from name to index over a column (built on first use: only pointers and references
+ * need it). Keyed by the GNU hashes, or by seededHash when they crowd (see PROBE_LIMIT).
+ */
 export class NameLookup {
   private table: Int32Array | undefined;
+  private keys: Int32Array | undefined;
+  private seed = 0;
   private mask = 0;
 
   constructor(private readonly c: NameColumn) {}
@@ -328,31 +378,50 @@ export class NameLookup {
   /** Index of the name, or -1. */
   find(name: string): number {
     const c = this.c;
-    if (this.table === undefined) {
-      let size = 16;
-      while (size < c.count * 2) size *= 2;
-      const table = new Int32Array(size).fill(-1);
-      this.mask = size - 1;
-      for (let i = 0; i < c.count; i++) {
-        let at = firstSlot(c.gnu[i]!, Math.clz32(this.mask));
-        while (table[at]! >= 0) at = (at + 1) & this.mask;
-        table[at] = i;
-      }
-      this.table = table;
-    }
+    if (this.table === undefined) this.build();
     const bytes = encoder.encode(name);
-    const h = gnuHash(bytes);
+    const keys = this.keys!;
+    const h = this.seed === 0 ? gnuHash(bytes) | 0 : seededHash(bytes, 0, bytes.length, this.seed);
     let at = firstSlot(h, Math.clz32(this.mask));
     for (;;) {
-      const j = this.table[at]!;
+      const j = this.table![at]!;
       if (j < 0) return -1;
-      if (c.gnu[j] === h && c.start[j + 1]! - c.start[j]! - 1 === bytes.length) {
+      if (keys[j] === h && c.start[j + 1]! - c.start[j]! - 1 === bytes.length) {
         const a = c.start[j]!;
         let k = 0;
         while (k < bytes.length && c.bytes[a + k] === bytes[k]) k++;
         if (k === bytes.length) return j;
       }
       at = (at + 1) & this.mask;
+    }
+  }
+
+  private build(): void {
+    const c = this.c;
+    let size = 16;
+    while (size < c.count * 2) size *= 2;
+    this.mask = size - 1;
+    const shift = Math.clz32(this.mask);
+    let keys = new Int32Array(c.gnu.buffer, c.gnu.byteOffset, c.count);
+    for (;;) {
+      const table = new Int32Array(size).fill(-1);
+      let crowded = false;
+      for (let i = 0; i < c.count && !crowded; i++) {
+        let at = firstSlot(keys[i]!, shift);
+        for (let walked = 0; table[at]! >= 0; walked++) {
+          // A seeded table walks no further than it must.
+          if (walked > PROBE_LIMIT && this.seed === 0) crowded = true;
+          at = (at + 1) & this.mask;
+        }
+        table[at] = i;
+      }
+      if (!crowded) {
+        this.table = table;
+        this.keys = keys;
+        return;
+      }
+      this.seed = randomSeed() | 1;
+      keys = seededKeys(c, this.seed);
     }
   }
 }
