@@ -135,6 +135,21 @@ export function run(ctx: Context) {
   const floorChild = join(benchDir, 'children', 'bind-floor.mjs');
   // The same stores in WebAssembly, compiled before the first call: what the cold goal leaves to a bind path whose
   // stores ran in a module, as the offline writer's kernels do; bare, and behind the least a public bind checks and keeps.
+  // A call into native code through koffi, with the name as a C string: what a bind whose stores ran in native code
+  // would pay per call on top of the C reference's stores.
+  const nativeCall = f.measure({
+    id: 'native-call',
+    label: `native call floor: libc strlen(name) through a koffi function (bench/children/koffi-call-floor.mjs), the first ${WARM_UP.toLocaleString('en-US')} calls in a fresh process`,
+    show: 'time',
+    per: 'call',
+  });
+  const nativeCallWarm = f.measure({
+    id: 'native-call-warm',
+    label: `the same, ${n.toLocaleString('en-US')} calls after ${WARM_UP.toLocaleString('en-US')} others`,
+    show: 'time',
+    per: 'call',
+  });
+  const nativeCallChild = join(benchDir, 'children', 'koffi-call-floor.mjs');
   const wasmFloor = f.measure({
     id: 'wasm-floor',
     label: `WebAssembly floor: the same stores in a WebAssembly module over its own memory (bench/children/bind-floor.wat), one call a bind, the first ${WARM_UP.toLocaleString('en-US')} in a fresh process`,
@@ -223,6 +238,8 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
     }
     const warmArgs = [String(n), ...warmFloorShape.map(String)];
     jsFloorWarm(Number(runTool(process.execPath, [floorChild, ...warmArgs, String(WARM_UP)]).trim()) / n);
+    nativeCall(Number(runTool(process.execPath, [nativeCallChild, String(WARM_UP)]).trim()) / WARM_UP);
+    nativeCallWarm(Number(runTool(process.execPath, [nativeCallChild, String(n), String(WARM_UP)]).trim()) / n);
     wasmFloorWarm(Number(runTool(process.execPath, [wasmFloorChild, ...warmArgs, 'stores', String(WARM_UP)]).trim()) / n);
   };
 
@@ -266,6 +283,8 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
   f.ratio('JS floor (warm) vs the C reference (what plain JavaScript costs for the same stores, compiled)', 'js-floor-warm', 'c');
   f.ratio('dlbind (warm) vs the warm JS floor (what the bind path adds)', 'dlbind', 'js-floor-warm');
   f.ratio('WebAssembly floor (warm) vs the C reference', 'wasm-floor-warm', 'c');
+  f.ratio("native call floor vs the C reference's cold stores, first 20,000 (a native bind path pays this and the stores)", 'native-call', 'c-cold');
+  f.ratio("native call floor (warm) vs the C reference's warm stores", 'native-call-warm', 'c');
   f.ratio('bindMany (warm) vs the C reference', 'many', 'c');
   f.ratio('cold bindMany vs the C reference, first 20,000', 'cold-many', 'c-cold');
   f.ratio("the event loop's longest wait after the cold binds vs with none", 'stall-after-cold', 'stall-idle');
@@ -287,6 +306,9 @@ ${binds === '' ? '' : "if (d.dlsym(lib, names[n - 1]) !== addrs[n - 1]) throw ne
   );
   f.note(
     `WebAssembly floor: bench/children/bind-floor-wasm.mjs makes the same stores in bind-floor.wat (compiled by wabt before the clock starts) over the module's own memory, shaped as the JS floor's tables; each bind copies the name's bytes in with Buffer#latin1Write and calls the module once. Its second row wraps that in the least a public bind does in JavaScript (an instanceof and liveness check, the name's, the bigint address's inside the library, the size's, the offset made from the address, the name and an id kept). A JIT library's tables can be such a module's memory: a memfd's pages map MAP_SHARED over a WebAssembly.Memory's pages (checked by hand, not by the bench), so these rows bound from below what a bind path built on such a module could reach; dlbind's is not (yet) one.`,
+  );
+  f.note(
+    `Native call floor: bench/children/koffi-call-floor.mjs calls libc's strlen through a koffi function (koffi.load('libc.so.6').func), the name passed as a const char * that koffi copies out of V8, the first ${WARM_UP.toLocaleString('en-US')} calls of a fresh process, and ${n.toLocaleString('en-US')} after ${WARM_UP.toLocaleString('en-US')} others. A bind path whose stores ran in native code (machine code in the library, as the C reference's) would pay this per call and the C reference's stores on top; its ratio plus one bounds such a path from below.`,
   );
   f.note(
     `Anchors publish the same kind of symbol (8 zero bytes in .data) and load it with libc dlopen (RTLD_NOW | RTLD_LOCAL) through koffi; their time includes writing the file (to ${tmpdir()}) and excludes dlclose. ${objects} anchor objects in all.`,
