@@ -409,7 +409,7 @@ export class NameLookup {
       for (let i = 0; i < c.count && !crowded; i++) {
         let at = firstSlot(keys[i]!, shift);
         for (let walked = 0; table[at]! >= 0; walked++) {
-          // A seeded table walks no further than it must.
+          // A seeded table is kept whatever its probes: names cannot be chosen against its seed.
           if (walked > PROBE_LIMIT && this.seed === 0) crowded = true;
           at = (at + 1) & this.mask;
         }
