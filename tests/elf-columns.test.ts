@@ -240,15 +240,18 @@ int main(int argc, char **argv) {
 });
 
 /** Asserts that building `spec` fails with an ElfBuildError whose message matches. */
+/** Both ways in, since buildSharedObject reads a names buffer in place and planSharedObject copies it. */
 function rejects(columns: unknown, message: RegExp, extra: Partial<SharedObjectSpec> = {}): void {
-  try {
-    buildSharedObject({ ...extra, columns } as SharedObjectSpec);
-  } catch (e) {
-    assert.instance(e, ElfBuildError);
-    assert.match((e as Error).message, message);
-    return;
+  for (const plan of [buildSharedObject, planSharedObject]) {
+    try {
+      plan({ ...extra, columns } as SharedObjectSpec);
+    } catch (e) {
+      assert.instance(e, ElfBuildError, plan.name);
+      assert.match((e as Error).message, message);
+      continue;
+    }
+    assert.unreachable(`${plan.name}: expected ${message}`);
   }
-  assert.unreachable(`expected ${message}`);
 }
 
 test('bad columns are ElfBuildErrors that name the column and the entry', () => {
@@ -276,6 +279,11 @@ test('bad columns are ElfBuildErrors that name the column and the entry', () => 
   rejects({ names: ['a'], sizes: [1], kind: 'function' }, /columns\.kind: must be one of 'func', 'object', 'notype'/);
   rejects({ names: ['a'], sizes: [1], sise: [1] }, /columns: unknown field 'sise' \(did you mean 'sizes'\?\)/);
   rejects({ names: ['a'], bytes: [1, 2], sizes: [1] }, /columns\.bytes: must be a Uint8Array or another ArrayBuffer view/);
+  // A names buffer detached (transferred away) before the call holds no names.
+  const gone = new Uint8Array(new ArrayBuffer(4));
+  gone.set(utf8('a\0b\0'));
+  structuredClone(gone.buffer, { transfer: [gone.buffer] });
+  rejects({ names: gone, bytes: code, sizes: [1, 1] }, /columns\.sizes: has 2 entries for 0 names/);
   // Duplicates: within a block, and between the list and a block.
   rejects({ names: utf8('x\0y\0x\0'), sizes: [1, 1, 1] }, /columns\.names\[2\]: duplicate symbol name 'x' \(also columns\.names\[0\]\)/);
   rejects([{ names: ['q'], sizes: [1] }], /columns\[0\]\.names\[0\]: duplicate symbol name 'q' \(also symbols\[0\]\)/, {

@@ -107,9 +107,12 @@ export function checkColumns(value: unknown, borrowNames = false): ColumnBlock[]
     // A copy of the caller's buffer: the plan must not change when the caller reuses it (new
     // Uint8Array, not slice: a Buffer's slice is a view), nor while it is built, which a
     // SharedArrayBuffer's other threads could do between the names' checks and their write.
-    if (c.names instanceof Uint8Array)
-      names = nameColumnOfBuffer(borrowNames && c.names.buffer instanceof ArrayBuffer ? c.names : new Uint8Array(c.names), `${field}.names`);
-    else if (Array.isArray(c.names)) names = encodeNames(c.names, (i) => `${field}.names[${i}]`);
+    // A view of a detached buffer has no bytes, and copying one throws a TypeError: it plans as
+    // no names, as it does in place.
+    if (c.names instanceof Uint8Array) {
+      const own = borrowNames && c.names.buffer instanceof ArrayBuffer;
+      names = nameColumnOfBuffer(own ? c.names : c.names.length === 0 ? new Uint8Array(0) : new Uint8Array(c.names), `${field}.names`);
+    } else if (Array.isArray(c.names)) names = encodeNames(c.names, (i) => `${field}.names[${i}]`);
     else throw new ElfBuildError(`must be an array of strings or a Uint8Array of NUL-terminated names, got ${describeValue(c.names)}`, `${field}.names`);
     const count = names.count;
     const rawSection: unknown = c.section ?? 'text';
